@@ -1,0 +1,66 @@
+/* cli.c - helpers shared by the subcommands. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+void cli_error(const char *file, const gb_error *e) {
+    if (e->offset >= 0)
+        fprintf(stderr, "groovybee: %s: at byte %lld: %s\n", file, (long long)e->offset, e->msg);
+    else
+        fprintf(stderr, "groovybee: %s: %s\n", file, e->msg);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    fprintf(stderr, "groovybee %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'groovybee %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        cli_usage_error(cmd, "%s wants an integer from %ld to %ld, not '%s'", opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
+               double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        cli_usage_error(cmd, "%s wants a number from %g to %g, not '%s'", opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+const char *cli_pitch_name(int pitch, char buf[8]) {
+    static const char *const names[12] = {"C", "C#", "D", "D#", "E", "F",
+                                    "F#", "G", "G#", "A", "A#", "B"};
+    snprintf(buf, 8, "%s%d", names[pitch % 12], (pitch & 127) / 12 - 1);
+    return buf;
+}
+
+void cli_json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}

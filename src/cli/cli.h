@@ -1,0 +1,32 @@
+/* cli.h - what the subcommands share: error reporting, option parsing, text helpers.
+ * Exit codes: 0 ok, 1 runtime error, 2 usage error. Logs and errors go to stderr, data to
+ * stdout. */
+#ifndef GB_CLI_H
+#define GB_CLI_H
+
+#include <stdio.h>
+
+#include "groovybee.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+int cmd_info(int argc, char **argv);
+int cmd_notes(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+
+/* "groovybee: FILE: at byte N: message" on stderr. */
+void cli_error(const char *file, const gb_error *e);
+/* Prints "groovybee CMD: message" and a hint to --help on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+/* Parses an integer option in [lo, hi]; on failure reports a usage error and returns 0. */
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
+               double *out);
+
+/* Scientific pitch name: 60 -> "C4", 61 -> "C#4". */
+const char *cli_pitch_name(int pitch, char buf[8]);
+/* Writes s as a JSON string literal. */
+void cli_json_str(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,72 @@
+/* test.h - the smallest test harness that fails loudly.
+ * A test is a void function; CHECK* record failures with file:line and go on, so that one run
+ * shows every broken expectation. RUN counts a test as failed when any of its checks failed.
+ * TEST_END prints "N passed, N failed" and returns non-zero when anything failed. */
+#ifndef GB_TEST_H
+#define GB_TEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tst_checks_failed, tst_passed, tst_failed;
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            tst_checks_failed++;                                                             \
+            fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                \
+        }                                                                                    \
+    } while (0)
+
+#define CHECK_INT(a, b)                                                                      \
+    do {                                                                                     \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                  \
+        if (a_ != b_) {                                                                      \
+            tst_checks_failed++;                                                             \
+            fprintf(stderr, "  FAIL %s:%d: %s == %lld, expected %s == %lld\n", __FILE__,     \
+                    __LINE__, #a, a_, #b, b_);                                               \
+        }                                                                                    \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                                \
+    do {                                                                                     \
+        double a_ = (double)(a), b_ = (double)(b);                                           \
+        if (!(a_ - b_ <= (tol) && b_ - a_ <= (tol))) {                                       \
+            tst_checks_failed++;                                                             \
+            fprintf(stderr, "  FAIL %s:%d: %s == %.9g, expected %.9g (tol %g)\n", __FILE__,  \
+                    __LINE__, #a, a_, b_, (double)(tol));                                    \
+        }                                                                                    \
+    } while (0)
+
+#define CHECK_STR_HAS(s, sub)                                                                \
+    do {                                                                                     \
+        const char *s_ = (s);                                                                \
+        if (!s_ || !strstr(s_, (sub))) {                                                     \
+            tst_checks_failed++;                                                             \
+            fprintf(stderr, "  FAIL %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__,      \
+                    __LINE__, s_ ? s_ : "(null)", (sub));                                    \
+        }                                                                                    \
+    } while (0)
+
+#define RUN(fn)                                                                              \
+    do {                                                                                     \
+        int before_ = tst_checks_failed;                                                     \
+        fn();                                                                                \
+        if (tst_checks_failed == before_) {                                                  \
+            tst_passed++;                                                                    \
+            printf("ok   %s\n", #fn);                                                        \
+        } else {                                                                             \
+            tst_failed++;                                                                    \
+            printf("FAIL %s\n", #fn);                                                        \
+        }                                                                                    \
+        fflush(stdout);                                                                      \
+    } while (0)
+
+#define TEST_END()                                                                           \
+    do {                                                                                     \
+        printf("%d passed, %d failed\n", tst_passed, tst_failed);                            \
+        return tst_failed != 0;                                                              \
+    } while (0)
+
+#endif
