@@ -105,9 +105,9 @@ gb_status gb_file_write_atomic(const char *path, const void *data, size_t len, g
     snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        gb_status s = gb_fail(err, GB_ERR_IO, -1, "cannot create %s: %s", tmp, strerror(errno));
         free(tmp);
-        return s;
+        return gb_fail(err, GB_ERR_IO, -1, "cannot create a temporary file beside it: %s",
+                       strerror(errno));
     }
     const uint8_t *p = data;
     size_t left = len;
