@@ -211,7 +211,7 @@ static gb_status parse(gb_midi *m, gb_error *err) {
     }
     for (size_t t = 0; t < m->n_tracks; t++) {
         size_t a = starts[2 * t], b = t + 1 < m->n_tracks ? starts[2 * t + 2] : v.n;
-        m->tracks[t].events = v.ev + a;
+        m->tracks[t].events = v.ev ? v.ev + a : NULL;
         m->tracks[t].n_events = b - a;
         m->tracks[t].offset = (uint32_t)starts[2 * t + 1];
     }

@@ -264,7 +264,7 @@ gb_status gb_song_from_midi(const gb_midi *m, gb_song *out, gb_error *err) {
     }
     for (size_t i = 0; i < out->n_parts; i++)
         qsort(out->parts[i].notes, out->parts[i].n_notes, sizeof(gb_note), cmp_note);
-    qsort(out->parts, out->n_parts, sizeof *out->parts, cmp_part);
+    if (out->n_parts) qsort(out->parts, out->n_parts, sizeof *out->parts, cmp_part);
     /* In format 2 each track keeps a tempo map of its own: as collected, by track then tick. */
     if ((out->format != 2 &&
          gb_sort_stable(out->tempos, out->n_tempos, sizeof *out->tempos, cmp_tempo)) ||
