@@ -59,7 +59,8 @@ fuzz:
 fuzz-run: fuzz
 	@mkdir -p build-fuzz/corpus
 	build-fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-	    -artifact_prefix=build-fuzz/ build-fuzz/corpus data/jsb data/classical
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz_regressions data/jsb \
+	    data/classical
 
 bench: all
 	@scripts/deps.sh test

@@ -126,8 +126,8 @@ static size_t rmid_offset(const uint8_t *p, size_t len, size_t *smf_len) {
             *smf_len = n < len - pos - 8 ? n : len - pos - 8;
             return pos + 8;
         }
-        if (n > len - pos - 8) break;
-        pos += 8 + n + (n & 1);
+        if ((uint64_t)n + (n & 1) > len - pos - 8) break; /* chunks are padded to even size */
+        pos += 8 + (size_t)n + (n & 1);
     }
     return 0;
 }
