@@ -116,7 +116,10 @@ int cmd_decode(int argc, char **argv) {
         }
         parts[i].track = i + 1;
         const char *b = strrchr(path, '/');
-        snprintf(parts[i].name, sizeof parts[i].name, "%s", b ? b + 1 : path);
+        b = b ? b + 1 : path;
+        const char *dot = strrchr(b, '.');
+        int len = dot && dot != b ? (int)(dot - b) : (int)strlen(b);
+        snprintf(parts[i].name, sizeof parts[i].name, "%.*s", len, b); /* the roll's stem */
     }
     if (status == EXIT_OK && gb_song_save(&s, out, &e) != GB_OK) {
         cli_error(out, &e);
