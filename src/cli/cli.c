@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -45,6 +46,17 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
     }
     *out = v;
     return 1;
+}
+
+int cli_read_one_song(const char *cmd, int argc, char **argv, const char **path, gb_song *s) {
+    if (optind != argc - 1) return cli_usage_error(cmd, "wants exactly one FILE.mid");
+    *path = argv[optind];
+    gb_error e;
+    if (gb_song_read(*path, s, &e) != GB_OK) {
+        cli_error(*path, &e);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
 }
 
 const char *cli_pitch_name(int pitch, char buf[8]) {

@@ -24,6 +24,10 @@ int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, l
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
                double *out);
 
+/* The one FILE.mid left after options (argv[optind]), read into s; on failure reports it and
+ * returns the exit status, else EXIT_OK. */
+int cli_read_one_song(const char *cmd, int argc, char **argv, const char **path, gb_song *s);
+
 /* Scientific pitch name: 60 -> "C4", 61 -> "C#4". */
 const char *cli_pitch_name(int pitch, char buf[8]);
 /* Writes s as a JSON string literal. */

@@ -144,14 +144,10 @@ int cmd_info(int argc, char **argv) {
         else if (c == 'h') return fputs(HELP, stdout), EXIT_OK;
         else return cli_usage_error("info", "bad option");
     }
-    if (optind != argc - 1) return cli_usage_error("info", "wants exactly one FILE.mid");
-    const char *path = argv[optind];
+    const char *path;
     gb_song s;
-    gb_error e;
-    if (gb_song_read(path, &s, &e) != GB_OK) {
-        cli_error(path, &e);
-        return EXIT_RUNTIME;
-    }
+    int status = cli_read_one_song("info", argc, argv, &path, &s);
+    if (status != EXIT_OK) return status;
     if (json) print_json(path, &s);
     else print_text(path, &s);
     gb_song_free(&s);

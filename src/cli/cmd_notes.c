@@ -36,14 +36,10 @@ int cmd_notes(int argc, char **argv) {
         if (c == 'h') return fputs(HELP, stdout), EXIT_OK;
         return cli_usage_error("notes", "bad option");
     }
-    if (optind != argc - 1) return cli_usage_error("notes", "wants exactly one FILE.mid");
-    const char *path = argv[optind];
+    const char *path;
     gb_song s;
-    gb_error e;
-    if (gb_song_read(path, &s, &e) != GB_OK) {
-        cli_error(path, &e);
-        return EXIT_RUNTIME;
-    }
+    int status = cli_read_one_song("notes", argc, argv, &path, &s);
+    if (status != EXIT_OK) return status;
     size_t n = 0;
     for (size_t i = 0; i < s.n_parts; i++) n += s.parts[i].n_notes;
     row *rows = malloc((n ? n : 1) * sizeof *rows);
