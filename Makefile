@@ -7,20 +7,25 @@ CC      ?= cc
 B       ?= build
 OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
-CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Iinclude -Isrc -MMD -MP
-LDLIBS  += -lm
+# OpenBLAS (CBLAS) and OpenMP carry the numerics; scripts/deps.sh installs libopenblas-dev
+# before the sub-make that compiles, so pkg-config finds it there.
+BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclude -Isrc \
+           $(BLAS_CFLAGS) -MMD -MP
+LDLIBS  += $(BLAS_LIBS) -fopenmp -lm
 
-LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/model/*.c src/io/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 
-.PHONY: all deps test test-unit test-asan demo fuzz fuzz-run bench clean
-all: deps $(B)/groovybee $(B)/libgroovybee.a
-
-deps:
+.PHONY: all build deps test demo fuzz fuzz-run bench clean
+all:
 	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory build
+build: $(B)/groovybee $(B)/libgroovybee.a
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -40,10 +45,10 @@ $(B)/tests/%: tests/%.c tests/test.h $(B)/libgroovybee.a
 # the unit tests again under the sanitizers. tests/run.sh sums every program's closing line.
 test:
 	@scripts/deps.sh build test
-	@$(MAKE) --no-print-directory all $(TESTS)
+	@$(MAKE) --no-print-directory build $(TESTS)
 	@$(MAKE) --no-print-directory B=build-asan CC=gcc \
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    all $(patsubst $(B)/%,build-asan/%,$(TESTS))
+	    build $(patsubst $(B)/%,build-asan/%,$(TESTS))
 	@tests/run.sh build build-asan
 
 demo: all
@@ -55,7 +60,8 @@ fuzz:
 	@scripts/deps.sh build fuzz
 	@mkdir -p build-fuzz
 	clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -Iinclude -Isrc fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi -lm
+	    -Iinclude -Isrc $(BLAS_CFLAGS) fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi \
+	    $(BLAS_LIBS) -lm
 fuzz-run: fuzz
 	@mkdir -p build-fuzz/corpus
 	build-fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
