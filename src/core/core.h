@@ -8,10 +8,6 @@
 #define GB_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define GB_PRINTF(a, b)
-/* Sorts like qsort but keeps equal elements in their order (merge sort, one temporary copy). */
-gb_status gb_sort_stable(void *base, size_t n, size_t size,
-                         int (*cmp)(const void *, const void *));
-
 #endif
 
 /* Fills err (when not NULL) and returns status, so that failures read `return gb_fail(...)`. */
