@@ -15,23 +15,25 @@ typedef struct {
     uint64_t start;
     int32_t next; /* next entry of the same key, or of the free list; -1 ends */
     int32_t part;
-    uint8_t velocity;
+    size_t slot;
 } open_note;
 
 typedef struct {
     open_note *e;
     size_t n, cap;
     int32_t free_head;
+    size_t n_open;
     int32_t head[16 * 128];
 } open_set;
 
 static void open_reset(open_set *o) {
     o->n = 0;
+    o->n_open = 0;
     o->free_head = -1;
     for (int i = 0; i < 16 * 128; i++) o->head[i] = -1;
 }
 
-static gb_status open_push(open_set *o, int key, uint64_t start, uint8_t vel, int32_t part) {
+static gb_status open_push(open_set *o, int key, uint64_t start, size_t slot, int32_t part) {
     int32_t i = o->free_head;
     if (i >= 0) {
         o->free_head = o->e[i].next;
@@ -40,8 +42,9 @@ static gb_status open_push(open_set *o, int key, uint64_t start, uint8_t vel, in
             return GB_ERR_NOMEM;
         i = (int32_t)o->n++;
     }
-    o->e[i] = (open_note){start, o->head[key], part, vel};
+    o->e[i] = (open_note){start, o->head[key], part, slot};
     o->head[key] = i;
+    o->n_open++;
     return GB_OK;
 }
 
@@ -71,7 +74,8 @@ static gb_status close_notes(builder *b, int key, uint64_t tick, int every) {
         int32_t i = *link;
         open_note *n = &o->e[i];
         if (every || n->start < tick) {
-            if (add_note(b, n->part, n->start, tick, key & 127, n->velocity)) return GB_ERR_NOMEM;
+            b->s->parts[n->part].notes[n->slot].end = tick;
+            o->n_open--;
             *link = n->next;
             n->next = o->free_head;
             o->free_head = i;
@@ -165,7 +169,6 @@ static gb_status read_track(builder *b, const gb_midi_track *t, int track, gb_er
     if (!name[0]) memcpy(name, instrument, sizeof name);
 
     uint8_t program[16] = {0};
-    open_reset(&b->open);
     uint64_t end = 0;
     for (size_t i = 0; i < t->n_events; i++) {
         const gb_midi_event *e = &t->events[i];
@@ -185,11 +188,12 @@ static gb_status read_track(builder *b, const gb_midi_track *t, int track, gb_er
                 return gb_fail(err, GB_ERR_NOMEM, e->offset, "out of memory");
         } else if (kind == 0x90) {
             int32_t part = find_part(b, track, ch, program[ch], name);
-            if (part < 0 || open_push(&b->open, key, e->tick, e->d2, part))
+            if (part < 0 || add_note(b, part, e->tick, e->tick, e->d1, e->d2) ||
+                open_push(&b->open, key, e->tick, b->s->parts[part].n_notes - 1, part))
                 return gb_fail(err, GB_ERR_NOMEM, e->offset, "out of memory");
         }
     }
-    for (int key = 0; key < 16 * 128; key++)
+    for (int key = 0; key < 16 * 128 && b->open.n_open; key++)
         if (close_notes(b, key, end, 1)) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
     if (end > b->s->end_tick) b->s->end_tick = end;
     return GB_OK;
@@ -248,6 +252,7 @@ static void build_tempo_map(gb_song *s) {
 gb_status gb_song_from_midi(const gb_midi *m, gb_song *out, gb_error *err) {
     memset(out, 0, sizeof *out);
     builder b = {.s = out};
+    open_reset(&b.open);
     out->format = m->format;
     out->division = m->division;
     out->smpte_fps = m->smpte_fps;
@@ -262,8 +267,25 @@ gb_status gb_song_from_midi(const gb_midi *m, gb_song *out, gb_error *err) {
         gb_song_free(out);
         return st;
     }
-    for (size_t i = 0; i < out->n_parts; i++)
-        qsort(out->parts[i].notes, out->parts[i].n_notes, sizeof(gb_note), cmp_note);
+    /* Notes entered their part at note-on, so they are in start order already: only runs that
+     * share a start tick need sorting (by pitch), short ones by insertion. */
+    for (size_t i = 0; i < out->n_parts; i++) {
+        gb_note *v = out->parts[i].notes;
+        size_t n = out->parts[i].n_notes;
+        for (size_t a = 0, z; a < n; a = z) {
+            for (z = a + 1; z < n && v[z].start == v[a].start; z++) {}
+            if (z - a <= 16) {
+                for (size_t k = a + 1; k < z; k++) {
+                    gb_note x = v[k];
+                    size_t j = k;
+                    for (; j > a && cmp_note(&v[j - 1], &x) > 0; j--) v[j] = v[j - 1];
+                    v[j] = x;
+                }
+            } else {
+                qsort(v + a, z - a, sizeof *v, cmp_note);
+            }
+        }
+    }
     if (out->n_parts) qsort(out->parts, out->n_parts, sizeof *out->parts, cmp_part);
     /* In format 2 each track keeps a tempo map of its own: as collected, by track then tick. */
     if ((out->format != 2 &&
