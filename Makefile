@@ -54,14 +54,16 @@ test:
 demo: all
 	@scripts/demo.sh
 
-# libFuzzer target for the MIDI reader (clang, ASan + UBSan). `make fuzz-run FUZZ_SECONDS=600`.
+# libFuzzer targets (clang, ASan + UBSan): the MIDI reader (`make fuzz-run FUZZ_SECONDS=600`)
+# and the safetensors reader (build-fuzz/fuzz_safetensors -max_total_time=N).
 FUZZ_SECONDS ?= 60
+FUZZ_CC = clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+          -Iinclude -Isrc $(BLAS_CFLAGS)
 fuzz:
 	@scripts/deps.sh build fuzz
 	@mkdir -p build-fuzz
-	clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -Iinclude -Isrc $(BLAS_CFLAGS) fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi \
-	    $(BLAS_LIBS) -lm
+	$(FUZZ_CC) fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi $(BLAS_LIBS) -lm
+	$(FUZZ_CC) fuzz/fuzz_safetensors.c $(LIB_SRC) -o build-fuzz/fuzz_safetensors $(BLAS_LIBS) -lm
 fuzz-run: fuzz
 	@mkdir -p build-fuzz/corpus
 	build-fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

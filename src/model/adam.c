@@ -1,0 +1,32 @@
+/* adam.c - global-norm gradient clipping and the Adam step, over the flat blocks of gb_lstm. */
+#include "model/lstm.h"
+
+#include <math.h>
+
+float gb_lstm_clip(gb_lstm *m, float max_norm) {
+    double ss = 0;
+    for (size_t i = 0; i < m->n_params; i++) ss += (double)m->grads[i] * m->grads[i];
+    double norm = sqrt(ss);
+    /* scaled to exactly max_norm (PyTorch divides by norm + 1e-6); a non-finite norm is left
+     * for the caller to see in the return value rather than turning every gradient into NaN */
+    if (max_norm > 0 && isfinite(norm) && norm > max_norm) {
+        float s = (float)(max_norm / norm);
+        for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= s;
+    }
+    return (float)norm;
+}
+
+void gb_adam_step(gb_lstm *m, float lr, float beta1, float beta2, float eps) {
+    m->adam_t++;
+    /* p -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / bc1, v_hat = v / bc2, written as
+     * PyTorch computes it: (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps) */
+    double bc1 = 1.0 - pow(beta1, (double)m->adam_t), bc2 = 1.0 - pow(beta2, (double)m->adam_t);
+    float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
+    float *p = m->params, *g = m->grads, *am = m->adam_m, *av = m->adam_v;
+#pragma omp parallel for schedule(static) if (m->n_params >= 1 << 16)
+    for (size_t i = 0; i < m->n_params; i++) {
+        am[i] = beta1 * am[i] + (1.0f - beta1) * g[i];
+        av[i] = beta2 * av[i] + (1.0f - beta2) * g[i] * g[i];
+        p[i] -= step * am[i] / (sqrtf(av[i]) * rbc2 + eps);
+    }
+}

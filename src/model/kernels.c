@@ -1,0 +1,164 @@
+/* kernels.c - the LSTM's kernels: the reference (plain loops, double accumulators) and the fast
+ * path's fused pointwise steps (OpenMP over batch rows). Declarations and shapes in kernels.h. */
+#define _POSIX_C_SOURCE 200809L /* strcasecmp */
+#include "model/kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <strings.h>
+
+static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* ---- reference ---- */
+
+void gb_ref_cell_forward(int B, int in, int H, const float *x, const float *h_prev,
+                         const float *c_prev, const float *w_ih, const float *w_hh,
+                         const float *b_ih, const float *b_hh, float *gates, float *c, float *tc,
+                         float *h) {
+    int G = 4 * H;
+    for (int b = 0; b < B; b++) {
+        const float *xb = x + (size_t)b * in, *hb = h_prev + (size_t)b * H;
+        float *zb = gates + (size_t)b * G;
+        for (int r = 0; r < G; r++) { /* z = W_ih x + b_ih + W_hh h + b_hh */
+            double s = (double)b_ih[r] + b_hh[r];
+            for (int k = 0; k < in; k++) s += (double)w_ih[(size_t)r * in + k] * xb[k];
+            for (int k = 0; k < H; k++) s += (double)w_hh[(size_t)r * H + k] * hb[k];
+            zb[r] = (float)s;
+        }
+        for (int j = 0; j < H; j++) {
+            float i = sigmoidf(zb[j]), f = sigmoidf(zb[H + j]);
+            float g = tanhf(zb[2 * H + j]), o = sigmoidf(zb[3 * H + j]);
+            zb[j] = i, zb[H + j] = f, zb[2 * H + j] = g, zb[3 * H + j] = o;
+            size_t bj = (size_t)b * H + j;
+            c[bj] = f * c_prev[bj] + i * g;
+            tc[bj] = tanhf(c[bj]);
+            h[bj] = o * tc[bj];
+        }
+    }
+}
+
+void gb_ref_cell_backward(int B, int in, int H, const float *x, const float *h_prev,
+                          const float *c_prev, const float *w_ih, const float *w_hh,
+                          const float *gates, const float *tc, const float *dh, float *dc,
+                          float *dz, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                          float *dx, float *dh_prev) {
+    int G = 4 * H;
+    for (int b = 0; b < B; b++) {
+        const float *gb = gates + (size_t)b * G;
+        float *dzb = dz + (size_t)b * G;
+        for (int j = 0; j < H; j++) {
+            size_t bj = (size_t)b * H + j;
+            float i = gb[j], f = gb[H + j], g = gb[2 * H + j], o = gb[3 * H + j];
+            float dct = dc[bj] + dh[bj] * o * (1.0f - tc[bj] * tc[bj]); /* dL/dc_t, all paths */
+            dzb[j] = dct * g * i * (1.0f - i);                          /* di * sigmoid' */
+            dzb[H + j] = dct * c_prev[bj] * f * (1.0f - f);             /* df * sigmoid' */
+            dzb[2 * H + j] = dct * i * (1.0f - g * g);                  /* dg * tanh' */
+            dzb[3 * H + j] = dh[bj] * tc[bj] * o * (1.0f - o);          /* do * sigmoid' */
+            dc[bj] = dct * f;                                           /* dL/dc_{t-1} */
+        }
+        const float *xb = x + (size_t)b * in, *hb = h_prev + (size_t)b * H;
+        for (int r = 0; r < G; r++) {
+            for (int k = 0; k < in; k++) dw_ih[(size_t)r * in + k] += dzb[r] * xb[k];
+            for (int k = 0; k < H; k++) dw_hh[(size_t)r * H + k] += dzb[r] * hb[k];
+            db_ih[r] += dzb[r];
+            db_hh[r] += dzb[r];
+        }
+        if (dx)
+            for (int k = 0; k < in; k++) {
+                double s = 0;
+                for (int r = 0; r < G; r++) s += (double)dzb[r] * w_ih[(size_t)r * in + k];
+                dx[(size_t)b * in + k] = (float)s;
+            }
+        for (int k = 0; k < H; k++) {
+            double s = 0;
+            for (int r = 0; r < G; r++) s += (double)dzb[r] * w_hh[(size_t)r * H + k];
+            dh_prev[(size_t)b * H + k] = (float)s;
+        }
+    }
+}
+
+void gb_ref_head_forward(int B, int H, int D, const float *h, const float *fc_w,
+                         const float *fc_b, float *y) {
+    for (int b = 0; b < B; b++)
+        for (int d = 0; d < D; d++) {
+            double s = fc_b[d];
+            for (int k = 0; k < H; k++) s += (double)fc_w[(size_t)d * H + k] * h[(size_t)b * H + k];
+            y[(size_t)b * D + d] = (float)s;
+        }
+}
+
+void gb_ref_head_backward(int B, int H, int D, const float *h, const float *fc_w,
+                          const float *dy, float *dfc_w, float *dfc_b, float *dh) {
+    for (int b = 0; b < B; b++) {
+        const float *dyb = dy + (size_t)b * D;
+        for (int d = 0; d < D; d++) {
+            for (int k = 0; k < H; k++) dfc_w[(size_t)d * H + k] += dyb[d] * h[(size_t)b * H + k];
+            dfc_b[d] += dyb[d];
+        }
+        for (int k = 0; k < H; k++) {
+            double s = 0;
+            for (int d = 0; d < D; d++) s += (double)dyb[d] * fc_w[(size_t)d * H + k];
+            dh[(size_t)b * H + k] = (float)s;
+        }
+    }
+}
+
+/* ---- fast: fused pointwise steps; a thread per block of rows once a step is big enough ---- */
+
+#define GB_OMP_MIN 8192 /* B * H below which threads cost more than they save */
+
+/* The step kernels run between two sgemm calls, 2T times per layer and pass. With a pthreads
+ * OpenBLAS and libgomp's default wait policy, the idle OpenMP workers spin for about a
+ * millisecond after each region while the next sgemm wants the cores for OpenBLAS's threads:
+ * measured on 2 cores, a training step of the report's model took 1.5-2x as long as with these
+ * kernels on one thread, 2-3x as long as with sleeping workers. So they use threads only when
+ * OpenBLAS shares the OpenMP pool (its OpenMP build) or idle workers sleep
+ * (OMP_WAIT_POLICY=passive). */
+int gb_fast_step_threads(void) {
+    if (openblas_get_parallel() != 1) return 1; /* 0 sequential, 2 OpenMP: no rival pool */
+    const char *w = getenv("OMP_WAIT_POLICY");
+    return w && strcasecmp(w, "passive") == 0;
+}
+
+void gb_fast_cell_pointwise(int B, int H, float *z, const float *b_ih, const float *b_hh,
+                            const float *c_prev, float *c, float *tc, float *h, int threads) {
+    int G = 4 * H;
+#pragma omp parallel for schedule(static) if (threads && (long)B * H >= GB_OMP_MIN)
+    for (int b = 0; b < B; b++) {
+        float *zb = z + (size_t)b * G;
+        const float *cp = c_prev + (size_t)b * H;
+        float *cb = c + (size_t)b * H, *tcb = tc + (size_t)b * H, *hb = h + (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            float i = sigmoidf(zb[j] + b_ih[j] + b_hh[j]);
+            float f = sigmoidf(zb[H + j] + b_ih[H + j] + b_hh[H + j]);
+            float g = tanhf(zb[2 * H + j] + b_ih[2 * H + j] + b_hh[2 * H + j]);
+            float o = sigmoidf(zb[3 * H + j] + b_ih[3 * H + j] + b_hh[3 * H + j]);
+            zb[j] = i, zb[H + j] = f, zb[2 * H + j] = g, zb[3 * H + j] = o;
+            float cv = f * cp[j] + i * g, tv = tanhf(cv);
+            cb[j] = cv, tcb[j] = tv, hb[j] = o * tv;
+        }
+    }
+}
+
+void gb_fast_cell_pointwise_backward(int B, int H, const float *gates, const float *c_prev,
+                                     const float *tc, const float *dh, float *dc, float *dz,
+                                     int threads) {
+    int G = 4 * H;
+#pragma omp parallel for schedule(static) if (threads && (long)B * H >= GB_OMP_MIN)
+    for (int b = 0; b < B; b++) {
+        const float *gb = gates + (size_t)b * G, *cp = c_prev + (size_t)b * H;
+        const float *tcb = tc + (size_t)b * H, *dhb = dh + (size_t)b * H;
+        float *dcb = dc + (size_t)b * H, *dzb = dz + (size_t)b * G;
+        for (int j = 0; j < H; j++) {
+            float i = gb[j], f = gb[H + j], g = gb[2 * H + j], o = gb[3 * H + j];
+            float t = tcb[j], d = dhb[j];
+            float dct = dcb[j] + d * o * (1.0f - t * t);
+            dzb[j] = dct * g * i * (1.0f - i);
+            dzb[H + j] = dct * cp[j] * f * (1.0f - f);
+            dzb[2 * H + j] = dct * i * (1.0f - g * g);
+            dzb[3 * H + j] = d * t * o * (1.0f - o);
+            dcb[j] = dct * f;
+        }
+    }
+}

@@ -1,0 +1,375 @@
+/* lstm.c - the network of lstm.h: parameters and their initialisation, the activations of a
+ * batch, dropout masks, and forward/backward in two kernel paths.
+ *
+ * The reference path walks the report's LSTMCell loop literally: for each step, each layer, one
+ * call of the plain-loop cell kernel (kernels.c), then the head; backward walks it in reverse.
+ * The fast path runs a layer over all steps before the next, so that everything that does not
+ * depend on the recurrence becomes one large sgemm over T*B rows:
+ *   forward, per layer:  Z = X W_ih^T (one sgemm), then per step Z_t += h_{t-1} W_hh^T (sgemm)
+ *                        and the fused pointwise cell;   head: Y = H_top fc_w^T (one sgemm)
+ *   backward, per layer: per step the fused pointwise backward and dh_{t-1} += dZ_t W_hh (sgemm);
+ *                        then dW_ih += dZ^T X, dW_hh += dZ[1..]^T H[..T-1], dX = dZ W_ih
+ * Both paths read and write the same activations, and draw the same dropout masks (all of them,
+ * before any compute, in a fixed order), so they can be compared number for number. */
+#include "model/kernels.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gb_lstm_acts {
+    gb_lstm_config cfg;
+    int T, B;   /* capacity: the (T, B) the buffers were sized for */
+    int fT, fB; /* the last forward's (T, B); 0 before the first */
+    int masked; /* the last forward dropped units between layers */
+    int step_threads; /* gb_fast_step_threads(), asked once when the activations are made */
+    /* per layer l; buffers below are laid out with the forward's B, rows of a (T, B, .) block
+     * are steps, and (T+1, B, H) blocks keep the zero initial state in row 0 (step t's state is
+     * row t+1) */
+    float *x_in[GB_LSTM_MAX_LAYERS];  /* (T, B, H) l > 0: dropped-out h of layer l-1, if masked */
+    float *mask[GB_LSTM_MAX_LAYERS];  /* (T, B, H) l < L-1: 0 or 1/(1-p) on layer l's output */
+    float *gates[GB_LSTM_MAX_LAYERS]; /* (T, B, G) i, f, g, o after their nonlinearities */
+    float *c[GB_LSTM_MAX_LAYERS];     /* (T+1, B, H) cell states */
+    float *tc[GB_LSTM_MAX_LAYERS];    /* (T, B, H) tanh(c_t) */
+    float *h[GB_LSTM_MAX_LAYERS];     /* (T+1, B, H) hidden states */
+    /* backward scratch */
+    float *dz;  /* (T, B, G) dL/dz of one layer (reference: one step, (B, G)) */
+    float *dh;  /* (T, B, H) dL/dh of one layer (reference: one step, (B, H)) */
+    float *dx;  /* (B, H) reference: gradient to the layer below at one step */
+    float *dhr; /* (L, B, H) recurrent dL/dh_{t-1} of each layer (reference) */
+    float *dc;  /* (L, B, H) dL/dc_{t-1} of each layer */
+    float *mem; /* the one allocation all of the above point into */
+};
+
+static int use_ref;
+void gb_lstm_use_reference(int on) { use_ref = on != 0; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* parameters */
+
+static size_t layer_params(int in, int H) { return (size_t)4 * H * (in + H) + (size_t)8 * H; }
+
+size_t gb_lstm_n_params(const gb_lstm_config *c) {
+    size_t n = (size_t)c->D * c->H + c->D; /* head */
+    for (int l = 0; l < c->L; l++) n += layer_params(l ? c->H : c->D, c->H);
+    return n;
+}
+
+void gb_lstm_views_of(const gb_lstm_config *c, float *block, gb_lstm_views *v) {
+    size_t G = (size_t)4 * c->H;
+    memset(v, 0, sizeof *v);
+    for (int l = 0; l < c->L; l++) {
+        size_t in = l ? c->H : c->D;
+        v->w_ih[l] = block, block += G * in;
+        v->w_hh[l] = block, block += G * c->H;
+        v->b_ih[l] = block, block += G;
+        v->b_hh[l] = block, block += G;
+    }
+    v->fc_w = block, block += (size_t)c->D * c->H;
+    v->fc_b = block;
+}
+
+static gb_status check_config(const gb_lstm_config *c, gb_error *err) {
+    if (c->D < 1 || c->H < 1 || c->D > (1 << 20) || c->H > (1 << 20))
+        return gb_fail(err, GB_ERR_ARG, -1, "lstm: D = %d, H = %d: need 1..2^20", c->D, c->H);
+    if (c->L < 1 || c->L > GB_LSTM_MAX_LAYERS)
+        return gb_fail(err, GB_ERR_ARG, -1, "lstm: L = %d: need 1..%d", c->L,
+                       GB_LSTM_MAX_LAYERS);
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+        return gb_fail(err, GB_ERR_ARG, -1, "lstm: dropout %g: need [0, 1)", (double)c->dropout);
+    return GB_OK;
+}
+
+gb_status gb_lstm_init(gb_lstm *m, const gb_lstm_config *c, gb_rng *rng, gb_error *err) {
+    memset(m, 0, sizeof *m);
+    gb_status s = check_config(c, err);
+    if (s != GB_OK) return s;
+    if (!rng) return gb_fail(err, GB_ERR_ARG, -1, "lstm: init needs an rng");
+    size_t n = gb_lstm_n_params(c);
+    float *p = calloc(n, sizeof *p), *g = calloc(n, sizeof *g);
+    float *am = calloc(n, sizeof *am), *av = calloc(n, sizeof *av);
+    if (!p || !g || !am || !av) {
+        free(p), free(g), free(am), free(av);
+        return gb_fail(err, GB_ERR_NOMEM, -1, "lstm: out of memory for %zu parameters", n);
+    }
+    /* PyTorch: LSTMCell and Linear(H, D) both draw uniform(-1/sqrt(H), 1/sqrt(H)) */
+    float k = 1.0f / sqrtf((float)c->H);
+    for (size_t i = 0; i < n; i++) p[i] = -k + 2.0f * k * gb_rng_float(rng);
+    m->cfg = *c;
+    m->n_params = n;
+    m->params = p, m->grads = g, m->adam_m = am, m->adam_v = av;
+    gb_lstm_views_of(c, p, &m->p);
+    gb_lstm_views_of(c, g, &m->g);
+    return GB_OK;
+}
+
+void gb_lstm_free(gb_lstm *m) {
+    free(m->params), free(m->grads), free(m->adam_m), free(m->adam_v);
+    memset(m, 0, sizeof *m);
+}
+
+void gb_lstm_zero_grad(gb_lstm *m) { memset(m->grads, 0, m->n_params * sizeof *m->grads); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* activations */
+
+gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts **out,
+                           gb_error *err) {
+    *out = NULL;
+    gb_status s = check_config(c, err);
+    if (s != GB_OK) return s;
+    if (T < 1 || B < 1) return gb_fail(err, GB_ERR_ARG, -1, "lstm: T = %d, B = %d", T, B);
+    int L = c->L;
+    /* the floats below, counted in double first: no size_t overflow, and T*B rows fit the int
+     * dimensions of cblas */
+    double dtbh = (double)T * B * c->H, dbh = (double)B * c->H;
+    double est = L * (4 * dtbh + 2 * (dtbh + dbh) + dtbh) + (L - 1) * 2 * dtbh + 4 * dtbh + dtbh +
+                 dbh + 2.0 * L * dbh;
+    if (est > (double)(SIZE_MAX / sizeof(float)) / 2 || (double)T * B * 4 * c->H > INT_MAX)
+        return gb_fail(err, GB_ERR_LIMIT, -1, "lstm: activations for T = %d, B = %d too large",
+                       T, B);
+    gb_lstm_acts *a = calloc(1, sizeof *a);
+    if (!a) return gb_fail(err, GB_ERR_NOMEM, -1, "lstm: out of memory");
+    size_t tbh = (size_t)T * B * c->H, tbg = tbh * 4, sbh = (size_t)(T + 1) * B * c->H;
+    size_t bh = (size_t)B * c->H;
+    size_t n = (size_t)L * (tbg + 2 * sbh + tbh) + (size_t)(L - 1) * 2 * tbh /* x_in, mask */
+               + tbg + tbh + bh + (size_t)2 * L * bh;
+    a->mem = calloc(n, sizeof(float));
+    if (!a->mem) {
+        free(a);
+        return gb_fail(err, GB_ERR_NOMEM, -1, "lstm: out of memory for activations (%zu floats)",
+                       n);
+    }
+    float *p = a->mem;
+    for (int l = 0; l < L; l++) {
+        if (l > 0) a->x_in[l] = p, p += tbh;
+        if (l < L - 1) a->mask[l] = p, p += tbh;
+        a->gates[l] = p, p += tbg;
+        a->c[l] = p, p += sbh;
+        a->tc[l] = p, p += tbh;
+        a->h[l] = p, p += sbh;
+    }
+    a->dz = p, p += tbg;
+    a->dh = p, p += tbh;
+    a->dx = p, p += bh;
+    a->dhr = p, p += (size_t)L * bh;
+    a->dc = p, p += (size_t)L * bh;
+    a->cfg = *c;
+    a->T = T, a->B = B;
+    a->step_threads = gb_fast_step_threads();
+    *out = a;
+    return GB_OK;
+}
+
+void gb_lstm_acts_free(gb_lstm_acts *a) {
+    if (!a) return;
+    free(a->mem);
+    free(a);
+}
+
+const float *gb_lstm_acts_mask(const gb_lstm_acts *a, int l) {
+    return a->masked && l >= 0 && l < a->cfg.L - 1 ? a->mask[l] : NULL;
+}
+
+/* Layer l's input (T, B, in) for the current forward: the window, or layer l-1's h after its
+ * dropout mask (x_in), or layer l-1's h itself (rows 1..T of its (T+1, B, H) block). */
+static const float *layer_input(const gb_lstm_acts *a, const float *x, int l) {
+    if (l == 0) return x;
+    return a->masked ? a->x_in[l] : a->h[l - 1] + (size_t)a->fB * a->cfg.H;
+}
+
+static int same_config(const gb_lstm_config *p, const gb_lstm_config *q) {
+    return p->D == q->D && p->H == q->H && p->L == q->L;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* forward */
+
+static void forward_ref(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
+                        float *y) {
+    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L;
+    size_t bh = (size_t)B * H, bg = 4 * bh;
+    for (int t = 0; t < T; t++) {
+        for (int l = 0; l < L; l++) {
+            int in = l ? H : D;
+            if (l > 0 && a->masked) { /* x_in_t = h^{l-1}_t * mask */
+                float *xi = a->x_in[l] + t * bh;
+                const float *hp = a->h[l - 1] + (t + 1) * bh, *mk = a->mask[l - 1] + t * bh;
+                for (size_t k = 0; k < bh; k++) xi[k] = hp[k] * mk[k];
+            }
+            const float *xt = layer_input(a, x, l) + (size_t)t * B * in;
+            gb_ref_cell_forward(B, in, H, xt, a->h[l] + t * bh, a->c[l] + t * bh, m->p.w_ih[l],
+                                m->p.w_hh[l], m->p.b_ih[l], m->p.b_hh[l], a->gates[l] + t * bg,
+                                a->c[l] + (t + 1) * bh, a->tc[l] + t * bh,
+                                a->h[l] + (t + 1) * bh);
+        }
+        gb_ref_head_forward(B, H, D, a->h[L - 1] + (t + 1) * bh, m->p.fc_w, m->p.fc_b,
+                            y + (size_t)t * B * D);
+    }
+}
+
+static void forward_fast(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
+                         float *y) {
+    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L, G = 4 * H, TB = T * B;
+    size_t bh = (size_t)B * H, bg = 4 * bh;
+    for (int l = 0; l < L; l++) {
+        int in = l ? H : D;
+        if (l > 0 && a->masked) { /* x_in (T, B, H) = h^{l-1} rows 1..T * mask */
+            float *xi = a->x_in[l];
+            const float *hp = a->h[l - 1] + bh, *mk = a->mask[l - 1];
+            for (size_t k = 0; k < (size_t)TB * H; k++) xi[k] = hp[k] * mk[k];
+        }
+        const float *X = layer_input(a, x, l); /* (T*B, in) */
+        float *Z = a->gates[l];                 /* (T*B, G), activated in place step by step */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, G, in, 1.0f, X, in,
+                    m->p.w_ih[l], in, 0.0f, Z, G);
+        for (int t = 0; t < T; t++) {
+            if (t > 0) /* Z_t (B, G) += h_{t-1} (B, H) W_hh^T; h_{-1} = 0 */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f,
+                            a->h[l] + t * bh, H, m->p.w_hh[l], H, 1.0f, Z + t * bg, G);
+            gb_fast_cell_pointwise(B, H, Z + t * bg, m->p.b_ih[l], m->p.b_hh[l],
+                                   a->c[l] + t * bh, a->c[l] + (t + 1) * bh, a->tc[l] + t * bh,
+                                   a->h[l] + (t + 1) * bh, a->step_threads);
+        }
+    }
+    /* head: Y (T*B, D) = b_fc + H_top (T*B, H) fc_w^T */
+    for (int r = 0; r < TB; r++) memcpy(y + (size_t)r * D, m->p.fc_b, (size_t)D * sizeof *y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, D, H, 1.0f, a->h[L - 1] + bh, H,
+                m->p.fc_w, H, 1.0f, y, D);
+}
+
+void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
+                     float *y, gb_rng *rng) {
+    const gb_lstm_config *c = &m->cfg;
+    a->fT = a->fB = 0;
+    if (T < 1 || B < 1 || T > a->T || B > a->B || !same_config(c, &a->cfg)) {
+        /* outside the contract (acts sized for a smaller batch, or another model): no error
+         * channel here, so the outputs become NaN and the loss carries that to the caller */
+        if (T > 0 && B > 0)
+            for (size_t i = 0; i < (size_t)T * B * c->D; i++) y[i] = NAN;
+        return;
+    }
+    a->fT = T, a->fB = B;
+    size_t bh = (size_t)B * c->H, tbh = (size_t)T * bh;
+    for (int l = 0; l < c->L; l++) { /* zero initial states */
+        memset(a->c[l], 0, bh * sizeof(float));
+        memset(a->h[l], 0, bh * sizeof(float));
+    }
+    /* dropout masks, all drawn up front in one order (layer, step, row, unit) so that both
+     * paths, and a re-run from the same rng state, see the same ones */
+    a->masked = rng && c->dropout > 0.0f && c->L > 1;
+    if (a->masked) {
+        float p = c->dropout, keep = 1.0f / (1.0f - p);
+        for (int l = 0; l < c->L - 1; l++)
+            for (size_t k = 0; k < tbh; k++) a->mask[l][k] = gb_rng_float(rng) < p ? 0.0f : keep;
+    }
+    if (use_ref)
+        forward_ref(m, a, x, T, B, y);
+    else
+        forward_fast(m, a, x, T, B, y);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* backward */
+
+static void backward_ref(gb_lstm *m, gb_lstm_acts *a, const float *x, const float *dy, int T,
+                         int B) {
+    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L;
+    size_t bh = (size_t)B * H, bg = 4 * bh;
+    memset(a->dhr, 0, L * bh * sizeof(float));
+    memset(a->dc, 0, L * bh * sizeof(float));
+    float *dabove = a->dh; /* (B, H) the gradient reaching h^l_t from above */
+    for (int t = T - 1; t >= 0; t--) {
+        gb_ref_head_backward(B, H, D, a->h[L - 1] + (t + 1) * bh, m->p.fc_w,
+                             dy + (size_t)t * B * D, m->g.fc_w, m->g.fc_b, dabove);
+        for (int l = L - 1; l >= 0; l--) {
+            int in = l ? H : D;
+            float *dhr = a->dhr + l * bh; /* in: from step t+1; out: to step t-1 */
+            for (size_t k = 0; k < bh; k++) dabove[k] += dhr[k];
+            const float *xt = layer_input(a, x, l) + (size_t)t * B * in;
+            gb_ref_cell_backward(B, in, H, xt, a->h[l] + t * bh, a->c[l] + t * bh,
+                                 m->p.w_ih[l], m->p.w_hh[l], a->gates[l] + t * bg,
+                                 a->tc[l] + t * bh, dabove, a->dc + l * bh, a->dz, m->g.w_ih[l],
+                                 m->g.w_hh[l], m->g.b_ih[l], m->g.b_hh[l], l ? a->dx : NULL,
+                                 dhr);
+            if (l > 0) { /* through layer l-1's dropout mask */
+                const float *mk = a->masked ? a->mask[l - 1] + t * bh : NULL;
+                for (size_t k = 0; k < bh; k++) dabove[k] = mk ? a->dx[k] * mk[k] : a->dx[k];
+            }
+        }
+    }
+}
+
+/* a[j] += sum over rows of mat (rows, cols), and b[j] too: the bias gradients. Between sgemm
+ * calls, so threads only as gb_fast_step_threads() allows. */
+static void colsum_add(int rows, int cols, const float *mat, float *a, float *b, int threads) {
+    enum { W = 64 };
+#pragma omp parallel for schedule(static) if (threads && (long)rows * cols >= 65536)
+    for (int j0 = 0; j0 < cols; j0 += W) {
+        int w = cols - j0 < W ? cols - j0 : W;
+        float s[W] = {0};
+        for (int r = 0; r < rows; r++) {
+            const float *row = mat + (size_t)r * cols + j0;
+            for (int j = 0; j < w; j++) s[j] += row[j];
+        }
+        for (int j = 0; j < w; j++) {
+            a[j0 + j] += s[j];
+            if (b) b[j0 + j] += s[j];
+        }
+    }
+}
+
+static void backward_fast(gb_lstm *m, gb_lstm_acts *a, const float *x, const float *dy, int T,
+                          int B) {
+    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L, G = 4 * H, TB = T * B;
+    size_t bh = (size_t)B * H, bg = 4 * bh;
+    const float *Htop = a->h[L - 1] + bh; /* (T*B, H) */
+    float *dh = a->dh;                    /* (T*B, H) */
+    float *dZ = a->dz;                    /* (T*B, G) */
+    /* head: dfc_w (D, H) += dy^T Htop, dfc_b += colsum dy, dh = dy fc_w */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, TB, 1.0f, dy, D, Htop, H, 1.0f,
+                m->g.fc_w, H);
+    colsum_add(TB, D, dy, m->g.fc_b, NULL, a->step_threads);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, TB, H, D, 1.0f, dy, D, m->p.fc_w, H,
+                0.0f, dh, H);
+    for (int l = L - 1; l >= 0; l--) {
+        int in = l ? H : D;
+        float *dc = a->dc; /* (B, H) */
+        memset(dc, 0, bh * sizeof(float));
+        for (int t = T - 1; t >= 0; t--) {
+            gb_fast_cell_pointwise_backward(B, H, a->gates[l] + t * bg, a->c[l] + t * bh,
+                                            a->tc[l] + t * bh, dh + t * bh, dc, dZ + t * bg,
+                                            a->step_threads);
+            if (t > 0) /* dh_{t-1} (B, H) += dZ_t (B, G) W_hh (G, H) */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f,
+                            dZ + t * bg, G, m->p.w_hh[l], H, 1.0f, dh + (t - 1) * bh, H);
+        }
+        const float *X = layer_input(a, x, l); /* (T*B, in) */
+        /* dW_ih (G, in) += dZ^T X;  dW_hh (G, H) += dZ[1..T-1]^T h[0..T-2] (h_{-1} = 0) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, in, TB, 1.0f, dZ, G, X, in, 1.0f,
+                    m->g.w_ih[l], in);
+        if (T > 1)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (T - 1) * B, 1.0f,
+                        dZ + bg, G, a->h[l] + bh, H, 1.0f, m->g.w_hh[l], H);
+        colsum_add(TB, G, dZ, m->g.b_ih[l], m->g.b_hh[l], a->step_threads);
+        if (l > 0) { /* dh of layer l-1 (T*B, H) = (dZ W_ih) * mask */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, TB, H, G, 1.0f, dZ, G,
+                        m->p.w_ih[l], H, 0.0f, dh, H);
+            if (a->masked) {
+                const float *mk = a->mask[l - 1];
+                for (size_t k = 0; k < (size_t)TB * H; k++) dh[k] *= mk[k];
+            }
+        }
+    }
+}
+
+void gb_lstm_backward(gb_lstm *m, gb_lstm_acts *a, const float *x, const float *dy, int T,
+                      int B) {
+    if (T != a->fT || B != a->fB || !same_config(&m->cfg, &a->cfg)) return; /* no such forward */
+    if (use_ref)
+        backward_ref(m, a, x, dy, T, B);
+    else
+        backward_fast(m, a, x, dy, T, B);
+}
