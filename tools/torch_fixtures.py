@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""torch_fixtures.py - the PyTorch side of the parity test (tests/test_torch_parity.c).
+
+Builds the report's network in PyTorch the way the report wrote it (a module with
+lstm1 = nn.LSTMCell(D, H), lstm2 = nn.LSTMCell(H, H), dropout between them, fc = nn.Linear(H, D),
+and a Python loop over the time steps carrying (h, c) of each layer), runs one batch through it
+for each of groovybee's two presets, and writes what the C side must reproduce to
+tests/fixtures/torch_<preset>.safetensors:
+
+    lstm1.weight_ih ... fc.bias      the initial parameters, PyTorch's own names and layouts
+    x, target                        (T, B, D) the batch and its targets (the next step)
+    y                                (T, B, D) the model's outputs (evaluation, no dropout)
+    loss                             scalar, mean reduction over the steps the preset covers
+    grad.<param>                     d loss / d param for every parameter
+    losses_adam                      (5) the loss before each of 5 Adam steps on the same batch
+    adam5.<param>                    the parameters after those 5 steps
+
+Dropout is 0 in these runs: a dropout mask is random, and PyTorch's generator and groovybee's
+(xoshiro256**) cannot draw the same masks, so with p > 0 the two sides would compute different
+(equally right) numbers. The C API has no way to be handed an external mask, so there is no
+fixture with p > 0; dropout is covered by the finite-difference tests of tests/test_lstm.c.
+
+Everything is float32, as in the C code. The same computation is repeated in float64 from the
+same initial weights, and the float32-vs-float64 differences (the rounding noise of float32 on
+this very problem) are printed and stored in the metadata (noise.*), so that the C test's
+tolerances can be judged against them.
+
+The file is written by the safetensors spec (docs/formats.md) by hand: Debian's torch 1.13 has
+no `safetensors` module. Run by developers, not by CI (the fixtures are committed):
+
+    /usr/bin/python3 tools/torch_fixtures.py [OUT_DIR]       (default tests/fixtures)
+
+The output is deterministic for a given torch build (fixed seeds, one thread).
+"""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+COMMAND = "/usr/bin/python3 tools/torch_fixtures.py"
+ADAM = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+ADAM_STEPS = 5
+
+# The presets at small but non-trivial sizes. paper: the report's encoding (velocities / 127,
+# MSE on the last step's prediction); roll: binary rolls with onsets (D = 256), BCE with logits
+# on every step.
+PRESETS = {
+    "paper": dict(D=128, H=32, L=2, T=12, B=4, loss="mse", loss_on="last", density=0.08,
+                  seed=20180301),
+    "roll": dict(D=256, H=32, L=2, T=16, B=4, loss="bce", loss_on="all", density=0.06,
+                 seed=20180302),
+}
+
+
+class Net(nn.Module):
+    """The report's network: two LSTMCells, dropout between them, a linear head."""
+
+    def __init__(self, D, H, dropout):
+        super().__init__()
+        self.lstm1 = nn.LSTMCell(D, H)
+        self.lstm2 = nn.LSTMCell(H, H)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(H, D)
+        self.H = H
+
+    def forward(self, x):  # x (T, B, D) -> y (T, B, D)
+        T, B, _ = x.shape
+        z = x.new_zeros(B, self.H)
+        h1, c1, h2, c2 = z, z, z, z
+        out = []
+        for t in range(T):
+            h1, c1 = self.lstm1(x[t], (h1, c1))
+            h2, c2 = self.lstm2(self.dropout(h1), (h2, c2))
+            out.append(self.fc(h2))
+        return torch.stack(out)
+
+
+def loss_fn(cfg, y, target):
+    if cfg["loss_on"] == "last":
+        y, target = y[-1], target[-1]
+    if cfg["loss"] == "mse":
+        return nn.functional.mse_loss(y, target)  # mean reduction
+    return nn.functional.binary_cross_entropy_with_logits(y, target)  # mean reduction
+
+
+def make_batch(cfg, gen):
+    """A sequence of T + 1 steps per window: x is steps 0..T-1, the target steps 1..T."""
+    T, B, D = cfg["T"], cfg["B"], cfg["D"]
+    on = torch.rand(T + 1, B, D, generator=gen) < cfg["density"]
+    if cfg["loss"] == "mse":  # velocities 1..127, / 127
+        vel = torch.randint(1, 128, (T + 1, B, D), generator=gen).float() / 127.0
+        seq = torch.where(on, vel, torch.zeros(()))
+    else:
+        seq = on.float()
+    return seq[:T].contiguous(), seq[1:].contiguous()
+
+
+def run(net, cfg, x, target):
+    """Forward, loss, gradients; then ADAM_STEPS Adam steps on the same batch."""
+    net.eval()  # no dropout (p = 0 anyway)
+    names = [n for n, _ in net.named_parameters()]
+    net.zero_grad()
+    y = net(x)
+    loss = loss_fn(cfg, y, target)
+    loss.backward()
+    grads = {n: p.grad.detach().clone() for n, p in net.named_parameters()}
+    opt = torch.optim.Adam(net.parameters(), **ADAM)
+    losses = []
+    for _ in range(ADAM_STEPS):
+        opt.zero_grad()
+        l = loss_fn(cfg, net(x), target)
+        l.backward()
+        opt.step()
+        losses.append(l.item())
+    adam5 = {n: p.detach().clone() for n, p in net.named_parameters()}
+    return names, y.detach(), loss.detach(), grads, torch.tensor(losses), adam5
+
+
+def write_safetensors(path, tensors, meta):
+    """By the spec: u64 LE header length, JSON header (padded with spaces to a multiple of 8),
+    then each tensor's little-endian float32 data, contiguous, in the header's order."""
+    header = {"__metadata__": meta}
+    blobs, at = [], 0
+    for name, t in tensors:
+        a = np.asarray(t.detach().cpu().numpy(), dtype="<f4")  # 0-d stays 0-d
+        b = a.tobytes(order="C")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + len(b)]}
+        blobs.append(b)
+        at += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * (-len(h) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def read_back(path):
+    """An independent parse of what was written, to check the file."""
+    raw = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__")
+    data = raw[8 + n:]
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype="<f4")
+            .reshape(v["shape"]) for k, v in header.items()}
+
+
+def maxabs(a, b):
+    return float((a.double() - b.double()).abs().max())
+
+
+def main(out_dir):
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    os.makedirs(out_dir, exist_ok=True)
+    for preset, cfg in PRESETS.items():
+        torch.manual_seed(cfg["seed"])
+        net = Net(cfg["D"], cfg["H"], dropout=0.0)
+        gen = torch.Generator().manual_seed(cfg["seed"] + 1)
+        x, target = make_batch(cfg, gen)
+        init = {n: p.detach().clone() for n, p in net.named_parameters()}
+        net64 = Net(cfg["D"], cfg["H"], dropout=0.0).double()
+        net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
+
+        names, y, loss, grads, losses, adam5 = run(net, cfg, x, target)
+        _, y64, loss64, grads64, losses64, adam64 = run(net64, cfg, x.double(), target.double())
+
+        # float32 rounding noise on this problem: float32 torch against float64 torch
+        gmax = max(float(g.abs().max()) for g in grads64.values())
+        noise = {
+            "noise.y_maxabs": maxabs(y, y64),
+            "noise.loss_rel": abs(float(loss) - float(loss64)) / abs(float(loss64)),
+            "noise.grad_maxabs_over_maxgrad": max(maxabs(grads[n], grads64[n]) for n in names)
+            / gmax,
+            "noise.losses_adam_rel": float(((losses.double() - losses64) / losses64).abs().max()),
+            "noise.adam5_maxabs": max(maxabs(adam5[n], adam64[n]) for n in names),
+        }
+        meta = {
+            "generator": COMMAND,
+            "torch_version": torch.__version__,
+            "numpy_version": np.__version__,
+            "preset": preset,
+            "D": str(cfg["D"]), "H": str(cfg["H"]), "L": str(cfg["L"]),
+            "T": str(cfg["T"]), "B": str(cfg["B"]),
+            "loss": cfg["loss"], "loss_on": cfg["loss_on"],
+            "dropout": "0 (random masks cannot match between frameworks)",
+            "input_density": str(cfg["density"]),
+            "seed": str(cfg["seed"]),
+            "adam": "lr=%g betas=(%g,%g) eps=%g steps=%d" % (
+                ADAM["lr"], ADAM["betas"][0], ADAM["betas"][1], ADAM["eps"], ADAM_STEPS),
+            "model": "lstm1=LSTMCell(D,H), dropout, lstm2=LSTMCell(H,H), fc=Linear(H,D); "
+                     "per-step loop, zero initial (h,c)",
+        }
+        meta.update({k: "%.3g" % v for k, v in noise.items()})
+
+        tensors = [(n, init[n]) for n in names]
+        tensors += [("x", x), ("target", target), ("y", y), ("loss", loss)]
+        tensors += [("grad." + n, grads[n]) for n in names]
+        tensors += [("losses_adam", losses)]
+        tensors += [("adam5." + n, adam5[n]) for n in names]
+        path = os.path.join(out_dir, "torch_%s.safetensors" % preset)
+        write_safetensors(path, tensors, meta)
+
+        back = read_back(path)
+        for n, t in tensors:
+            assert np.array_equal(back[n], t.numpy()), n
+        size = os.path.getsize(path)
+        assert size < 1 << 20, "%s is %d bytes: keep fixtures under 1 MB" % (path, size)
+        print("%s: %d bytes, %d tensors; loss %.6g, losses_adam %s" % (
+            path, size, len(tensors), float(loss), ["%.6g" % v for v in losses.tolist()]))
+        print("  float32 vs float64 (torch): " + ", ".join(
+            "%s %.2g" % (k[6:], v) for k, v in noise.items()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures")
