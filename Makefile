@@ -15,7 +15,8 @@ CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclud
            $(BLAS_CFLAGS) -MMD -MP
 LDLIBS  += $(BLAS_LIBS) -fopenmp -lm
 
-LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/model/*.c src/io/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/model/*.c src/io/*.c \
+                     src/train/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)

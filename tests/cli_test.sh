@@ -26,12 +26,14 @@ has() { # has NAME FILE TEXT
 # ---- help and usage
 expect "groovybee --help" 0 "$G" --help
 has "help lists the commands" "$T/out" "encode"
-for c in info notes encode decode; do
+for c in info notes encode decode train eval; do
     expect "$c --help" 0 "$G" "$c" --help
     has "$c --help shows usage" "$T/out" "usage: groovybee $c"
 done
 has "encode --help shows defaults" <("$G" encode --help) "[4: sixteenth notes]"
 has "decode --help shows defaults" <("$G" decode --help) "[120]"
+has "train --help shows defaults" <("$G" train --help) "windows a batch [64]"
+has "help lists train" <("$G" --help) "train"
 expect "no command is a usage error" 2 "$G"
 expect "unknown command is a usage error" 2 "$G" frobnicate
 expect "unknown option is a usage error" 2 "$G" info --frob data/jsb/jsb_train_000.mid
@@ -112,6 +114,71 @@ printf 'not npy at all' >"$T/bad.npy"
 expect "decode of a bad roll fails" 1 "$G" decode "$T/bad.npy" -o "$T/bad.mid"
 has "bad roll error names it" "$T/err" "bad.npy: at byte 0:"
 [ ! -e "$T/bad.mid" ] && ok "failed decode leaves no output" || bad "failed decode left $T/bad.mid"
+# ---- train and eval: a tiny model on three chorales
+J3="data/jsb/jsb_train_000.mid data/jsb/jsb_train_001.mid data/jsb/jsb_train_002.mid"
+# shellcheck disable=SC2086
+expect "train a tiny model" 0 "$G" train $J3 --hidden 16 --epochs 2 -o "$T/m.safetensors" --log "$T/m.jsonl"
+has "train prints the configuration" "$T/err" "model: LSTM 2 x 16, dropout 0.2, BCE loss on every step"
+has "train prints the corpus" "$T/err" "corpus: 3 files found, 3 read, 0 skipped"
+has "train prints the windows" "$T/err" "windows: 12 training, 15 validation"
+has "train prints epochs" "$T/err" "epoch 2/2  train 0."
+has "train says where the model is" "$T/err" "done: 2 epochs; best: epoch"
+[ -f "$T/m.safetensors" ] && [ -f "$T/m.optim.safetensors" ] && ok "model and optim files written" || bad "model files: $(ls "$T")"
+if $PY - "$T/m.safetensors" "$T/m.jsonl" <<'PY'; then ok "checkpoint holds PyTorch names and shapes, log holds 2 epochs"; else bad "checkpoint names, shapes or log"; fi
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+meta = h.pop("__metadata__")
+want = {"lstm1.weight_ih": [64, 128], "lstm1.weight_hh": [64, 16], "lstm1.bias_ih": [64],
+        "lstm1.bias_hh": [64], "lstm2.weight_ih": [64, 16], "lstm2.weight_hh": [64, 16],
+        "lstm2.bias_ih": [64], "lstm2.bias_hh": [64], "fc.weight": [128, 16], "fc.bias": [128]}
+assert {k: v["shape"] for k, v in h.items()} == want, h
+assert all(v["dtype"] == "F32" for v in h.values())
+assert meta["format"] == "groovybee-1" and meta["loss"] == "bce" and meta["H"] == "16", meta
+assert json.loads(meta["corpus"])[0] == "data/jsb/jsb_train_000.mid", meta["corpus"]
+lines = [json.loads(l) for l in open(sys.argv[2])]
+assert [l["epoch"] for l in lines] == [1, 2], lines
+assert set(lines[0]) == {"epoch", "train_loss", "valid_loss", "windows", "seconds", "windows_per_s"}
+assert lines[1]["train_loss"] < 0.7 and lines[1]["windows"] == 12, lines
+PY
+# shellcheck disable=SC2086
+expect "train --resume" 0 "$G" train $J3 --epochs 3 --resume -o "$T/m.safetensors" --log "$T/m.jsonl"
+has "resume trains the third epoch" "$T/err" "epoch 3/3"
+[ "$(wc -l <"$T/m.jsonl")" = 3 ] && ok "resume appends to the log" || bad "log after resume: $(cat "$T/m.jsonl")"
+# shellcheck disable=SC2086
+expect "resume cannot change the model" 2 "$G" train $J3 --resume --hidden 32 -o "$T/m.safetensors"
+has "resume says what cannot change" "$T/err" "--hidden cannot change on --resume"
+expect "eval" 0 "$G" eval "$T/m.safetensors" data/jsb/jsb_valid_000.mid data/jsb/jsb_valid_001.mid
+has "eval reports the frame NLL" "$T/out" "frame NLL"
+has "eval names each file" "$T/out" "data/jsb/jsb_valid_001.mid"
+expect "eval --json" 0 "$G" eval --json "$T/m.safetensors" data/jsb/jsb_valid_000.mid
+if $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["files"][0]["parts"][0]; assert d["parts"]==1 and d["steps"]==p["steps"]>100 and 0<d["loss"]<1 and 20<d["nll"]<100 and abs(d["nll"]-p["nll"])<1e-9, d' "$T/out"; then
+    ok "eval --json parses and holds the figures"; else bad "eval --json parses and holds the figures"; fi
+expect "eval with a broken file among good ones" 1 "$G" eval "$T/m.safetensors" "$T/cut.mid" data/jsb/jsb_valid_000.mid
+has "eval names the skipped file" "$T/err" "cut.mid: at byte"
+expect "eval of a bad model file" 1 "$G" eval "$T/text.mid" data/jsb/jsb_valid_000.mid
+has "bad model error names the file" "$T/err" "$T/text.mid: at byte"
+expect "eval of an optim file" 1 "$G" eval "$T/m.optim.safetensors" data/jsb/jsb_valid_000.mid
+has "optim file is not a model" "$T/err" "not a groovybee model"
+mkdir -p "$T/emptycorpus"
+expect "train on an empty corpus" 1 "$G" train "$T/emptycorpus" -o "$T/e.safetensors"
+has "empty corpus error" "$T/err" "no parts to train on: 0 MIDI files found"
+expect "train on a missing corpus" 1 "$G" train "$T/nowhere" -o "$T/e.safetensors"
+has "missing corpus error names it" "$T/err" "nowhere: cannot open: No such file or directory"
+expect "train on broken files only" 1 "$G" train "$T/cut.mid" "$T/text.mid" -o "$T/e.safetensors"
+has "broken files are named and counted" "$T/err" "2 skipped"
+expect "train without -o" 2 "$G" train data/jsb
+expect "train with a bad preset" 2 "$G" train data/jsb --preset jazz -o "$T/e.safetensors"
+expect "train with a bad loss" 2 "$G" train data/jsb --loss hinge -o "$T/e.safetensors"
+expect "train with an unknown instrument" 2 "$G" train data/jsb --instrument kazoo -o "$T/e.safetensors"
+expect "train with too long windows" 1 "$G" train data/jsb/jsb_train_000.mid --seq 5000 --valid-fraction 0 -o "$T/e.safetensors"
+has "too long windows error" "$T/err" "no training windows"
+# shellcheck disable=SC2086
+expect "a loss that blows up stops the run" 1 "$G" train $J3 --hidden 8 --loss mse --lr 1e30 --epochs 3 -o "$T/e.safetensors"
+has "the NaN stop says so" "$T/err" "became NaN or infinite in epoch 1; no model was written"
+[ ! -e "$T/e.safetensors" ] && ok "failed runs write no model" || bad "a failed run wrote $T/e.safetensors"
+
 [ -z "$(ls "$T" | grep '\.tmp-')" ] && ok "no temporary files left" || bad "temporary files left: $(ls "$T")"
 
 echo "$passed passed, $failed failed"

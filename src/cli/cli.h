@@ -14,6 +14,8 @@ int cmd_info(int argc, char **argv);
 int cmd_notes(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* "groovybee: FILE: at byte N: message" on stderr. */
 void cli_error(const char *file, const gb_error *e);

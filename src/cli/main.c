@@ -12,6 +12,8 @@ static const struct {
     {"notes", cmd_notes, "list a MIDI file's notes as CSV"},
     {"encode", cmd_encode, "MIDI parts -> piano rolls (.npy)"},
     {"decode", cmd_decode, "piano rolls (.npy) -> one MIDI file"},
+    {"train", cmd_train, "train the LSTM on a MIDI corpus -> MODEL.safetensors"},
+    {"eval", cmd_eval, "a model's loss and frame NLL on MIDI files"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

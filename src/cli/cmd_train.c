@@ -1,0 +1,570 @@
+/* cmd_train.c - `groovybee train CORPUS... -o MODEL.safetensors`: resolves a preset and the
+ * options over it, loads the corpus, reports what it has, and runs src/train with a progress
+ * bar on a terminal (plain lines otherwise). */
+#define _GNU_SOURCE
+#include <cblas.h>
+#include <getopt.h>
+#include <glob.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "train/train.h"
+
+static const char *HELP =
+    "usage: groovybee train CORPUS... -o MODEL.safetensors [options]\n"
+    "\n"
+    "Trains the report's LSTM on the parts of the MIDI files in CORPUS (files, and folders\n"
+    "walked recursively for .mid/.midi). Files that cannot be read are skipped with a warning.\n"
+    "MODEL always holds the best model so far (lowest validation loss), rewritten after each\n"
+    "epoch that improves on it; MODEL.optim.safetensors beside it holds the last state, for\n"
+    "--resume. Both are safetensors files (PyTorch names; docs/formats.md).\n"
+    "\n"
+    "presets (every option below overrides its preset's value):\n"
+    "  --preset NAME          roll or paper [roll]\n"
+    "                         roll: sixteenth-note steps with rests, binary rolls, BCE,\n"
+    "                           windows of 64 steps every 32, loss on every step\n"
+    "                         paper: the report: one step per MIDI tick, silent steps removed,\n"
+    "                           velocity rolls, MSE, windows of 12 every 6, loss on the last\n"
+    "model:\n"
+    "  --hidden H             hidden units [512]\n"
+    "  --layers L             LSTM layers, 1..4 [2]\n"
+    "  --dropout P            dropout between layers [0.2]\n"
+    "  --loss mse|bce         [roll: bce, paper: mse]\n"
+    "  --loss-on last|all     the prediction after the last step only, or every step\n"
+    "                         [roll: all, paper: last]\n"
+    "encoding:\n"
+    "  --steps-per-beat N     time steps per quarter note [roll: 4]\n"
+    "  --step-ticks N         a step is N raw ticks of the file [paper: 1]\n"
+    "  --strip-silence        drop steps where nothing sounds [paper: on]\n"
+    "  --keep-silence         keep them [roll: on]\n"
+    "  --values binary|velocity  0/1 rolls, or velocity/127 [roll: binary, paper: velocity]\n"
+    "  --onsets               128 more features marking each note's first step [off]\n"
+    "  --program N            only parts playing GM program N (0..127); repeatable\n"
+    "  --instrument NAME      only parts of this instrument: a GM family (piano, strings,\n"
+    "                         brass, ...), part of a GM name (cello, sax) or drums; repeatable\n"
+    "                         [every part but drums]\n"
+    "training:\n"
+    "  --seq T                steps a window feeds the network [roll: 64, paper: 12]\n"
+    "  --stride S             steps between window starts [roll: 32, paper: 6]\n"
+    "  --batch B              windows a batch [64]\n"
+    "  --lr X                 Adam learning rate [0.001]\n"
+    "  --clip X               clip gradients to this global L2 norm [0: off]\n"
+    "  --epochs N             epochs to train (counting those before a resume) [20]\n"
+    "  --valid-fraction F     fraction of the files kept apart for validation [0.1]\n"
+    "  --valid PATH           validation files or folders instead of a random split;\n"
+    "                         repeatable; a quoted pattern is expanded ('data/jsb/*valid*')\n"
+    "  --patience N           stop after N epochs without a better validation loss [5; 0: off]\n"
+    "  --target-loss X        stop once an epoch's training loss is below X [off]\n"
+    "  --max-windows N        at most N training (and validation) windows an epoch [all]\n"
+    "  --threads N            threads for OpenBLAS and OpenMP [0: their default, every core]\n"
+    "  --seed N               seed of the weights, split, shuffles and dropout [1]\n"
+    "  --resume               continue the run whose files are at -o MODEL: its configuration\n"
+    "                         is kept (only --epochs, --patience, --target-loss, --max-windows,\n"
+    "                         --threads and --log may be given); the same CORPUS is needed\n"
+    "  --log FILE.jsonl       one JSON object per epoch: epoch, train_loss, valid_loss,\n"
+    "                         windows, seconds, windows_per_s (appended to on --resume)\n"
+    "  -o, --output MODEL     the model file (required)\n"
+    "  -q, --quiet            no progress bar or per-epoch lines\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Exit status: 0 trained, 1 runtime error (unreadable corpus, no windows, a NaN loss),\n"
+    "2 usage error.\n";
+
+#define MAXLIST 256
+
+typedef struct {
+    int set;
+    long v;
+} opt_l;
+
+typedef struct {
+    int set;
+    double v;
+} opt_d;
+
+typedef struct {
+    const char *preset, *loss, *loss_on, *values, *out, *log;
+    opt_l hidden, layers, spb, ticks, seq, stride, batch, epochs, patience, max_windows, threads,
+        seed;
+    opt_d dropout, lr, clip, vfrac, target;
+    int strip, onsets, resume, quiet; /* strip: -1 unset */
+    const char *programs[MAXLIST], *instruments[MAXLIST], *valid[MAXLIST];
+    int n_programs, n_instruments, n_valid;
+} args;
+
+/* ---- the corpus as a JSON array, for the checkpoint's metadata ---- */
+
+static char *json_array(const char *const *items, int n) {
+    size_t cap = 3;
+    for (int i = 0; i < n; i++) cap += 6 * strlen(items[i]) + 3;
+    char *s = malloc(cap), *p = s;
+    if (!s) return NULL;
+    *p++ = '[';
+    for (int i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        for (const unsigned char *c = (const unsigned char *)items[i]; *c; c++) {
+            if (*c == '"' || *c == '\\') *p++ = '\\', *p++ = (char)*c;
+            else if (*c < 0x20) p += sprintf(p, "\\u%04x", *c);
+            else *p++ = (char)*c;
+        }
+        *p++ = '"';
+    }
+    *p++ = ']';
+    *p = 0;
+    return s;
+}
+
+/* ---- reporting ---- */
+
+static void warn_skip(void *ctx, const char *path, const gb_error *e) {
+    (void)ctx;
+    if (e->offset >= 0)
+        fprintf(stderr, "groovybee: %s: at byte %lld: %s (skipped)\n", path, (long long)e->offset,
+                e->msg);
+    else
+        fprintf(stderr, "groovybee: %s: %s (skipped)\n", path, e->msg);
+}
+
+static const char *human_bytes(double b, char *buf, size_t cap) {
+    const char *u[] = {"B", "KB", "MB", "GB", "TB"};
+    int k = 0;
+    while (b >= 1024 && k < 4) b /= 1024, k++;
+    snprintf(buf, cap, k ? "%.1f %s" : "%.0f %s", b, u[k]);
+    return buf;
+}
+
+static void print_config(const gb_model_info *in, const args *a, int epochs, int patience,
+                         int resume) {
+    const gb_ds_encoding *e = &in->enc;
+    char steps[64], progs[512];
+    if (e->roll.step_ticks)
+        snprintf(steps, sizeof steps, "%d tick%s a step", e->roll.step_ticks,
+                 e->roll.step_ticks == 1 ? "" : "s");
+    else
+        snprintf(steps, sizeof steps, "%d step%s a beat", e->roll.steps_per_beat,
+                 e->roll.steps_per_beat == 1 ? "" : "s");
+    gb_ds_filter_format(e, progs, sizeof progs);
+    fprintf(stderr, "groovybee train%s: preset %s\n", resume ? " (resuming)" : "",
+            in->preset[0] ? in->preset : "(none)");
+    fprintf(stderr, "  encoding: %s, %s, %s rolls%s, %d features; parts: programs %s%s\n", steps,
+            e->roll.strip_silence ? "silent steps stripped" : "rests kept",
+            e->binary ? "binary" : "velocity", e->onsets ? " + onsets" : "", in->net.D, progs,
+            e->drums ? " + drums" : (strcmp(progs, "all") == 0 ? " but drums" : ""));
+    fprintf(stderr, "  model: LSTM %d x %d, dropout %g, %s loss on %s\n", in->net.L,
+            in->net.H, (double)in->net.dropout, in->loss == GB_LOSS_MSE ? "MSE" : "BCE",
+            in->loss_on == GB_LOSS_ON_ALL ? "every step" : "the last step");
+    char clip[32] = "no clipping";
+    if (in->clip > 0) snprintf(clip, sizeof clip, "clip %g", (double)in->clip);
+    fprintf(stderr, "  training: windows of %d steps every %d, batch %d, Adam lr %g, %s, "
+            "seed %llu, threads %d%s\n", in->seq, in->stride, in->batch, (double)in->lr, clip,
+            (unsigned long long)in->seed, in->threads, in->threads ? "" : " (default)");
+    char tl[48] = "", mw[48] = "";
+    if (a->target.set) snprintf(tl, sizeof tl, ", target loss %g", a->target.v);
+    if (a->max_windows.set) snprintf(mw, sizeof mw, ", at most %ld windows", a->max_windows.v);
+    char vf[64];
+    if (in->valid_corpus && strcmp(in->valid_corpus, "[]") != 0)
+        snprintf(vf, sizeof vf, "validation files given apart");
+    else
+        snprintf(vf, sizeof vf, "validation %g of the files", in->valid_fraction);
+    fprintf(stderr, "  run: epochs %d, patience %d%s%s%s, %s\n", epochs, patience,
+            patience ? "" : " (off)", tl, mw, vf);
+}
+
+static void print_corpus(const gb_dataset *ds, const gb_ds_windows *wt, const gb_ds_windows *wv,
+                         int T) {
+    size_t nv = 0;
+    for (size_t i = 0; i < ds->n_files; i++) nv += ds->files[i].valid != 0;
+    char b[32];
+    fprintf(stderr, "corpus: %zu file%s found, %zu read, %zu skipped", ds->files_seen,
+            ds->files_seen == 1 ? "" : "s", ds->files_seen - ds->files_skipped,
+            ds->files_skipped);
+    if (ds->files_skipped) {
+        const char *sep = " (";
+        for (int k = 1; k < GB_DS_N_STATUS; k++)
+            if (ds->skipped_by[k]) {
+                fprintf(stderr, "%s%zu %s", sep, ds->skipped_by[k], gb_status_str((gb_status)k));
+                sep = ", ";
+            }
+        fprintf(stderr, ")");
+    }
+    if (ds->files_no_parts) fprintf(stderr, ", %zu without a matching part", ds->files_no_parts);
+    fprintf(stderr, "\n  %zu part%s (%zu left out by the filter) in %zu training and %zu "
+            "validation files; %llu steps in %llu runs, %s in memory\n", ds->n_parts,
+            ds->n_parts == 1 ? "" : "s", ds->parts_filtered, ds->n_files - nv, nv,
+            (unsigned long long)ds->steps, (unsigned long long)ds->runs,
+            human_bytes((double)ds->bytes, b, sizeof b));
+    fprintf(stderr, "windows: %llu training, %llu validation", (unsigned long long)wt->n,
+            (unsigned long long)wv->n);
+    if (wt->short_parts + wv->short_parts)
+        fprintf(stderr, " (%zu part%s shorter than %d steps give%s none)",
+                wt->short_parts + wv->short_parts,
+                wt->short_parts + wv->short_parts == 1 ? "" : "s", T + 1,
+                wt->short_parts + wv->short_parts == 1 ? "s" : "");
+    fprintf(stderr, "\n");
+}
+
+typedef struct {
+    int tty, quiet;
+    double last_draw, epoch_s_sum; /* for the ETA */
+    int epochs_timed;
+} progress_ctx;
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fmt_time(double s, char *buf, size_t cap) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void on_progress(void *vctx, const gb_train_progress *p) {
+    progress_ctx *c = vctx;
+    if (c->quiet) return;
+    if (!p->end) {
+        double t = wall();
+        if (!c->tty || (t - c->last_draw < 0.2 && p->done < p->total)) return;
+        c->last_draw = t;
+        double rate = p->seconds > 0 ? (double)p->done / p->seconds : 0;
+        double left = rate > 0 ? (double)(p->total - p->done) / rate : 0;
+        double per_epoch = c->epochs_timed ? c->epoch_s_sum / c->epochs_timed
+                                           : (rate > 0 ? (double)p->total / rate : 0);
+        left += per_epoch * (p->epochs - p->epoch);
+        char eta[32];
+        fmt_time(left, eta, sizeof eta);
+        int w = 24, fill = p->total ? (int)((double)w * p->done / p->total) : 0;
+        char bar[32];
+        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = 0;
+        fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %3.0f%%  loss %.5f  %.0f windows/s  ETA %s",
+                p->epoch, p->epochs, bar, p->total ? 100.0 * p->done / p->total : 0, p->loss,
+                rate, eta);
+        return;
+    }
+    c->epoch_s_sum += p->seconds;
+    c->epochs_timed++;
+    char vl[32] = "-";
+    if (isfinite(p->valid_loss)) snprintf(vl, sizeof vl, "%.5f", p->valid_loss);
+    fprintf(stderr, "%sepoch %d/%d  train %.5f  valid %s%s  %llu windows  %.1f s  %.0f "
+            "windows/s\n", c->tty ? "\r\033[K" : "", p->epoch, p->epochs, p->train_loss, vl,
+            p->improved ? " (best, saved)" : "", (unsigned long long)p->total, p->seconds,
+            p->windows_per_s);
+}
+
+/* ---- options ---- */
+
+static int parse_args(int argc, char **argv, args *a) {
+    enum {
+        O_PRESET = 256, O_HIDDEN, O_LAYERS, O_DROPOUT, O_LOSS, O_LOSS_ON, O_SPB, O_TICKS, O_STRIP,
+        O_KEEP, O_VALUES, O_ONSETS, O_PROGRAM, O_INSTRUMENT, O_SEQ, O_STRIDE, O_BATCH, O_LR,
+        O_CLIP, O_EPOCHS, O_VFRAC, O_VALID, O_PATIENCE, O_TARGET, O_MAXW, O_THREADS, O_SEED,
+        O_RESUME, O_LOG
+    };
+    static const struct option opts[] = {
+        {"preset", required_argument, 0, O_PRESET}, {"hidden", required_argument, 0, O_HIDDEN},
+        {"layers", required_argument, 0, O_LAYERS}, {"dropout", required_argument, 0, O_DROPOUT},
+        {"loss", required_argument, 0, O_LOSS}, {"loss-on", required_argument, 0, O_LOSS_ON},
+        {"steps-per-beat", required_argument, 0, O_SPB},
+        {"step-ticks", required_argument, 0, O_TICKS},
+        {"strip-silence", no_argument, 0, O_STRIP}, {"keep-silence", no_argument, 0, O_KEEP},
+        {"values", required_argument, 0, O_VALUES}, {"onsets", no_argument, 0, O_ONSETS},
+        {"program", required_argument, 0, O_PROGRAM},
+        {"instrument", required_argument, 0, O_INSTRUMENT},
+        {"seq", required_argument, 0, O_SEQ}, {"stride", required_argument, 0, O_STRIDE},
+        {"batch", required_argument, 0, O_BATCH}, {"lr", required_argument, 0, O_LR},
+        {"clip", required_argument, 0, O_CLIP}, {"epochs", required_argument, 0, O_EPOCHS},
+        {"valid-fraction", required_argument, 0, O_VFRAC},
+        {"valid", required_argument, 0, O_VALID},
+        {"patience", required_argument, 0, O_PATIENCE},
+        {"target-loss", required_argument, 0, O_TARGET},
+        {"max-windows", required_argument, 0, O_MAXW},
+        {"threads", required_argument, 0, O_THREADS}, {"seed", required_argument, 0, O_SEED},
+        {"resume", no_argument, 0, O_RESUME}, {"log", required_argument, 0, O_LOG},
+        {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *C = "train";
+    int c;
+    a->strip = -1;
+#define INTOPT(field, name, lo, hi)                                                          \
+    do {                                                                                     \
+        if (!cli_int(C, name, optarg, lo, hi, &a->field.v)) return EXIT_USAGE;               \
+        a->field.set = 1;                                                                    \
+    } while (0)
+#define DBLOPT(field, name, lo, hi)                                                          \
+    do {                                                                                     \
+        if (!cli_double(C, name, optarg, lo, hi, &a->field.v)) return EXIT_USAGE;            \
+        a->field.set = 1;                                                                    \
+    } while (0)
+#define LISTOPT(list, n, name)                                                               \
+    do {                                                                                     \
+        if (a->n >= MAXLIST) return cli_usage_error(C, "too many %s options", name);         \
+        a->list[a->n++] = optarg;                                                            \
+    } while (0)
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case O_PRESET: a->preset = optarg; break;
+        case O_HIDDEN: INTOPT(hidden, "--hidden", 1, 1 << 16); break;
+        case O_LAYERS: INTOPT(layers, "--layers", 1, GB_LSTM_MAX_LAYERS); break;
+        case O_DROPOUT: DBLOPT(dropout, "--dropout", 0, 0.99); break;
+        case O_LOSS: a->loss = optarg; break;
+        case O_LOSS_ON: a->loss_on = optarg; break;
+        case O_SPB: INTOPT(spb, "--steps-per-beat", 1, 960); break;
+        case O_TICKS: INTOPT(ticks, "--step-ticks", 1, 1L << 30); break;
+        case O_STRIP: a->strip = 1; break;
+        case O_KEEP: a->strip = 0; break;
+        case O_VALUES: a->values = optarg; break;
+        case O_ONSETS: a->onsets = 1; break;
+        case O_PROGRAM: LISTOPT(programs, n_programs, "--program"); break;
+        case O_INSTRUMENT: LISTOPT(instruments, n_instruments, "--instrument"); break;
+        case O_SEQ: INTOPT(seq, "--seq", 1, 1 << 16); break;
+        case O_STRIDE: INTOPT(stride, "--stride", 1, 1 << 24); break;
+        case O_BATCH: INTOPT(batch, "--batch", 1, 1 << 16); break;
+        case O_LR: DBLOPT(lr, "--lr", 1e-12, 1e30); break;
+        case O_CLIP: DBLOPT(clip, "--clip", 0, 1e30); break;
+        case O_EPOCHS: INTOPT(epochs, "--epochs", 1, 1 << 30); break;
+        case O_VFRAC: DBLOPT(vfrac, "--valid-fraction", 0, 0.9); break;
+        case O_VALID: LISTOPT(valid, n_valid, "--valid"); break;
+        case O_PATIENCE: INTOPT(patience, "--patience", 0, 1 << 30); break;
+        case O_TARGET: DBLOPT(target, "--target-loss", 0, 1e30); break;
+        case O_MAXW: INTOPT(max_windows, "--max-windows", 1, 0xFFFFFFFFL); break;
+        case O_THREADS: INTOPT(threads, "--threads", 0, 1024); break;
+        case O_SEED: INTOPT(seed, "--seed", 0, 0x7FFFFFFFFFFFFFFFL); break;
+        case O_RESUME: a->resume = 1; break;
+        case O_LOG: a->log = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'q': a->quiet = 1; break;
+        case 'h': return fputs(HELP, stdout), -1;
+        default: return cli_usage_error(C, "bad option");
+        }
+    }
+#undef INTOPT
+#undef DBLOPT
+#undef LISTOPT
+    if (!a->out) return cli_usage_error(C, "-o MODEL.safetensors is required");
+    if (optind >= argc) return cli_usage_error(C, "no CORPUS (MIDI files or folders)");
+    if (a->spb.set && a->ticks.set)
+        return cli_usage_error(C, "--steps-per-beat and --step-ticks exclude each other");
+    if (a->n_valid && a->vfrac.set)
+        return cli_usage_error(C, "--valid and --valid-fraction exclude each other");
+    if (a->resume) {
+        const char *fixed = a->preset ? "--preset" : a->hidden.set ? "--hidden"
+                          : a->layers.set ? "--layers" : a->dropout.set ? "--dropout"
+                          : a->loss ? "--loss" : a->loss_on ? "--loss-on"
+                          : a->spb.set ? "--steps-per-beat" : a->ticks.set ? "--step-ticks"
+                          : a->strip >= 0 ? "--strip-silence/--keep-silence"
+                          : a->values ? "--values" : a->onsets ? "--onsets"
+                          : a->n_programs ? "--program" : a->n_instruments ? "--instrument"
+                          : a->seq.set ? "--seq" : a->stride.set ? "--stride"
+                          : a->batch.set ? "--batch" : a->lr.set ? "--lr"
+                          : a->clip.set ? "--clip" : a->vfrac.set ? "--valid-fraction"
+                          : a->seed.set ? "--seed" : NULL;
+        if (fixed)
+            return cli_usage_error(C, "%s cannot change on --resume: the run keeps the "
+                                   "configuration in its checkpoint", fixed);
+    }
+    return EXIT_OK;
+}
+
+/* The preset, then every option given over it. */
+static int resolve(const args *a, gb_model_info *in) {
+    const char *C = "train";
+    gb_model_info_default(in); /* the roll preset */
+    const char *preset = a->preset ? a->preset : "roll";
+    if (strcmp(preset, "paper") == 0) {
+        in->enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};
+        in->enc.binary = 0;
+        in->loss = GB_LOSS_MSE;
+        in->loss_on = GB_LOSS_ON_LAST;
+        in->seq = 12, in->stride = 6;
+    } else if (strcmp(preset, "roll") != 0) {
+        return cli_usage_error(C, "--preset wants 'roll' or 'paper', not '%s'", preset);
+    }
+    snprintf(in->preset, sizeof in->preset, "%s", preset);
+    if (a->hidden.set) in->net.H = (int)a->hidden.v;
+    if (a->layers.set) in->net.L = (int)a->layers.v;
+    if (a->dropout.set) in->net.dropout = (float)a->dropout.v;
+    if (a->loss) {
+        if (strcmp(a->loss, "mse") && strcmp(a->loss, "bce"))
+            return cli_usage_error(C, "--loss wants 'mse' or 'bce', not '%s'", a->loss);
+        in->loss = a->loss[0] == 'm' ? GB_LOSS_MSE : GB_LOSS_BCE;
+    }
+    if (a->loss_on) {
+        if (strcmp(a->loss_on, "last") && strcmp(a->loss_on, "all"))
+            return cli_usage_error(C, "--loss-on wants 'last' or 'all', not '%s'", a->loss_on);
+        in->loss_on = a->loss_on[0] == 'l' ? GB_LOSS_ON_LAST : GB_LOSS_ON_ALL;
+    }
+    if (a->spb.set) in->enc.roll.steps_per_beat = (int)a->spb.v, in->enc.roll.step_ticks = 0;
+    if (a->ticks.set) in->enc.roll.step_ticks = (int)a->ticks.v, in->enc.roll.steps_per_beat = 0;
+    if (a->strip >= 0) in->enc.roll.strip_silence = a->strip;
+    if (a->values) {
+        if (strcmp(a->values, "binary") && strcmp(a->values, "velocity"))
+            return cli_usage_error(C, "--values wants 'binary' or 'velocity', not '%s'",
+                                   a->values);
+        in->enc.binary = a->values[0] == 'b';
+    }
+    if (a->onsets) in->enc.onsets = 1;
+    in->net.D = gb_ds_features(&in->enc);
+    if (a->n_programs || a->n_instruments) gb_ds_filter_clear(&in->enc);
+    for (int i = 0; i < a->n_programs; i++) {
+        long p;
+        if (!cli_int(C, "--program", a->programs[i], 0, 127, &p)) return EXIT_USAGE;
+        in->enc.programs[p] = 1;
+    }
+    for (int i = 0; i < a->n_instruments; i++) {
+        gb_error e;
+        if (gb_ds_filter_add_instrument(&in->enc, a->instruments[i], &e) != GB_OK)
+            return cli_usage_error(C, "--instrument: %s", e.msg);
+    }
+    if (a->seq.set) in->seq = (int)a->seq.v;
+    if (a->stride.set) in->stride = (int)a->stride.v;
+    if (a->batch.set) in->batch = (int)a->batch.v;
+    if (a->lr.set) in->lr = (float)a->lr.v;
+    if (a->clip.set) in->clip = (float)a->clip.v;
+    if (a->vfrac.set) in->valid_fraction = a->vfrac.v;
+    if (a->n_valid) in->valid_fraction = 0;
+    if (a->seed.set) in->seed = (uint64_t)a->seed.v;
+    if (a->threads.set) in->threads = (int)a->threads.v;
+    return EXIT_OK;
+}
+
+int cmd_train(int argc, char **argv) {
+    args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) return EXIT_OK; /* --help */
+    if (rc != EXIT_OK) return rc;
+    gb_model_info info;
+    gb_error e;
+    int epochs = a.epochs.set ? (int)a.epochs.v : 20;
+    int patience = a.patience.set ? (int)a.patience.v : 5;
+    if (a.resume) {
+        if (gb_ckpt_read_info(a.out, &info, &e) != GB_OK) {
+            fprintf(stderr, "groovybee: cannot resume: %s\n", e.msg);
+            return EXIT_RUNTIME;
+        }
+        if (a.threads.set) info.threads = (int)a.threads.v;
+    } else {
+        if ((rc = resolve(&a, &info)) != EXIT_OK) return rc;
+        if (gb_model_info_check(&info, &e) != GB_OK) {
+            gb_model_info_free(&info);
+            return cli_usage_error("train", "%s", e.msg);
+        }
+        info.corpus = json_array((const char *const *)argv + optind, argc - optind);
+        info.valid_corpus = json_array(a.valid, a.n_valid);
+        if (!info.corpus || !info.valid_corpus) {
+            gb_model_info_free(&info);
+            fprintf(stderr, "groovybee: out of memory\n");
+            return EXIT_RUNTIME;
+        }
+    }
+    if (info.threads > 0) { /* before any BLAS call; resumption bit for bit needs the same */
+        openblas_set_num_threads(info.threads);
+        omp_set_num_threads(info.threads);
+    }
+    print_config(&info, &a, epochs, patience, a.resume);
+
+    /* --valid patterns expanded here, so that a quoted glob works (a path without wildcards, or
+     * a pattern that matches nothing, stays as it is and gets its error from the loader) */
+    glob_t gl = {0};
+    for (int i = 0; i < a.n_valid; i++)
+        if (glob(a.valid[i], GLOB_NOCHECK | (i ? GLOB_APPEND : 0), NULL, &gl) != 0) {
+            fprintf(stderr, "groovybee: --valid %s: cannot expand\n", a.valid[i]);
+            globfree(&gl);
+            gb_model_info_free(&info);
+            return EXIT_RUNTIME;
+        }
+    gb_dataset ds;
+    gb_ds_windows wt = {0}, wv = {0};
+    rc = EXIT_RUNTIME;
+    if (gb_ds_init(&ds, &info.enc, &e) != GB_OK) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        gb_model_info_free(&info);
+        globfree(&gl);
+        return EXIT_RUNTIME;
+    }
+    if (gb_ds_add_paths(&ds, (const char *const *)argv + optind, (size_t)(argc - optind), 0,
+                        warn_skip, NULL, &e) != GB_OK ||
+        (a.n_valid && gb_ds_add_paths(&ds, (const char *const *)gl.gl_pathv, gl.gl_pathc, 1,
+                                      warn_skip, NULL, &e) != GB_OK)) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        goto out;
+    }
+    if (!a.n_valid && !(info.valid_corpus && strcmp(info.valid_corpus, "[]") != 0))
+        gb_ds_split(&ds, info.valid_fraction, info.seed);
+    if (ds.n_parts == 0) {
+        fprintf(stderr, "groovybee: no parts to train on: %zu MIDI file%s found, %zu skipped, "
+                "%zu without a matching part\n", ds.files_seen, ds.files_seen == 1 ? "" : "s",
+                ds.files_skipped, ds.files_no_parts);
+        goto out;
+    }
+    if (gb_ds_windows_make(&ds, 0, info.seq, info.stride, &wt, &e) != GB_OK ||
+        gb_ds_windows_make(&ds, 1, info.seq, info.stride, &wv, &e) != GB_OK) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        goto out;
+    }
+    print_corpus(&ds, &wt, &wv, info.seq);
+
+    progress_ctx pc = {.tty = isatty(2), .quiet = a.quiet};
+    gb_train_opts o = {.model_path = a.out, .epochs = epochs, .patience = patience,
+                       .target_loss = a.target.set ? a.target.v : 0,
+                       .max_windows = a.max_windows.set ? (uint64_t)a.max_windows.v : 0,
+                       .resume = a.resume, .log_path = a.log, .progress = on_progress,
+                       .ctx = &pc};
+    gb_train_result r;
+    if (gb_train(&ds, &info, &o, &r, &e) != GB_OK) {
+        if (pc.tty && !pc.quiet) fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        goto out;
+    }
+    char best[96] = "no model written";
+    if (r.best_epoch)
+        snprintf(best, sizeof best, "best: epoch %d, %s loss %.5f", r.best_epoch,
+                 wv.n ? "validation" : "training", r.best_loss);
+    switch (r.stop) {
+    case GB_STOP_NONFINITE: {
+        char kept[200] = "no model was written";
+        if (r.best_epoch)
+            snprintf(kept, sizeof kept, "%s keeps the model of epoch %d (%s loss %.5f)", a.out,
+                     r.best_epoch, wv.n ? "validation" : "training", r.best_loss);
+        if (pc.tty && !pc.quiet) fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "groovybee: training stopped: the %s became NaN or infinite in epoch "
+                "%d; %s. Try a lower --lr, or --clip 1.\n",
+                r.bad_in_valid ? "validation loss" : "training loss or its gradient",
+                r.bad_epoch, kept);
+        goto out;
+    }
+    case GB_STOP_EPOCHS:
+        if (r.epochs_run == 0)
+            fprintf(stderr, "groovybee: already trained %d epochs (raise --epochs to go on)\n",
+                    r.epochs_done);
+        else
+            fprintf(stderr, "done: %d epoch%s; %s, in %s\n", r.epochs_done,
+                    r.epochs_done == 1 ? "" : "s", best, a.out);
+        break;
+    case GB_STOP_TARGET:
+        fprintf(stderr, "done: training loss below %g after %d epoch%s; %s, in %s\n",
+                a.target.v, r.epochs_done, r.epochs_done == 1 ? "" : "s", best, a.out);
+        break;
+    case GB_STOP_PATIENCE:
+        fprintf(stderr, "done: no better %s loss for %d epochs, stopped after %d; %s, in %s\n",
+                wv.n ? "validation" : "training", patience, r.epochs_done, best, a.out);
+        break;
+    }
+    rc = EXIT_OK;
+out:
+    gb_ds_windows_free(&wt);
+    gb_ds_windows_free(&wv);
+    gb_ds_free(&ds);
+    gb_model_info_free(&info);
+    globfree(&gl);
+    return rc;
+}

@@ -1,0 +1,568 @@
+/* checkpoint.c - model and optim files (checkpoint.h): the PyTorch tensor names, the metadata
+ * keys both ways, and the checks a loaded file must pass. */
+#define _POSIX_C_SOURCE 200809L
+#include "io/checkpoint.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+
+#define MAX_DIM (1 << 20) /* lstm.c's own bound on D and H */
+
+void gb_model_info_default(gb_model_info *info) {
+    memset(info, 0, sizeof *info);
+    snprintf(info->preset, sizeof info->preset, "roll");
+    info->net = (gb_lstm_config){.D = 128, .H = 512, .L = 2, .dropout = 0.2f};
+    info->loss = GB_LOSS_BCE;
+    info->loss_on = GB_LOSS_ON_ALL;
+    gb_ds_encoding_default(&info->enc);
+    info->seq = 64, info->stride = 32, info->batch = 64;
+    info->lr = 1e-3f;
+    info->valid_fraction = 0.1;
+    info->seed = 1;
+    info->train_loss = NAN;
+    info->best_valid_loss = NAN;
+}
+
+void gb_model_info_free(gb_model_info *info) {
+    if (!info) return;
+    free(info->corpus);
+    free(info->valid_corpus);
+    info->corpus = info->valid_corpus = NULL;
+}
+
+gb_status gb_model_info_check(const gb_model_info *in, gb_error *err) {
+    const gb_lstm_config *c = &in->net;
+    if (c->D < 1 || c->D > MAX_DIM || c->H < 1 || c->H > MAX_DIM)
+        return gb_fail(err, GB_ERR_ARG, -1, "D = %d, H = %d: need 1..%d", c->D, c->H, MAX_DIM);
+    if (c->L < 1 || c->L > GB_LSTM_MAX_LAYERS)
+        return gb_fail(err, GB_ERR_ARG, -1, "L = %d: need 1..%d", c->L, GB_LSTM_MAX_LAYERS);
+    if (!(c->dropout >= 0 && c->dropout < 1))
+        return gb_fail(err, GB_ERR_ARG, -1, "dropout %g: need [0, 1)", (double)c->dropout);
+    if (in->loss != GB_LOSS_MSE && in->loss != GB_LOSS_BCE)
+        return gb_fail(err, GB_ERR_ARG, -1, "unknown loss %d", (int)in->loss);
+    if (in->loss_on != GB_LOSS_ON_LAST && in->loss_on != GB_LOSS_ON_ALL)
+        return gb_fail(err, GB_ERR_ARG, -1, "unknown loss_on %d", (int)in->loss_on);
+    const gb_roll_opts *r = &in->enc.roll;
+    if (r->step_ticks < 0 || (r->step_ticks == 0 && (r->steps_per_beat < 1 ||
+                                                    r->steps_per_beat > 960)))
+        return gb_fail(err, GB_ERR_ARG, -1, "steps_per_beat %d, step_ticks %d: need 1..960 or "
+                       "step_ticks >= 1", r->steps_per_beat, r->step_ticks);
+    if (c->D != gb_ds_features(&in->enc))
+        return gb_fail(err, GB_ERR_ARG, -1, "D = %d but the encoding gives %d features (onsets %s)",
+                       c->D, gb_ds_features(&in->enc), in->enc.onsets ? "on" : "off");
+    return GB_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* writing */
+
+typedef struct {
+    const char *kv[96]; /* key, value, ..., NULL */
+    char val[48][80];   /* storage of formatted values (the rng: 64 hex digits) */
+    int n, nv;
+} meta_b;
+
+static void put(meta_b *b, const char *key, const char *value) {
+    b->kv[b->n++] = key;
+    b->kv[b->n++] = value;
+    b->kv[b->n] = NULL;
+}
+
+static void putf(meta_b *b, const char *key, const char *fmt, ...) GB_PRINTF(3, 4);
+static void putf(meta_b *b, const char *key, const char *fmt, ...) {
+    char *v = b->val[b->nv++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof b->val[0], fmt, ap);
+    va_end(ap);
+    put(b, key, v);
+}
+
+/* Tensors of a parameter block, PyTorch's names; names point into names (L*4+2 of 32 bytes). */
+static size_t tensor_list(const gb_lstm_config *c, float *block, gb_st_tensor_in *t,
+                          char (*names)[32]) {
+    gb_lstm_views v;
+    gb_lstm_views_of(c, block, &v);
+    size_t n = 0;
+    int64_t G = 4 * (int64_t)c->H;
+    for (int l = 0; l < c->L; l++) {
+        int64_t in = l ? c->H : c->D;
+        static const char *const what[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+        float *data[4] = {v.w_ih[l], v.w_hh[l], v.b_ih[l], v.b_hh[l]};
+        for (int k = 0; k < 4; k++) {
+            snprintf(names[n], 32, "lstm%d.%s", l + 1, what[k]);
+            t[n] = (gb_st_tensor_in){.name = names[n], .data = data[k], .ndim = k < 2 ? 2 : 1};
+            t[n].shape[0] = G;
+            if (k < 2) t[n].shape[1] = k == 0 ? in : c->H;
+            n++;
+        }
+    }
+    t[n++] = (gb_st_tensor_in){.name = "fc.weight", .data = v.fc_w, .ndim = 2,
+                               .shape = {c->D, c->H}};
+    t[n++] = (gb_st_tensor_in){.name = "fc.bias", .data = v.fc_b, .ndim = 1, .shape = {c->D}};
+    return n;
+}
+
+gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
+                       const gb_model_info *in, gb_error *err) {
+    gb_status s = gb_model_info_check(in, err);
+    if (s != GB_OK) return s;
+    const gb_lstm_config *c = &m->cfg;
+    if (c->D != in->net.D || c->H != in->net.H || c->L != in->net.L)
+        return gb_fail(err, GB_ERR_ARG, -1, "model (D %d, H %d, L %d) and info disagree", c->D,
+                       c->H, c->L);
+    gb_st_tensor_in t[4 * GB_LSTM_MAX_LAYERS + 2];
+    char names[4 * GB_LSTM_MAX_LAYERS + 2][32];
+    size_t nt = tensor_list(c, (float *)(params ? params : m->params), t, names);
+
+    meta_b *b = calloc(1, sizeof *b);
+    if (!b) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+    char programs[512];
+    gb_ds_filter_format(&in->enc, programs, sizeof programs);
+    put(b, "format", GB_CKPT_FORMAT);
+    put(b, "groovybee_version", GB_VERSION);
+    put(b, "preset", in->preset);
+    put(b, "loss", in->loss == GB_LOSS_MSE ? "mse" : "bce");
+    put(b, "loss_on", in->loss_on == GB_LOSS_ON_LAST ? "last" : "all");
+    putf(b, "steps_per_beat", "%d", in->enc.roll.step_ticks ? 0 : in->enc.roll.steps_per_beat);
+    putf(b, "step_ticks", "%d", in->enc.roll.step_ticks);
+    putf(b, "strip_silence", "%d", in->enc.roll.strip_silence != 0);
+    putf(b, "onsets", "%d", in->enc.onsets != 0);
+    putf(b, "binary", "%d", in->enc.binary != 0);
+    put(b, "programs", programs);
+    putf(b, "drums", "%d", in->enc.drums != 0);
+    putf(b, "D", "%d", c->D);
+    putf(b, "H", "%d", c->H);
+    putf(b, "L", "%d", c->L);
+    putf(b, "dropout", "%.9g", (double)in->net.dropout);
+    putf(b, "seq", "%d", in->seq);
+    putf(b, "stride", "%d", in->stride);
+    putf(b, "batch", "%d", in->batch);
+    putf(b, "lr", "%.9g", (double)in->lr);
+    putf(b, "clip", "%.9g", (double)in->clip);
+    putf(b, "valid_fraction", "%.17g", in->valid_fraction);
+    putf(b, "seed", "%" PRIu64, in->seed);
+    putf(b, "threads", "%d", in->threads);
+    put(b, "corpus", in->corpus ? in->corpus : "[]");
+    put(b, "valid_corpus", in->valid_corpus ? in->valid_corpus : "[]");
+    putf(b, "corpus_hash", "%016" PRIx64, in->corpus_hash);
+    putf(b, "train_windows", "%" PRIu64, in->train_windows);
+    putf(b, "valid_windows", "%" PRIu64, in->valid_windows);
+    putf(b, "epochs", "%d", in->epochs);
+    putf(b, "train_loss", "%.17g", in->train_loss);
+    putf(b, "best_valid_loss", "%.17g", in->best_valid_loss);
+    s = gb_st_write(path, t, nt, b->kv, err);
+    free(b);
+    return s;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* reading */
+
+static gb_status bad_meta(gb_error *err, const char *path, const char *key, const char *v,
+                          const char *want) {
+    return gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata '%s' = '%.40s': want %s", path, key, v,
+                   want);
+}
+
+/* An integer key in [lo, hi]; absent: *out keeps its default. */
+static gb_status meta_int(const gb_st_file *f, const char *path, const char *key, long lo,
+                          long hi, int *out, gb_error *err) {
+    const char *v = gb_st_meta(f, key);
+    if (!v) return GB_OK;
+    char *end, want[80];
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        snprintf(want, sizeof want, "an integer from %ld to %ld", lo, hi);
+        return bad_meta(err, path, key, v, want);
+    }
+    *out = (int)x;
+    return GB_OK;
+}
+
+static gb_status meta_u64(const gb_st_file *f, const char *path, const char *key, int base,
+                          uint64_t *out, gb_error *err) {
+    const char *v = gb_st_meta(f, key);
+    if (!v) return GB_OK;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, base);
+    if (errno || end == v || *end || v[0] == '-' || v[0] == ' ' || v[0] == '+')
+        return bad_meta(err, path, key, v, base == 16 ? "a hexadecimal number"
+                                                      : "an unsigned integer");
+    *out = x;
+    return GB_OK;
+}
+
+/* A number in [lo, hi] (NaN accepted when nan_ok: "no such figure"). */
+static gb_status meta_double(const gb_st_file *f, const char *path, const char *key, double lo,
+                             double hi, int nan_ok, double *out, gb_error *err) {
+    const char *v = gb_st_meta(f, key);
+    if (!v) return GB_OK;
+    char *end, want[80];
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || (errno && errno != ERANGE) ||
+        !((x >= lo && x <= hi) || (nan_ok && isnan(x)))) {
+        snprintf(want, sizeof want, "a number from %g to %g%s", lo, hi, nan_ok ? " or nan" : "");
+        return bad_meta(err, path, key, v, want);
+    }
+    *out = x;
+    return GB_OK;
+}
+
+static gb_status meta_enum(const gb_st_file *f, const char *path, const char *key,
+                           const char *a, const char *b, int *out, gb_error *err) {
+    const char *v = gb_st_meta(f, key);
+    if (!v) return GB_OK;
+    if (strcmp(v, a) == 0) *out = 0;
+    else if (strcmp(v, b) == 0) *out = 1;
+    else {
+        char want[80];
+        snprintf(want, sizeof want, "'%s' or '%s'", a, b);
+        return bad_meta(err, path, key, v, want);
+    }
+    return GB_OK;
+}
+
+static const gb_st_tensor *want_tensor(const gb_st_file *f, const char *path, const char *name,
+                                       int ndim, int64_t d0, int64_t d1, gb_error *err) {
+    const gb_st_tensor *t = gb_st_find(f, name);
+    if (!t) {
+        gb_fail(err, GB_ERR_FORMAT, -1, "%s: tensor '%s' is missing", path, name);
+        return NULL;
+    }
+    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
+        char got[64] = "", exp[48];
+        size_t k = 0;
+        for (int i = 0; i < t->ndim && k < sizeof got - 24; i++)
+            k += (size_t)snprintf(got + k, sizeof got - k, "%s%lld", i ? ", " : "",
+                                  (long long)t->shape[i]);
+        if (ndim == 2) snprintf(exp, sizeof exp, "%lld, %lld", (long long)d0, (long long)d1);
+        else snprintf(exp, sizeof exp, "%lld", (long long)d0);
+        gb_fail(err, GB_ERR_FORMAT, -1, "%s: tensor '%s' has shape [%s], expected [%s]", path,
+                name, got, exp);
+        return NULL;
+    }
+    return t;
+}
+
+/* Reads the metadata into info (over defaults) and infers and checks the dimensions from the
+ * tensors; with m, also allocates m and copies the parameters. */
+static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_error *err) {
+    gb_model_info_default(info);
+    if (m) memset(m, 0, sizeof *m);
+    gb_st_file f;
+    gb_error e;
+    gb_status s = gb_st_read(path, &f, &e);
+    if (s != GB_OK) {
+        if (e.offset >= 0)
+            return gb_fail(err, s, e.offset, "%s: at byte %lld: %s", path, (long long)e.offset,
+                           e.msg);
+        return gb_fail(err, s, -1, "%s: %s", path, e.msg);
+    }
+    const char *fmt = gb_st_meta(&f, "format");
+    if (fmt && strcmp(fmt, GB_CKPT_FORMAT) != 0) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: format '%.40s' is not a groovybee model "
+                    "('%s')%s", path, fmt, GB_CKPT_FORMAT,
+                    strcmp(fmt, GB_CKPT_OPTIM_FORMAT) ? "" : " but its optimizer state");
+        goto out;
+    }
+    /* dimensions from the tensors: D and H from lstm1, L from the lstmK present */
+    const gb_st_tensor *w0 = gb_st_find(&f, "lstm1.weight_ih");
+    const gb_st_tensor *h0 = gb_st_find(&f, "lstm1.weight_hh");
+    if (!w0 || !h0) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: tensor '%s' is missing", path,
+                    w0 ? "lstm1.weight_hh" : "lstm1.weight_ih");
+        goto out;
+    }
+    if (w0->ndim != 2 || h0->ndim != 2 || h0->shape[1] < 1 || h0->shape[1] > MAX_DIM ||
+        w0->shape[1] < 1 || w0->shape[1] > MAX_DIM) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: lstm1.weight_ih / weight_hh are not (4H, D) "
+                    "and (4H, H) matrices with D, H in 1..%d", path, MAX_DIM);
+        goto out;
+    }
+    int D = (int)w0->shape[1], H = (int)h0->shape[1], L = 0;
+    for (size_t i = 0; i < f.n; i++) { /* every tensor must be one of ours */
+        const char *nm = f.t[i].name;
+        if (strcmp(nm, "fc.weight") == 0 || strcmp(nm, "fc.bias") == 0) continue;
+        if (strncmp(nm, "lstm", 4) == 0 && nm[4] >= '1' && nm[4] <= '0' + GB_LSTM_MAX_LAYERS &&
+            nm[5] == '.' &&
+            (strcmp(nm + 6, "weight_ih") == 0 || strcmp(nm + 6, "weight_hh") == 0 ||
+             strcmp(nm + 6, "bias_ih") == 0 || strcmp(nm + 6, "bias_hh") == 0)) {
+            if (nm[4] - '0' > L) L = nm[4] - '0';
+            continue;
+        }
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: unexpected tensor '%s' (a groovybee model has "
+                    "lstm1..lstm%d.{weight_ih,weight_hh,bias_ih,bias_hh}, fc.weight, fc.bias)",
+                    path, nm, GB_LSTM_MAX_LAYERS);
+        goto out;
+    }
+    info->net.D = D, info->net.H = H, info->net.L = L;
+    info->enc.onsets = D == 256; /* the default when the metadata does not say */
+    gb_lstm_config c = {D, H, L, 0};
+    const gb_st_tensor *tt[4 * GB_LSTM_MAX_LAYERS + 2];
+    size_t nt = 0;
+    for (int l = 1; l <= L; l++) {
+        char nm[32];
+        static const char *const what[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(nm, sizeof nm, "lstm%d.%s", l, what[k]);
+            tt[nt] = want_tensor(&f, path, nm, k < 2 ? 2 : 1, 4 * (int64_t)H,
+                                 k == 0 ? (l == 1 ? D : H) : H, err);
+            if (!tt[nt++]) {
+                s = GB_ERR_FORMAT;
+                goto out;
+            }
+        }
+    }
+    if (!(tt[nt++] = want_tensor(&f, path, "fc.weight", 2, D, H, err)) ||
+        !(tt[nt++] = want_tensor(&f, path, "fc.bias", 1, D, 0, err))) {
+        s = GB_ERR_FORMAT;
+        goto out;
+    }
+
+    /* metadata over the defaults; every present key must parse */
+    const char *v;
+    int iv, spb = info->enc.roll.steps_per_beat, st = 0, strip = 0, ons = info->enc.onsets;
+    int bin = info->enc.binary, drums = 0, md = D, mh = H, ml = L;
+    double dv;
+    if ((v = gb_st_meta(&f, "preset"))) snprintf(info->preset, sizeof info->preset, "%s", v);
+    iv = info->loss == GB_LOSS_BCE;
+    if ((s = meta_enum(&f, path, "loss", "mse", "bce", &iv, err))) goto out;
+    info->loss = iv ? GB_LOSS_BCE : GB_LOSS_MSE;
+    iv = info->loss_on == GB_LOSS_ON_ALL;
+    if ((s = meta_enum(&f, path, "loss_on", "last", "all", &iv, err))) goto out;
+    info->loss_on = iv ? GB_LOSS_ON_ALL : GB_LOSS_ON_LAST;
+    if ((s = meta_int(&f, path, "steps_per_beat", 0, 960, &spb, err)) ||
+        (s = meta_int(&f, path, "step_ticks", 0, 1 << 30, &st, err)) ||
+        (s = meta_int(&f, path, "strip_silence", 0, 1, &strip, err)) ||
+        (s = meta_int(&f, path, "onsets", 0, 1, &ons, err)) ||
+        (s = meta_int(&f, path, "binary", 0, 1, &bin, err)) ||
+        (s = meta_int(&f, path, "drums", 0, 1, &drums, err)) ||
+        (s = meta_int(&f, path, "D", 1, MAX_DIM, &md, err)) ||
+        (s = meta_int(&f, path, "H", 1, MAX_DIM, &mh, err)) ||
+        (s = meta_int(&f, path, "L", 1, GB_LSTM_MAX_LAYERS, &ml, err)) ||
+        (s = meta_int(&f, path, "seq", 1, 1 << 24, &info->seq, err)) ||
+        (s = meta_int(&f, path, "stride", 1, 1 << 24, &info->stride, err)) ||
+        (s = meta_int(&f, path, "batch", 1, 1 << 20, &info->batch, err)) ||
+        (s = meta_int(&f, path, "threads", 0, 4096, &info->threads, err)) ||
+        (s = meta_int(&f, path, "epochs", 0, 1 << 30, &info->epochs, err)) ||
+        (s = meta_u64(&f, path, "seed", 10, &info->seed, err)) ||
+        (s = meta_u64(&f, path, "corpus_hash", 16, &info->corpus_hash, err)) ||
+        (s = meta_u64(&f, path, "train_windows", 10, &info->train_windows, err)) ||
+        (s = meta_u64(&f, path, "valid_windows", 10, &info->valid_windows, err)))
+        goto out;
+    if (md != D || mh != H || ml != L) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata says D %d, H %d, L %d but the tensors "
+                    "have D %d, H %d, L %d", path, md, mh, ml, D, H, L);
+        goto out;
+    }
+    if (st == 0 && spb == 0) {
+        s = bad_meta(err, path, "steps_per_beat", "0", "1..960 when step_ticks is 0");
+        goto out;
+    }
+    info->enc.roll = (gb_roll_opts){.steps_per_beat = st ? 0 : spb, .step_ticks = st,
+                                    .strip_silence = strip};
+    info->enc.onsets = ons, info->enc.binary = bin, info->enc.drums = drums;
+    if ((v = gb_st_meta(&f, "programs"))) {
+        gb_error pe;
+        if (gb_ds_filter_parse(&info->enc, v, &pe) != GB_OK) {
+            s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata %s", path, pe.msg);
+            goto out;
+        }
+    }
+    dv = info->net.dropout;
+    if ((s = meta_double(&f, path, "dropout", 0, 0.999999, 0, &dv, err))) goto out;
+    info->net.dropout = (float)dv;
+    dv = info->lr;
+    if ((s = meta_double(&f, path, "lr", 0, 1e30, 0, &dv, err))) goto out;
+    info->lr = (float)dv;
+    dv = info->clip;
+    if ((s = meta_double(&f, path, "clip", -1e30, 1e30, 0, &dv, err))) goto out;
+    info->clip = (float)dv;
+    if ((s = meta_double(&f, path, "valid_fraction", 0, 1, 0, &info->valid_fraction, err)) ||
+        (s = meta_double(&f, path, "train_loss", 0, INFINITY, 1, &info->train_loss, err)) ||
+        (s = meta_double(&f, path, "best_valid_loss", 0, INFINITY, 1, &info->best_valid_loss,
+                         err)))
+        goto out;
+    if (((v = gb_st_meta(&f, "corpus")) && !(info->corpus = strdup(v))) ||
+        ((v = gb_st_meta(&f, "valid_corpus")) && !(info->valid_corpus = strdup(v)))) {
+        s = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+        goto out;
+    }
+    {
+        gb_error ce;
+        if (gb_model_info_check(info, &ce) != GB_OK) {
+            s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %s", path, ce.msg);
+            goto out;
+        }
+    }
+    if (m) {
+        gb_rng r;
+        gb_rng_seed(&r, 0);
+        c.dropout = info->net.dropout;
+        gb_error le;
+        if ((s = gb_lstm_init(m, &c, &r, &le)) != GB_OK) {
+            gb_fail(err, s, -1, "%s: %s", path, le.msg);
+            goto out;
+        }
+        /* the tensors in block order are the parameter block, piece by piece */
+        float *p = m->params;
+        for (size_t i = 0; i < nt; i++) {
+            memcpy(p, tt[i]->data, tt[i]->n * sizeof *p);
+            p += tt[i]->n;
+        }
+    }
+out:
+    gb_st_free(&f);
+    if (s != GB_OK) {
+        gb_model_info_free(info);
+        memset(info, 0, sizeof *info);
+        if (m) gb_lstm_free(m);
+    }
+    return s;
+}
+
+gb_status gb_ckpt_load(const char *path, gb_lstm *m, gb_model_info *info, gb_error *err) {
+    return load(path, m, info, err);
+}
+
+gb_status gb_ckpt_read_info(const char *path, gb_model_info *info, gb_error *err) {
+    return load(path, NULL, info, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the optim file */
+
+char *gb_ckpt_optim_path(const char *model_path) {
+    size_t n = strlen(model_path);
+    const char *ext = ".safetensors";
+    size_t e = strlen(ext);
+    if (n > e && strcmp(model_path + n - e, ext) == 0) n -= e;
+    char *p = malloc(n + 32);
+    if (p) snprintf(p, n + 32, "%.*s.optim.safetensors", (int)n, model_path);
+    return p;
+}
+
+gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_progress *pr,
+                             gb_error *err) {
+    int64_t n = (int64_t)m->n_params;
+    gb_st_tensor_in t[3] = {{.name = "params", .data = m->params, .ndim = 1, .shape = {n}},
+                            {.name = "exp_avg", .data = m->adam_m, .ndim = 1, .shape = {n}},
+                            {.name = "exp_avg_sq", .data = m->adam_v, .ndim = 1, .shape = {n}}};
+    meta_b *b = calloc(1, sizeof *b);
+    if (!b) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+    put(b, "format", GB_CKPT_OPTIM_FORMAT);
+    putf(b, "D", "%d", m->cfg.D);
+    putf(b, "H", "%d", m->cfg.H);
+    putf(b, "L", "%d", m->cfg.L);
+    putf(b, "step", "%ld", m->adam_t);
+    putf(b, "epoch", "%d", pr->epoch);
+    putf(b, "best_epoch", "%d", pr->best_epoch);
+    putf(b, "best_loss", "%.17g", pr->best_loss);
+    putf(b, "bad_epochs", "%d", pr->bad_epochs);
+    putf(b, "train_loss", "%.17g", pr->train_loss);
+    putf(b, "rng", "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, pr->rng.s[0],
+         pr->rng.s[1], pr->rng.s[2], pr->rng.s[3]);
+    putf(b, "corpus_hash", "%016" PRIx64, pr->corpus_hash);
+    gb_status s = gb_st_write(path, t, 3, b->kv, err);
+    free(b);
+    return s;
+}
+
+gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr, gb_error *err) {
+    memset(pr, 0, sizeof *pr);
+    gb_st_file f;
+    gb_error e;
+    gb_status s = gb_st_read(path, &f, &e);
+    if (s != GB_OK) {
+        if (e.offset >= 0)
+            return gb_fail(err, s, e.offset, "%s: at byte %lld: %s", path, (long long)e.offset,
+                           e.msg);
+        return gb_fail(err, s, -1, "%s: %s", path, e.msg);
+    }
+    const char *fmt = gb_st_meta(&f, "format");
+    int D = 0, H = 0, L = 0;
+    uint64_t step = 0;
+    const char *rng;
+    if (!fmt || strcmp(fmt, GB_CKPT_OPTIM_FORMAT) != 0) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: not a groovybee optimizer state (format '%.40s',"
+                    " want '%s')", path, fmt ? fmt : "", GB_CKPT_OPTIM_FORMAT);
+        goto out;
+    }
+    static const char *const required[] = {"D", "H", "L", "step", "epoch", "best_epoch",
+                                           "best_loss", "bad_epochs", "train_loss", "rng",
+                                           "corpus_hash"};
+    for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+        if (!gb_st_meta(&f, required[i])) {
+            s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata '%s' is missing", path,
+                        required[i]);
+            goto out;
+        }
+    if ((s = meta_int(&f, path, "D", 1, MAX_DIM, &D, err)) ||
+        (s = meta_int(&f, path, "H", 1, MAX_DIM, &H, err)) ||
+        (s = meta_int(&f, path, "L", 1, GB_LSTM_MAX_LAYERS, &L, err)) ||
+        (s = meta_u64(&f, path, "step", 10, &step, err)) ||
+        (s = meta_int(&f, path, "epoch", 0, 1 << 30, &pr->epoch, err)) ||
+        (s = meta_int(&f, path, "best_epoch", 0, 1 << 30, &pr->best_epoch, err)) ||
+        (s = meta_int(&f, path, "bad_epochs", 0, 1 << 30, &pr->bad_epochs, err)) ||
+        (s = meta_double(&f, path, "best_loss", 0, INFINITY, 1, &pr->best_loss, err)) ||
+        (s = meta_double(&f, path, "train_loss", 0, INFINITY, 1, &pr->train_loss, err)) ||
+        (s = meta_u64(&f, path, "corpus_hash", 16, &pr->corpus_hash, err)))
+        goto out;
+    if (D != m->cfg.D || H != m->cfg.H || L != m->cfg.L) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: optimizer state of a D %d, H %d, L %d model, "
+                    "not of this one (D %d, H %d, L %d)", path, D, H, L, m->cfg.D, m->cfg.H,
+                    m->cfg.L);
+        goto out;
+    }
+    if (step > (uint64_t)LONG_MAX || pr->best_epoch > pr->epoch || pr->bad_epochs > pr->epoch) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: inconsistent progress (step %llu, epoch %d, "
+                    "best epoch %d, bad epochs %d)", path, (unsigned long long)step, pr->epoch,
+                    pr->best_epoch, pr->bad_epochs);
+        goto out;
+    }
+    rng = gb_st_meta(&f, "rng");
+    if (strlen(rng) != 64 || strspn(rng, "0123456789abcdef") != 64) {
+        s = bad_meta(err, path, "rng", rng, "64 lowercase hexadecimal digits");
+        goto out;
+    }
+    for (int i = 0; i < 4; i++) {
+        char w[17];
+        memcpy(w, rng + 16 * i, 16);
+        w[16] = 0;
+        pr->rng.s[i] = strtoull(w, NULL, 16);
+    }
+    if (!(pr->rng.s[0] | pr->rng.s[1] | pr->rng.s[2] | pr->rng.s[3])) {
+        s = bad_meta(err, path, "rng", rng, "a state other than all zeros");
+        goto out;
+    }
+    float *dst[3] = {m->params, m->adam_m, m->adam_v};
+    static const char *const names[3] = {"params", "exp_avg", "exp_avg_sq"};
+    if (f.n != 3) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %zu tensors, want params, exp_avg, exp_avg_sq",
+                    path, f.n);
+        goto out;
+    }
+    const gb_st_tensor *t[3];
+    for (int i = 0; i < 3; i++)
+        if (!(t[i] = want_tensor(&f, path, names[i], 1, (int64_t)m->n_params, 0, err))) {
+            s = GB_ERR_FORMAT;
+            goto out;
+        }
+    for (int i = 0; i < 3; i++) memcpy(dst[i], t[i]->data, m->n_params * sizeof(float));
+    m->adam_t = (long)step;
+out:
+    gb_st_free(&f);
+    return s;
+}

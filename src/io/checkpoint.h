@@ -1,0 +1,90 @@
+/* checkpoint.h - a gb_lstm as a safetensors file, named as PyTorch names the module
+ *
+ *     lstm1 = nn.LSTMCell(D, H); lstm2 = nn.LSTMCell(H, H); ...; fc = nn.Linear(H, D)
+ *
+ * that is lstmK.weight_ih (4H, in), lstmK.weight_hh (4H, H), lstmK.bias_ih (4H),
+ * lstmK.bias_hh (4H) for K = 1..L, then fc.weight (D, H), fc.bias (D), all F32, so that
+ * `model.load_state_dict(safetensors.torch.load_file(path))` takes it as it is; and
+ * __metadata__ strings with everything needed to use the model (gb_model_info, keys in
+ * docs/formats.md).
+ *
+ * Resuming needs more than the best model: the optimizer state, the dropout RNG and where the
+ * run stands. They go to a second file beside the model, MODEL.optim.safetensors for
+ * MODEL.safetensors (gb_ckpt_optim_path). Both are written atomically (temporary file, fsync,
+ * rename). Loading checks everything a damaged or hostile file can get wrong (a missing or
+ * unexpected tensor, shapes that disagree with each other or with the metadata, metadata
+ * numbers that do not parse or are out of range) and fails with a message that names the file. */
+#ifndef GB_CHECKPOINT_H
+#define GB_CHECKPOINT_H
+
+#include "model/lstm.h"
+#include "roll/dataset.h"
+
+#define GB_CKPT_FORMAT "groovybee-1"
+#define GB_CKPT_OPTIM_FORMAT "groovybee-optim-1"
+
+/* Everything about a model that its checkpoint records: how to use it (network, loss, encoding)
+ * and how it was trained (options and figures). */
+typedef struct {
+    char preset[16];     /* "paper", "roll", or "" when unknown */
+    gb_lstm_config net;  /* D, H, L, dropout */
+    gb_loss_kind loss;
+    gb_loss_on loss_on;
+    gb_ds_encoding enc;  /* steps, silence, binary/velocity, onsets, part filter */
+    /* training options */
+    int seq, stride, batch;
+    float lr, clip;      /* clip <= 0: none */
+    double valid_fraction;
+    uint64_t seed;
+    int threads;         /* 0: the libraries' default */
+    char *corpus;        /* the corpus arguments as a JSON array of strings (owned; may be NULL) */
+    char *valid_corpus;  /* the validation paths given apart, likewise (NULL: none) */
+    uint64_t corpus_hash; /* gb_ds_hash of the data it was trained on */
+    uint64_t train_windows, valid_windows;
+    /* figures of the saved weights */
+    int epochs;             /* epochs of training behind them */
+    double train_loss;      /* mean training loss of their epoch (NaN unknown) */
+    double best_valid_loss; /* their validation loss, the best of the run (NaN: no validation) */
+} gb_model_info;
+
+/* The roll preset's values (D 128, H 512, L 2), nothing trained yet. */
+void gb_model_info_default(gb_model_info *info);
+void gb_model_info_free(gb_model_info *info);
+/* Checks the values a model needs (dimensions, loss, encoding, D against the encoding). */
+gb_status gb_model_info_check(const gb_model_info *info, gb_error *err);
+
+/* Writes params (the model's parameter block, laid out as m->params; NULL: m->params) with
+ * info as metadata. */
+gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
+                       const gb_model_info *info, gb_error *err);
+/* Reads a model: allocates m (gb_lstm_init, then the file's parameters) and fills info (free it
+ * with gb_model_info_free). D, H and L come from the tensors' shapes; metadata keys that are
+ * absent take the roll preset's defaults (a file PyTorch wrote with no metadata loads as a
+ * binary BCE model of sixteenth steps), keys that are present must parse and agree with the
+ * shapes. On failure m and info are zeroed. */
+gb_status gb_ckpt_load(const char *path, gb_lstm *m, gb_model_info *info, gb_error *err);
+/* Only the metadata (the tensors are still read and checked). */
+gb_status gb_ckpt_read_info(const char *path, gb_model_info *info, gb_error *err);
+
+/* Where a training run stands after an epoch: saved in the optim file with the last
+ * parameters, Adam's moments and step count. */
+typedef struct {
+    int epoch;            /* epochs completed */
+    int best_epoch;       /* epoch of the model in the model file (0: none yet) */
+    double best_loss;     /* its criterion: validation loss, or training loss without one */
+    int bad_epochs;       /* epochs since the best (for --patience) */
+    double train_loss;    /* of the last epoch */
+    gb_rng rng;           /* the dropout stream, as the next epoch will start it */
+    uint64_t corpus_hash; /* gb_ds_hash of the corpus the run trains on */
+} gb_ckpt_progress;
+
+/* "DIR/name.safetensors" -> "DIR/name.optim.safetensors"; any other name gets
+ * ".optim.safetensors" appended. Returns a malloc'd string, NULL when out of memory. */
+char *gb_ckpt_optim_path(const char *model_path);
+/* The last parameters, Adam's m, v and t, and the progress. */
+gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_progress *pr,
+                             gb_error *err);
+/* Into an allocated m of the same configuration: its params, adam_m, adam_v, adam_t. */
+gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr, gb_error *err);
+
+#endif

@@ -1,0 +1,29 @@
+/* stream.h - running a trained gb_lstm over a sequence of any length in evaluation mode, with
+ * hidden and cell states carried from one call to the next (gb_lstm_forward restarts them at
+ * zero for each window). Used by `groovybee eval` to run a part whole in chunks of bounded
+ * memory, and by generation, which feeds one step at a time.
+ *
+ * Same arithmetic as the fast path of gb_lstm_forward (one sgemm for a chunk's input
+ * projections, one per step for the recurrence, the fused pointwise cell, one sgemm for the
+ * head): run over a window from reset states, it gives gb_lstm_forward's outputs in evaluation
+ * mode. Shapes use lstm.h's legend. */
+#ifndef GB_MODEL_STREAM_H
+#define GB_MODEL_STREAM_H
+
+#include "model/lstm.h"
+
+typedef struct gb_lstm_stream gb_lstm_stream;
+
+/* States for B sequences, and scratch for chunks of up to T_max steps. States start at zero. */
+gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_stream **out,
+                             gb_error *err);
+void gb_lstm_stream_free(gb_lstm_stream *s);
+/* Back to zero states: the start of new sequences. */
+void gb_lstm_stream_reset(gb_lstm_stream *s);
+/* x (T, B, D) -> y (T, B, D), T <= T_max, continuing from the carried states and leaving them
+ * after the chunk's last step. A T or a model outside what s was made for fills y with NaN. */
+void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int T, float *y);
+/* Layer l's carried hidden state h (B, H), for inspection. */
+const float *gb_lstm_stream_h(const gb_lstm_stream *s, int l);
+
+#endif

@@ -1,0 +1,684 @@
+/* dataset.c - the compact corpus of dataset.h: walking folders, encoding parts straight from
+ * their notes into per-step cell lists (never a dense roll), the split by file, windows and the
+ * batch cutter. */
+#define _POSIX_C_SOURCE 200809L
+#include "roll/dataset.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* encoding options and the part filter */
+
+void gb_ds_encoding_default(gb_ds_encoding *e) {
+    memset(e, 0, sizeof *e);
+    e->roll.steps_per_beat = 4;
+    e->binary = 1;
+    memset(e->programs, 1, sizeof e->programs);
+}
+
+int gb_ds_features(const gb_ds_encoding *e) { return e->onsets ? 256 : 128; }
+
+void gb_ds_filter_clear(gb_ds_encoding *e) {
+    e->drums = 0;
+    memset(e->programs, 0, sizeof e->programs);
+}
+
+static const char *const families[16] = {
+    "piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
+    "reed", "pipe", "synth lead", "synth pad", "synth effects", "ethnic", "percussive",
+    "sound effects"};
+
+static int contains_nocase(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0) return 1;
+    return n == 0;
+}
+
+gb_status gb_ds_filter_add_instrument(gb_ds_encoding *e, const char *name, gb_error *err) {
+    if (!name || !*name) return gb_fail(err, GB_ERR_ARG, -1, "empty instrument name");
+    if (strcasecmp(name, "drums") == 0) {
+        e->drums = 1;
+        return GB_OK;
+    }
+    for (int f = 0; f < 16; f++)
+        if (strcasecmp(name, families[f]) == 0) {
+            memset(e->programs + 8 * f, 1, 8);
+            return GB_OK;
+        }
+    int found = 0;
+    for (int p = 0; p < 128; p++)
+        if (contains_nocase(gb_gm_name(p, 0), name)) e->programs[p] = 1, found = 1;
+    if (!found)
+        return gb_fail(err, GB_ERR_ARG, -1,
+                       "no GM instrument or family matches '%s' (try 'piano', 'strings', "
+                       "'cello', 'drums')", name);
+    return GB_OK;
+}
+
+void gb_ds_filter_format(const gb_ds_encoding *e, char *out, size_t cap) {
+    int n = 0;
+    for (int p = 0; p < 128; p++) n += e->programs[p] != 0;
+    if (n == 128 || n == 0) {
+        snprintf(out, cap, "%s", n ? "all" : "none");
+        return;
+    }
+    size_t k = 0;
+    out[0] = 0;
+    for (int p = 0; p < 128; p++) {
+        if (!e->programs[p]) continue;
+        int q = p;
+        while (q + 1 < 128 && e->programs[q + 1]) q++;
+        int w = q > p ? snprintf(out + k, cap - k, "%s%d-%d", k ? "," : "", p, q)
+                      : snprintf(out + k, cap - k, "%s%d", k ? "," : "", p);
+        if (w < 0 || (size_t)w >= cap - k) break; /* 128 programs fit in 512 bytes anyway */
+        k += (size_t)w;
+        p = q;
+    }
+}
+
+/* Parses "all", "none" or comma-separated programs and ranges "0-7,40". */
+gb_status gb_ds_filter_parse(gb_ds_encoding *e, const char *s, gb_error *err) {
+    uint8_t set[128] = {0};
+    if (strcmp(s, "all") == 0) {
+        memset(e->programs, 1, sizeof e->programs);
+        return GB_OK;
+    }
+    if (strcmp(s, "none") == 0) {
+        memset(e->programs, 0, sizeof e->programs);
+        return GB_OK;
+    }
+    const char *p = s;
+    for (;;) {
+        long a = 0, b;
+        if (!isdigit((unsigned char)*p)) goto bad;
+        for (; isdigit((unsigned char)*p) && a <= 127; p++) a = a * 10 + (*p - '0');
+        b = a;
+        if (*p == '-') {
+            p++;
+            if (!isdigit((unsigned char)*p)) goto bad;
+            for (b = 0; isdigit((unsigned char)*p) && b <= 127; p++) b = b * 10 + (*p - '0');
+        }
+        if (a > 127 || b > 127 || b < a) goto bad;
+        for (long k = a; k <= b; k++) set[k] = 1;
+        if (*p == 0) break;
+        if (*p++ != ',') goto bad;
+    }
+    memcpy(e->programs, set, sizeof set);
+    return GB_OK;
+bad:
+    return gb_fail(err, GB_ERR_FORMAT, -1,
+                   "programs '%.60s': want 'all', 'none' or programs 0..127 and ranges like "
+                   "'0-7,40'", s);
+}
+
+static int part_taken(const gb_ds_encoding *e, const gb_part *p) {
+    return p->is_drum ? e->drums != 0 : e->programs[p->program & 127] != 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the dataset */
+
+static gb_status check_encoding(const gb_ds_encoding *e, gb_error *err) {
+    if (e->roll.step_ticks < 0)
+        return gb_fail(err, GB_ERR_ARG, -1, "step_ticks %d is negative", e->roll.step_ticks);
+    if (e->roll.step_ticks == 0 && (e->roll.steps_per_beat < 1 || e->roll.steps_per_beat > 960))
+        return gb_fail(err, GB_ERR_ARG, -1, "steps_per_beat %d is not in 1..960",
+                       e->roll.steps_per_beat);
+    return GB_OK;
+}
+
+gb_status gb_ds_init(gb_dataset *ds, const gb_ds_encoding *e, gb_error *err) {
+    memset(ds, 0, sizeof *ds);
+    gb_status s = check_encoding(e, err);
+    if (s != GB_OK) return s;
+    ds->enc = *e;
+    return GB_OK;
+}
+
+void gb_ds_free(gb_dataset *ds) {
+    if (!ds) return;
+    for (size_t i = 0; i < ds->n_files; i++) free(ds->files[i].path);
+    for (size_t i = 0; i < ds->n_parts; i++) free(ds->parts[i].mem);
+    free(ds->files);
+    free(ds->parts);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* Step of a tick: round(t * num / den), halves up, exactly as src/roll/roll.c (and
+ * docs/formats.md) define it, so that the steps here are gb_roll_encode's. */
+typedef struct {
+    uint64_t num, den;
+} quantiser;
+
+static uint64_t step_of(const quantiser *qz, uint64_t t) {
+    uint64_t q = t / qz->den, r = t % qz->den;
+    if (q >= UINT64_MAX / qz->num) return UINT64_MAX;
+    return q * qz->num + (2 * r * qz->num + qz->den) / (2 * qz->den);
+}
+
+static void note_steps(const quantiser *qz, const gb_note *n, uint64_t *a, uint64_t *b) {
+    *a = step_of(qz, n->start);
+    *b = step_of(qz, n->end);
+    if (*b <= *a) *b = *a == UINT64_MAX ? UINT64_MAX : *a + 1;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Index of value v in the sorted, unique bnd[0..n) (it is there). */
+static uint32_t seg_of(const uint32_t *bnd, uint32_t n, uint32_t v) {
+    uint32_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (bnd[mid] <= v) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Paints one pitch's notes (in their order, so later ones win) over the segments they cover:
+ * segv[seg] = velocity, with bit 7 on the segment that is a note's first step when onsets are
+ * encoded (that segment is one step long: a + 1 is a boundary then). Returns the range of
+ * segments touched in [*lo, *hi). */
+static void paint_pitch(const gb_note *notes, const uint32_t *idx, size_t n, const uint32_t *na,
+                        const uint32_t *nb, const uint32_t *bnd, uint32_t nseg, int onsets,
+                        uint8_t *segv, uint32_t *lo, uint32_t *hi) {
+    *lo = nseg, *hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t j = idx[i], sa = seg_of(bnd, nseg, na[j]), sg = sa;
+        uint8_t v = notes[j].velocity;
+        for (; sg < nseg && bnd[sg] < nb[j]; sg++) segv[sg] = v;
+        if (onsets) segv[sa] |= 0x80;
+        if (sa < *lo) *lo = sa;
+        if (sg > *hi) *hi = sg;
+    }
+}
+
+/* Encodes one part into out (its arrays in one allocation). The steps where a row can change
+ * are the notes' first and end steps (and, with onsets, the step after each first one): between
+ * two such boundaries every step is the same, so each segment between them is computed once,
+ * and the segments become the runs (silent ones dropped when stripping silence). */
+static gb_status encode_part(const gb_dataset *ds, const gb_song *s, const gb_part *p,
+                             gb_ds_part *out, gb_error *err) {
+    const gb_ds_encoding *e = &ds->enc;
+    memset(out, 0, sizeof *out);
+    quantiser qz;
+    if (e->roll.step_ticks > 0) {
+        qz = (quantiser){1, (uint64_t)e->roll.step_ticks};
+    } else {
+        int tpq = gb_song_ticks_per_quarter(s);
+        if (tpq <= 0) return gb_fail(err, GB_ERR_FORMAT, -1, "song has no ticks per quarter note");
+        qz = (quantiser){(uint64_t)e->roll.steps_per_beat, (uint64_t)tpq};
+    }
+    size_t n = p->n_notes;
+    if (n == 0) return GB_OK;
+    if (n > UINT32_MAX / 4) return gb_fail(err, GB_ERR_LIMIT, -1, "%zu notes in a part", n);
+    uint32_t *na = malloc(n * sizeof *na), *nb = malloc(n * sizeof *nb);
+    uint32_t *bnd = malloc((3 * n + 1) * sizeof *bnd), *idx = malloc(n * sizeof *idx);
+    uint8_t *segv = NULL;
+    uint32_t *segpos = NULL;
+    gb_status st = GB_OK;
+    if (!na || !nb || !bnd || !idx) {
+        st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %zu notes", n);
+        goto out;
+    }
+    uint64_t steps = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gb_note *nt = &p->notes[i];
+        if (nt->pitch > 127 || nt->velocity < 1 || nt->velocity > 127) {
+            st = gb_fail(err, GB_ERR_ARG, -1, "note %zu has pitch %d, velocity %d", i, nt->pitch,
+                         nt->velocity);
+            goto out;
+        }
+        uint64_t a, b;
+        note_steps(&qz, nt, &a, &b);
+        if (b > GB_ROLL_MAX_STEPS) {
+            st = gb_fail(err, GB_ERR_LIMIT, -1, "part needs %llu steps, more than the limit of %u",
+                         (unsigned long long)b, GB_ROLL_MAX_STEPS);
+            goto out;
+        }
+        na[i] = (uint32_t)a, nb[i] = (uint32_t)b;
+        if (b > steps) steps = b;
+    }
+    /* the boundaries, sorted and unique; the last is `steps`, so nseg segments precede it */
+    size_t k = 0;
+    bnd[k++] = 0;
+    for (size_t i = 0; i < n; i++) {
+        bnd[k++] = na[i], bnd[k++] = nb[i];
+        if (e->onsets) bnd[k++] = na[i] + 1;
+    }
+    qsort(bnd, k, sizeof *bnd, cmp_u32);
+    uint32_t u = 1;
+    for (size_t i = 1; i < k; i++)
+        if (bnd[i] != bnd[u - 1]) bnd[u++] = bnd[i];
+    uint32_t nseg = u - 1; /* bnd[nseg] == steps */
+    /* notes bucketed by pitch, keeping their order (a counting sort) */
+    size_t start[129] = {0};
+    for (size_t i = 0; i < n; i++) start[p->notes[i].pitch + 1]++;
+    for (int q = 0; q < 128; q++) start[q + 1] += start[q];
+    {
+        size_t fill[128];
+        memcpy(fill, start, sizeof fill);
+        for (size_t i = 0; i < n; i++) idx[fill[p->notes[i].pitch]++] = (uint32_t)i;
+    }
+    segv = calloc(nseg, 1);
+    segpos = calloc((size_t)nseg + 1, sizeof *segpos);
+    if (!segv || !segpos) {
+        st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %u segments", nseg);
+        goto out;
+    }
+    /* pass 1: pitches sounding in each segment */
+    for (int q = 0; q < 128; q++) {
+        uint32_t lo, hi;
+        paint_pitch(p->notes, idx + start[q], start[q + 1] - start[q], na, nb, bnd, nseg,
+                    e->onsets, segv, &lo, &hi);
+        for (uint32_t sg = lo; sg < hi; sg++)
+            if (segv[sg]) segpos[sg + 1]++, segv[sg] = 0;
+    }
+    uint32_t runs = 0;
+    for (uint32_t sg = 0; sg < nseg; sg++) {
+        if (segpos[sg + 1] || !e->roll.strip_silence) runs++;
+        segpos[sg + 1] += segpos[sg]; /* now the first cell of each segment */
+    }
+    uint32_t total = segpos[nseg];
+    /* one allocation: run_start (runs), run_cell (runs + 1), cells (total) */
+    size_t bytes = ((size_t)2 * runs + 1) * 4 + (size_t)total * 2;
+    uint8_t *mem = malloc(bytes);
+    if (!mem) {
+        st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %u runs", runs);
+        goto out;
+    }
+    uint32_t *run_start = (uint32_t *)mem, *run_cell = run_start + runs;
+    uint16_t *cells = (uint16_t *)(run_cell + runs + 1);
+    uint32_t r = 0, kept = 0;
+    for (uint32_t sg = 0; sg < nseg; sg++) {
+        uint32_t len = bnd[sg + 1] - bnd[sg];
+        if (segpos[sg + 1] == segpos[sg] && e->roll.strip_silence) continue;
+        run_start[r] = kept, run_cell[r] = segpos[sg];
+        r++;
+        kept += len;
+    }
+    run_cell[runs] = total;
+    /* pass 2: the cells, pitches ascending within each segment since pitches go in order */
+    for (int q = 0; q < 128; q++) {
+        uint32_t lo, hi;
+        paint_pitch(p->notes, idx + start[q], start[q + 1] - start[q], na, nb, bnd, nseg,
+                    e->onsets, segv, &lo, &hi);
+        for (uint32_t sg = lo; sg < hi; sg++)
+            if (segv[sg]) {
+                uint8_t v = segv[sg];
+                cells[segpos[sg]++] = (uint16_t)(q | (v & 0x7F) << 7 | (v >> 7) << 14);
+                segv[sg] = 0;
+            }
+    }
+    out->steps = kept;
+    out->n_runs = runs;
+    out->run_start = run_start;
+    out->run_cell = run_cell;
+    out->cells = cells;
+    out->n_cells = total;
+    out->mem = mem;
+    out->index = (int)(p - s->parts);
+    out->track = p->track, out->channel = p->channel, out->program = p->program;
+    out->is_drum = p->is_drum;
+out:
+    free(na), free(nb), free(bnd), free(idx), free(segv), free(segpos);
+    return st;
+}
+
+static size_t part_bytes(const gb_ds_part *p) {
+    return ((size_t)2 * p->n_runs + 1) * 4 + (size_t)p->n_cells * 2;
+}
+
+gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int valid,
+                         gb_error *err) {
+    size_t first = ds->n_parts, filtered = 0;
+    gb_status st = GB_OK;
+    for (size_t i = 0; i < s->n_parts && st == GB_OK; i++) {
+        const gb_part *p = &s->parts[i];
+        if (!part_taken(&ds->enc, p)) {
+            filtered++;
+            continue;
+        }
+        gb_ds_part dp;
+        st = encode_part(ds, s, p, &dp, err);
+        if (st != GB_OK) break;
+        if (dp.steps == 0) continue; /* no notes: nothing to learn */
+        if (gb_grow((void **)&ds->parts, &ds->cap_parts, ds->n_parts + 1, sizeof dp) != GB_OK) {
+            free(dp.mem);
+            st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for parts");
+            break;
+        }
+        dp.file = ds->n_files;
+        ds->parts[ds->n_parts++] = dp;
+    }
+    char *copy = NULL;
+    if (st == GB_OK && ds->n_parts > first) {
+        copy = strdup(path ? path : "");
+        if (!copy ||
+            gb_grow((void **)&ds->files, &ds->cap_files, ds->n_files + 1, sizeof *ds->files) !=
+                GB_OK)
+            st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for files");
+    }
+    if (st != GB_OK) { /* take back this song's parts */
+        for (size_t i = first; i < ds->n_parts; i++) free(ds->parts[i].mem);
+        ds->n_parts = first;
+        free(copy);
+        return st;
+    }
+    ds->parts_filtered += filtered;
+    if (ds->n_parts == first) {
+        ds->files_no_parts++;
+        return GB_OK;
+    }
+    ds->files[ds->n_files++] = (gb_ds_file){copy, valid != 0, first, ds->n_parts - first};
+    for (size_t i = first; i < ds->n_parts; i++) {
+        ds->steps += ds->parts[i].steps;
+        ds->runs += ds->parts[i].n_runs;
+        ds->cells += ds->parts[i].n_cells;
+        ds->bytes += part_bytes(&ds->parts[i]);
+    }
+    return GB_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* walking paths */
+
+static void skip_file(gb_dataset *ds, const char *path, const gb_error *e, gb_ds_warn_fn warn,
+                      void *ctx) {
+    ds->files_skipped++;
+    if ((unsigned)e->status < GB_DS_N_STATUS) ds->skipped_by[e->status]++;
+    if (warn) warn(ctx, path, e);
+}
+
+/* Reads one file; a bad one is skipped, only running out of memory fails the load. */
+static gb_status add_file(gb_dataset *ds, const char *path, int valid, gb_ds_warn_fn warn,
+                          void *ctx, gb_error *err) {
+    ds->files_seen++;
+    gb_song s;
+    gb_error e = {0};
+    gb_status st = gb_song_read(path, &s, &e);
+    if (st == GB_OK) {
+        st = gb_ds_add_song(ds, &s, path, valid, &e);
+        gb_song_free(&s);
+    }
+    if (st == GB_ERR_NOMEM) {
+        if (err) *err = e;
+        return st;
+    }
+    if (st != GB_OK) skip_file(ds, path, &e, warn, ctx);
+    return GB_OK;
+}
+
+static int is_midi_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (strcasecmp(dot, ".mid") == 0 || strcasecmp(dot, ".midi") == 0);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static gb_status walk(gb_dataset *ds, const char *dir, int depth, int valid, gb_ds_warn_fn warn,
+                      void *ctx, gb_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        gb_error e;
+        gb_fail(&e, GB_ERR_IO, -1, "cannot open directory: %s", strerror(errno));
+        skip_file(ds, dir, &e, warn, ctx);
+        return GB_OK;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    gb_status st = GB_OK;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue; /* ., .., and hidden entries such as .git */
+        char *nm = strdup(de->d_name);
+        if (!nm || gb_grow((void **)&names, &cap, n + 1, sizeof *names) != GB_OK) {
+            free(nm);
+            st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory listing %s", dir);
+            break;
+        }
+        names[n++] = nm;
+    }
+    closedir(d);
+    if (st == GB_OK && n) qsort(names, n, sizeof *names, cmp_str);
+    size_t dl = strlen(dir);
+    for (size_t i = 0; i < n && st == GB_OK; i++) {
+        size_t len = dl + strlen(names[i]) + 2;
+        char *p = malloc(len);
+        if (!p) {
+            st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+            break;
+        }
+        snprintf(p, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", names[i]);
+        struct stat sb;
+        if (stat(p, &sb) != 0) {
+            if (is_midi_name(names[i])) { /* e.g. a dangling link named .mid */
+                gb_error e;
+                gb_fail(&e, GB_ERR_IO, -1, "cannot open: %s", strerror(errno));
+                ds->files_seen++;
+                skip_file(ds, p, &e, warn, ctx);
+            }
+        } else if (S_ISDIR(sb.st_mode)) {
+            if (depth + 1 >= GB_DS_MAX_DEPTH) {
+                gb_error e;
+                gb_fail(&e, GB_ERR_LIMIT, -1, "directories nested deeper than %d (a link loop?)",
+                        GB_DS_MAX_DEPTH);
+                skip_file(ds, p, &e, warn, ctx);
+            } else {
+                st = walk(ds, p, depth + 1, valid, warn, ctx, err);
+            }
+        } else if (S_ISREG(sb.st_mode) && is_midi_name(names[i])) {
+            st = add_file(ds, p, valid, warn, ctx, err);
+        }
+        free(p);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return st;
+}
+
+gb_status gb_ds_add_paths(gb_dataset *ds, const char *const *paths, size_t n, int valid,
+                          gb_ds_warn_fn warn, void *ctx, gb_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (stat(paths[i], &sb) != 0)
+            return gb_fail(err, GB_ERR_IO, -1, "%s: cannot open: %s", paths[i], strerror(errno));
+        gb_status st = S_ISDIR(sb.st_mode) ? walk(ds, paths[i], 0, valid, warn, ctx, err)
+                                           : add_file(ds, paths[i], valid, warn, ctx, err);
+        if (st != GB_OK) return st;
+    }
+    return GB_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* split, hash */
+
+void gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed) {
+    size_t n = ds->n_files, k = 0;
+    if (fraction > 0 && n >= 2) {
+        double want = floor(fraction * (double)n + 0.5);
+        k = want < 1 ? 1 : want > (double)(n - 1) ? n - 1 : (size_t)want;
+    }
+    for (size_t i = 0; i < n; i++) ds->files[i].valid = 0;
+    if (!k) return;
+    /* a partial Fisher-Yates over file indices: the first k drawn are the validation files;
+     * the stream is the seed's, offset so that it differs from the weights' */
+    gb_rng r;
+    gb_rng_seed(&r, seed ^ 0x53504C495421ull); /* "SPLIT!" */
+    size_t *ix = malloc(n * sizeof *ix);
+    if (!ix) { /* no memory for n words: fall back to every (n/k)-th file, still deterministic */
+        for (size_t i = 0; i < k; i++) ds->files[i * n / k].valid = 1;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) ix[i] = i;
+    for (size_t i = 0; i < k; i++) {
+        size_t j = i + (size_t)gb_rng_below(&r, n - i);
+        size_t t = ix[i];
+        ix[i] = ix[j], ix[j] = t;
+        ds->files[ix[i]].valid = 1;
+    }
+    free(ix);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ull;
+    return h;
+}
+
+uint64_t gb_ds_hash(const gb_dataset *ds) {
+    uint64_t h = 0xCBF29CE484222325ull;
+    int feat[4] = {ds->enc.binary, ds->enc.onsets, gb_ds_features(&ds->enc), (int)ds->n_files};
+    h = fnv(h, feat, sizeof feat);
+    for (size_t f = 0; f < ds->n_files; f++) {
+        const gb_ds_file *fi = &ds->files[f];
+        uint32_t head[2] = {(uint32_t)fi->valid, (uint32_t)fi->n_parts};
+        h = fnv(h, head, sizeof head);
+        for (size_t i = fi->first_part; i < fi->first_part + fi->n_parts; i++) {
+            const gb_ds_part *p = &ds->parts[i];
+            uint32_t sz[3] = {p->steps, p->n_runs, p->n_cells};
+            h = fnv(h, sz, sizeof sz);
+            h = fnv(h, p->run_start, (size_t)p->n_runs * 4);
+            h = fnv(h, p->run_cell, (size_t)p->n_runs * 4);
+            h = fnv(h, p->cells, (size_t)p->n_cells * 2);
+        }
+    }
+    return h;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* cutting */
+
+void gb_ds_cut(const gb_dataset *ds, size_t part, size_t k0, size_t n, int B, int b, float *out) {
+    const gb_ds_part *p = &ds->parts[part];
+    int D = gb_ds_features(&ds->enc), binary = ds->enc.binary, onsets = ds->enc.onsets;
+    uint32_t r = seg_of(p->run_start, p->n_runs, (uint32_t)k0); /* the run holding step k0 */
+    for (size_t t = 0; t < n; t++) {
+        size_t k = k0 + t;
+        while (r + 1 < p->n_runs && p->run_start[r + 1] <= k) r++;
+        float *row = out + ((size_t)t * B + b) * D;
+        memset(row, 0, (size_t)D * sizeof *row);
+        for (uint32_t c = p->run_cell[r]; c < p->run_cell[r + 1]; c++) {
+            unsigned cell = p->cells[c], pitch = cell & 127, vel = cell >> 7 & 127;
+            row[pitch] = binary ? 1.0f : (float)vel / 127.0f;
+            if (onsets && cell >> 14) row[128 + pitch] = 1.0f;
+        }
+    }
+}
+
+gb_status gb_ds_windows_make(const gb_dataset *ds, int valid, int T, int stride,
+                             gb_ds_windows *w, gb_error *err) {
+    memset(w, 0, sizeof *w);
+    if (T < 1 || stride < 1)
+        return gb_fail(err, GB_ERR_ARG, -1, "windows of %d steps every %d: need both >= 1", T,
+                       stride);
+    w->T = T, w->stride = stride;
+    size_t np = 0;
+    for (size_t f = 0; f < ds->n_files; f++)
+        if ((ds->files[f].valid != 0) == (valid != 0)) np += ds->files[f].n_parts;
+    w->part = malloc((np ? np : 1) * sizeof *w->part);
+    w->cum = malloc((np + 1) * sizeof *w->cum);
+    if (!w->part || !w->cum) {
+        gb_ds_windows_free(w);
+        return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for windows");
+    }
+    uint64_t total = 0;
+    for (size_t f = 0; f < ds->n_files; f++) {
+        const gb_ds_file *fi = &ds->files[f];
+        if ((fi->valid != 0) != (valid != 0)) continue;
+        for (size_t i = fi->first_part; i < fi->first_part + fi->n_parts; i++) {
+            uint32_t S = ds->parts[i].steps;
+            if (S < (uint64_t)T + 1) {
+                w->short_parts++;
+                continue;
+            }
+            w->part[w->n_parts] = i;
+            w->cum[w->n_parts++] = total;
+            total += (S - (uint64_t)T - 1) / (uint64_t)stride + 1;
+        }
+    }
+    w->cum[w->n_parts] = total;
+    if (total > GB_DS_MAX_WINDOWS) {
+        gb_ds_windows_free(w);
+        return gb_fail(err, GB_ERR_LIMIT, -1, "%llu windows: more than %u (raise --stride)",
+                       (unsigned long long)total, GB_DS_MAX_WINDOWS);
+    }
+    w->n = total;
+    return GB_OK;
+}
+
+void gb_ds_windows_free(gb_ds_windows *w) {
+    free(w->part);
+    free(w->cum);
+    memset(w, 0, sizeof *w);
+}
+
+void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *start) {
+    size_t lo = 0, hi = w->n_parts; /* the last part whose first window is <= i */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->cum[mid] <= i) lo = mid;
+        else hi = mid;
+    }
+    *part = w->part[lo];
+    *start = (size_t)((i - w->cum[lo]) * (uint64_t)w->stride);
+}
+
+void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_t *ids, int B,
+                     float *buf) {
+    for (int b = 0; b < B; b++) {
+        size_t part, start;
+        gb_ds_window_at(w, ids[b], &part, &start);
+        gb_ds_cut(ds, part, start, (size_t)w->T + 1, B, b, buf);
+    }
+}
+
+void gb_ds_perm_init(gb_ds_perm *p, uint64_t n, gb_rng *rng) {
+    uint32_t w = n > 1 ? (uint32_t)(n - 1) : 0;
+    w |= w >> 1, w |= w >> 2, w |= w >> 4, w |= w >> 8, w |= w >> 16;
+    p->n = (uint32_t)n, p->mask = w, p->key = (uint32_t)gb_rng_next(rng);
+}
+
+/* Kensler's permute(): every step (xor with the key, multiplication by an odd constant, xor
+ * with a right shift of the masked value) is a bijection of [0, mask], so the whole is one;
+ * values >= n are walked on until they fall inside (at most ~2 rounds on average, since
+ * mask < 2n). The final offset by the key rotates the cycle. */
+uint32_t gb_ds_perm_at(const gb_ds_perm *p, uint32_t i) {
+    uint32_t w = p->mask, k = p->key, l = p->n;
+    if (l <= 1) return 0;
+    do {
+        i ^= k;
+        i *= 0xe170893du;
+        i ^= k >> 16;
+        i ^= (i & w) >> 4;
+        i ^= k >> 8;
+        i *= 0x0929eb3fu;
+        i ^= k >> 23;
+        i ^= (i & w) >> 1;
+        i *= 1u | k >> 27;
+        i *= 0x6935fa69u;
+        i ^= (i & w) >> 11;
+        i *= 0x74dcb303u;
+        i ^= (i & w) >> 2;
+        i *= 0x9e501cc3u;
+        i ^= (i & w) >> 2;
+        i *= 0xc860a3dfu;
+        i &= w;
+        i ^= i >> 5;
+    } while (i >= l);
+    return (uint32_t)(((uint64_t)i + k) % l);
+}

@@ -1,0 +1,98 @@
+/* train.h - the training loop: epochs of shuffled batches (forward with dropout, loss,
+ * backward, optional clipping, Adam), a validation loss after each epoch, the best model kept
+ * on disk, early stopping, and resumption that reproduces an uninterrupted run bit for bit.
+ *
+ * Per epoch e (1-based):
+ *   - the training windows are shuffled by a permutation (gb_ds_perm: nothing stored per
+ *     window) keyed by an RNG seeded from (seed, e), so the order depends only on the seed and
+ *     the epoch, and a resumed run needs no shuffle state; with max_windows the epoch takes the
+ *     first max_windows of that order (a new random subset each epoch);
+ *   - batches of `batch` windows in that order; the last, smaller batch is kept (every window
+ *     of the epoch is trained on; the loss is PyTorch's mean over the batch it has);
+ *   - dropout masks come from one RNG stream seeded from the seed and carried across epochs
+ *     (saved in the optim file);
+ *   - the validation loss: evaluation mode (no dropout), every validation window (or, with
+ *     max_windows, the same seeded subset of that many each epoch), the mean over windows;
+ *   - the criterion is the validation loss, or the training loss when there are no validation
+ *     windows. When it improves on the best so far, the model file is rewritten with these
+ *     weights; then, every epoch, the optim file gets the last weights, Adam's state, the
+ *     dropout RNG and the progress. The model file goes first: if the run is interrupted
+ *     between the two writes, the resumed run recomputes that epoch, identically, and rewrites
+ *     both. So the model file always holds the best model and the optim file the last state.
+ * Stops: `epochs` reached (counting epochs before a resume), the training loss below
+ * target_loss, `patience` epochs without improvement, or a loss (or gradient norm) that is NaN
+ * or infinite, which ends the run at once without writing anything more: the files on disk stay
+ * those of the last good epoch.
+ *
+ * Bit-identical resumption needs the same corpus (checked by gb_ds_hash), the same
+ * configuration (taken from the checkpoint) and the same thread count (OpenBLAS splits its
+ * sums by thread). */
+#ifndef GB_TRAIN_H
+#define GB_TRAIN_H
+
+#include "io/checkpoint.h"
+
+/* What the progress callback sees: after every batch, and once more at the end of the epoch. */
+typedef struct {
+    int epoch, epochs;   /* the current epoch (1-based) and the last one */
+    uint64_t done, total; /* windows trained in this epoch, and the epoch's count */
+    double loss;          /* mean training loss of the epoch so far */
+    double seconds;       /* since the epoch began */
+    int end;              /* 1: the epoch is over and the fields below are set */
+    double train_loss, valid_loss; /* valid_loss NaN without validation windows */
+    double windows_per_s; /* training windows per second of training (not validation) */
+    int improved;         /* the model file was rewritten with this epoch's weights */
+} gb_train_progress;
+
+typedef void (*gb_train_progress_fn)(void *ctx, const gb_train_progress *p);
+
+typedef struct {
+    const char *model_path; /* MODEL.safetensors; the optim file goes beside it */
+    int epochs;             /* the last epoch to train (a resumed run continues up to it) */
+    int patience;           /* stop after this many epochs without improvement; 0: never */
+    double target_loss;     /* > 0: stop once an epoch's training loss is below it */
+    uint64_t max_windows;   /* > 0: at most this many training (and validation) windows an
+                               epoch */
+    int resume;             /* continue from model_path's optim file */
+    const char *log_path;   /* JSONL, one object per epoch (appended to on resume); NULL: none */
+    gb_train_progress_fn progress; /* may be NULL */
+    void *ctx;
+    /* for tests: called before each batch's forward with the model, which it may change */
+    void (*hook)(void *ctx, int epoch, uint64_t batch, gb_lstm *m);
+} gb_train_opts;
+
+typedef enum {
+    GB_STOP_EPOCHS = 0, /* the last epoch was reached (perhaps already before a resume) */
+    GB_STOP_TARGET,     /* the training loss fell below target_loss */
+    GB_STOP_PATIENCE,   /* no improvement for `patience` epochs */
+    GB_STOP_NONFINITE,  /* a NaN or infinite loss or gradient */
+} gb_train_stop;
+
+typedef struct {
+    gb_train_stop stop;
+    int epochs_done;        /* epochs completed, counting those before a resume */
+    int epochs_run;         /* ... by this call */
+    int best_epoch;         /* the epoch of the model file's weights (0: none written) */
+    double best_loss;       /* its criterion */
+    double train_loss, valid_loss; /* of the last completed epoch */
+    int bad_epoch;          /* NONFINITE: where: epoch, batch (0-based) */
+    uint64_t bad_batch;
+    int bad_in_valid;       /* NONFINITE: it was the validation loss */
+    uint64_t train_windows, valid_windows; /* an epoch's (after max_windows) */
+} gb_train_result;
+
+/* Trains on ds with the configuration in info (net, loss, seq, stride, batch, lr, clip, seed;
+ * on resume, info must be the checkpoint's, from gb_ckpt_read_info). info's figures
+ * (corpus_hash, windows, epochs, losses) are updated as the model file is written. A
+ * non-finite loss is not an error: GB_OK with res->stop == GB_STOP_NONFINITE. Errors: no
+ * training windows (GB_ERR_ARG), a corpus other than the one being resumed (GB_ERR_ARG),
+ * checkpoint and log files that cannot be read or written. */
+gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opts *o,
+                   gb_train_result *res, gb_error *err);
+
+/* The RNG seeds the run derives from its seed: weights, dropout, each epoch's shuffle, the
+ * validation subset. */
+uint64_t gb_train_seed(uint64_t seed, uint64_t stream, uint64_t index);
+enum { GB_SEED_INIT = 1, GB_SEED_DROPOUT = 2, GB_SEED_SHUFFLE = 3, GB_SEED_VALID = 4 };
+
+#endif

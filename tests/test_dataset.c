@@ -1,0 +1,554 @@
+/* test_dataset.c - the compact corpus (src/roll/dataset.c): its steps equal gb_roll_encode's
+ * rolls for several encodings, onsets by hand, memory per step, window counts and contents,
+ * the split by file, the walk of folders with broken files counted by reason, the part filter,
+ * the shuffle and the corpus hash. */
+#define _DEFAULT_SOURCE
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "roll/dataset.h"
+#include "test.h"
+
+static char tmpdir[64];
+
+static const char *tmp_path(const char *name) {
+    static char p[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+    return p[k];
+}
+
+static int write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fwrite(data, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+static int copy_file(const char *from, const char *to, size_t max) {
+    gb_buf b;
+    gb_error e;
+    if (gb_file_read(from, 1 << 26, &b, &e) != GB_OK) return 0;
+    int ok = write_file(to, b.data, b.len < max ? b.len : max);
+    gb_buf_free(&b);
+    return ok;
+}
+
+static void rm_rf(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) rm_rf(p);
+        else unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static const char *jsb(int i) {
+    static char p[4][64];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "data/jsb/jsb_train_%03d.mid", i);
+    return p[k];
+}
+
+/* The features gb_ds_cut gives for every step of every part of path equal the roll
+ * gb_roll_encode makes of it, as 0/1 or velocity/127. Returns the parts compared. */
+static int compare_with_rolls(const char *path, const gb_ds_encoding *enc) {
+    gb_song s;
+    gb_error e;
+    if (gb_song_read(path, &s, &e) != GB_OK) {
+        CHECK(!"song reads");
+        return 0;
+    }
+    gb_dataset ds;
+    CHECK_INT(gb_ds_init(&ds, enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, path, 0, &e), GB_OK);
+    int D = gb_ds_features(enc), compared = 0;
+    size_t k = 0; /* dataset part */
+    enum { CH = 512 };
+    float *buf = malloc((size_t)CH * D * sizeof *buf);
+    for (size_t i = 0; i < s.n_parts; i++) {
+        if (s.parts[i].is_drum) continue; /* the default filter */
+        gb_roll r;
+        CHECK_INT(gb_roll_encode(&s, &s.parts[i], &enc->roll, &r, &e), GB_OK);
+        if (r.steps == 0) continue;
+        if (k >= ds.n_parts) {
+            CHECK(!"a part is missing");
+            gb_roll_free(&r);
+            break;
+        }
+        const gb_ds_part *p = &ds.parts[k];
+        CHECK_INT(p->steps, r.steps);
+        CHECK_INT(p->index, (int)i);
+        size_t bad = 0;
+        for (size_t k0 = 0; k0 < r.steps && p->steps == r.steps; k0 += CH) {
+            size_t n = r.steps - k0 < CH ? r.steps - k0 : CH;
+            gb_ds_cut(&ds, k, k0, n, 1, 0, buf);
+            for (size_t t = 0; t < n; t++)
+                for (int q = 0; q < 128; q++) {
+                    uint8_t v = r.v[(k0 + t) * 128 + q];
+                    float want = enc->binary ? (v ? 1.0f : 0.0f) : (float)v / 127.0f;
+                    bad += buf[t * D + q] != want;
+                }
+        }
+        CHECK_INT(bad, 0);
+        compared++;
+        k++;
+        gb_roll_free(&r);
+    }
+    CHECK_INT(k, ds.n_parts);
+    free(buf);
+    gb_ds_free(&ds);
+    gb_song_free(&s);
+    return compared;
+}
+
+static void test_steps_equal_rolls(void) {
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    int n = 0;
+    /* sixteenths with rests, binary; quarters (the JSB benchmark's grid) as velocities */
+    for (int i = 0; i < 6; i++) n += compare_with_rolls(jsb(i), &enc);
+    enc.roll.steps_per_beat = 1, enc.binary = 0;
+    for (int i = 0; i < 6; i++) n += compare_with_rolls(jsb(i), &enc);
+    /* the report's per-tick encoding, silent steps stripped */
+    gb_ds_encoding_default(&enc);
+    enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};
+    enc.binary = 0;
+    n += compare_with_rolls(jsb(7), &enc);
+    /* orchestral files: many parts, overlapping notes, triplet grid; stripped coarse ticks */
+    const char *cl[] = {"data/classical/beethoven__Concerto_No3.mid",
+                        "data/classical/beethoven__Cellosonata_No3_1.mid"};
+    gb_ds_encoding_default(&enc);
+    enc.roll.steps_per_beat = 12, enc.binary = 0;
+    for (int i = 0; i < 2; i++) n += compare_with_rolls(cl[i], &enc);
+    enc.roll = (gb_roll_opts){.step_ticks = 7, .strip_silence = 1};
+    for (int i = 0; i < 2; i++) n += compare_with_rolls(cl[i], &enc);
+    CHECK(n >= 13 + 2 * 13);
+}
+
+/* A song made by hand, one tick a step (division 4, 4 steps a beat). */
+static gb_song hand_song(gb_note *notes, size_t n) {
+    static gb_part part;
+    part = (gb_part){.notes = notes, .n_notes = n};
+    return (gb_song){.format = 1, .division = 4, .n_tracks = 1, .parts = &part, .n_parts = 1};
+}
+
+static void test_onsets(void) {
+    gb_note notes[] = {
+        {0, 4, 64, 50},  /* held 0..3, overwritten at 2 by the next */
+        {0, 4, 60, 100}, /* re-struck at 4 with the same velocity: the roll shows one note */
+        {2, 3, 64, 70},
+        {4, 8, 60, 100},
+        {12, 13, 72, 90}, /* after 4 silent steps */
+    };
+    gb_song s = hand_song(notes, 5);
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    enc.onsets = 1;
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, "hand", 0, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 1);
+    CHECK_INT(gb_ds_features(&enc), 256);
+    CHECK_INT(ds.parts[0].steps, 13);
+    float x[13 * 256];
+    gb_ds_cut(&ds, 0, 0, 13, 1, 0, x);
+    /* sounding: 60 at 0..7, 64 at 0..3, 72 at 12; onsets: 60 at 0 and 4, 64 at 0 and 2, 72 at 12 */
+    for (int t = 0; t < 13; t++)
+        for (int q = 0; q < 128; q++) {
+            int on = (q == 60 && t < 8) || (q == 64 && t < 4) || (q == 72 && t == 12);
+            int onset = (q == 60 && (t == 0 || t == 4)) || (q == 64 && (t == 0 || t == 2)) ||
+                        (q == 72 && t == 12);
+            if (x[t * 256 + q] != (float)on || x[t * 256 + 128 + q] != (float)onset) {
+                fprintf(stderr, "  step %d pitch %d: %g %g\n", t, q, x[t * 256 + q],
+                        x[t * 256 + 128 + q]);
+                CHECK(!"onset features");
+                t = 13;
+                break;
+            }
+        }
+    gb_ds_free(&ds);
+
+    /* velocities and stripped silence: steps 8..11 vanish, the onset of 72 follows to step 8 */
+    enc.binary = 0;
+    enc.roll.strip_silence = 1;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, "hand", 0, &e), GB_OK);
+    CHECK_INT(ds.parts[0].steps, 9);
+    gb_ds_cut(&ds, 0, 2, 7, 1, 0, x); /* steps 2..8, starting inside the first block */
+    CHECK(x[0 * 256 + 64] == 70 / 127.0f && x[0 * 256 + 128 + 64] == 1.0f);
+    CHECK(x[1 * 256 + 64] == 50 / 127.0f && x[1 * 256 + 128 + 64] == 0.0f);
+    CHECK(x[2 * 256 + 60] == 100 / 127.0f && x[2 * 256 + 128 + 60] == 1.0f);
+    CHECK(x[6 * 256 + 72] == 90 / 127.0f && x[6 * 256 + 128 + 72] == 1.0f);
+    CHECK(x[5 * 256 + 60] == 100 / 127.0f && x[6 * 256 + 60] == 0.0f);
+    gb_ds_free(&ds);
+}
+
+static void test_compact_memory(void) {
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    const char *paths[40];
+    for (int i = 0; i < 40; i++) paths[i] = strdup(jsb(i));
+    CHECK_INT(gb_ds_add_paths(&ds, paths, 40, 0, NULL, NULL, &e), GB_OK);
+    CHECK_INT(ds.n_files, 40);
+    CHECK_INT(ds.n_parts, 40);
+    /* four voices in sixteenths, kept as runs of identical steps: a few bytes a step, against
+     * 128 for a dense roll (512 as floats) */
+    double per_step = (double)ds.bytes / (double)ds.steps;
+    if (getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr, "  info sixteenths: %llu steps, %llu runs, %zu bytes: %.2f bytes a step\n",
+                (unsigned long long)ds.steps, (unsigned long long)ds.runs, ds.bytes, per_step);
+    CHECK(per_step < 6);
+    CHECK(ds.runs < ds.steps && ds.cells >= ds.runs * 2 && ds.cells <= ds.runs * 4);
+    gb_ds_free(&ds);
+    /* the report's per-tick encoding: hundreds of identical steps a note, a fraction of a byte */
+    enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};
+    enc.binary = 0;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_paths(&ds, paths, 40, 0, NULL, NULL, &e), GB_OK);
+    per_step = (double)ds.bytes / (double)ds.steps;
+    if (getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr, "  info per tick: %llu steps, %llu runs, %zu bytes: %.3f bytes a step\n",
+                (unsigned long long)ds.steps, (unsigned long long)ds.runs, ds.bytes, per_step);
+    CHECK(ds.steps > 1000000);
+    CHECK(per_step < 0.05);
+    for (int i = 0; i < 40; i++) free((void *)paths[i]);
+    gb_ds_free(&ds);
+}
+
+static void test_windows(void) {
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    const char *paths[] = {jsb(0), jsb(1), jsb(2), jsb(3)};
+    CHECK_INT(gb_ds_add_paths(&ds, paths, 4, 0, NULL, NULL, &e), GB_OK);
+    int T = 40, S = 24;
+    gb_ds_windows w;
+    CHECK_INT(gb_ds_windows_make(&ds, 0, T, S, &w, &e), GB_OK);
+    uint64_t want = 0;
+    for (size_t i = 0; i < ds.n_parts; i++)
+        if (ds.parts[i].steps >= (uint32_t)T + 1) want += (ds.parts[i].steps - T - 1) / S + 1;
+    CHECK_INT(w.n, want);
+    CHECK(w.n > 40);
+    /* no validation files yet: no validation windows */
+    gb_ds_windows wv;
+    CHECK_INT(gb_ds_windows_make(&ds, 1, T, S, &wv, &e), GB_OK);
+    CHECK_INT(wv.n, 0);
+    gb_ds_windows_free(&wv);
+    /* every window fits its part; consecutive ids walk parts in order */
+    size_t prev_part = 0, prev_start = 0;
+    for (uint64_t i = 0; i < w.n; i++) {
+        size_t part, start;
+        gb_ds_window_at(&w, i, &part, &start);
+        CHECK(start + T + 1 <= ds.parts[part].steps);
+        if (i) CHECK(part > prev_part || (part == prev_part && start == prev_start + S));
+        prev_part = part, prev_start = start;
+    }
+    /* a batch of windows against the rolls: row t of window b is step start + t, the targets
+     * (rows 1..T) the inputs shifted by one step */
+    gb_roll rolls[4];
+    for (int i = 0; i < 4; i++) {
+        gb_song s;
+        gb_song_read(paths[i], &s, &e);
+        CHECK_INT(gb_roll_encode(&s, &s.parts[0], &enc.roll, &rolls[i], &e), GB_OK);
+        gb_song_free(&s);
+    }
+    enum { B = 5 };
+    uint32_t ids[B] = {0, (uint32_t)w.n - 1, 7, 3, (uint32_t)w.n / 2};
+    float *buf = malloc((size_t)(T + 1) * B * 128 * sizeof *buf);
+    gb_ds_cut_batch(&ds, &w, ids, B, buf);
+    size_t bad = 0;
+    for (int b = 0; b < B; b++) {
+        size_t part, start;
+        gb_ds_window_at(&w, ids[b], &part, &start);
+        const gb_roll *r = &rolls[ds.parts[part].file];
+        for (int t = 0; t <= T; t++)
+            for (int q = 0; q < 128; q++)
+                bad += buf[((size_t)t * B + b) * 128 + q] != (r->v[(start + t) * 128 + q] ? 1.0f : 0.0f);
+    }
+    CHECK_INT(bad, 0);
+    /* the last window ends at most at the part's end, and a part of exactly T + 1 steps has one */
+    gb_ds_windows w2;
+    uint32_t S0 = ds.parts[0].steps;
+    CHECK_INT(gb_ds_windows_make(&ds, 0, (int)S0 - 1, 1000000, &w2, &e), GB_OK);
+    CHECK(w2.n >= 1);
+    gb_ds_windows_free(&w2);
+    CHECK_INT(gb_ds_windows_make(&ds, 0, 100000, 1, &w2, &e), GB_OK);
+    CHECK_INT(w2.n, 0);
+    CHECK_INT(w2.short_parts, 4);
+    gb_ds_windows_free(&w2);
+    CHECK_INT(gb_ds_windows_make(&ds, 0, 0, 1, &w2, &e), GB_ERR_ARG);
+    for (int i = 0; i < 4; i++) gb_roll_free(&rolls[i]);
+    free(buf);
+    gb_ds_windows_free(&w);
+    gb_ds_free(&ds);
+}
+
+static void test_split(void) {
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    const char *paths[12];
+    for (int i = 0; i < 12; i++) paths[i] = strdup(jsb(i));
+    CHECK_INT(gb_ds_add_paths(&ds, paths, 12, 0, NULL, NULL, &e), GB_OK);
+    int v1[12], nv = 0;
+    gb_ds_split(&ds, 0.25, 7);
+    for (int i = 0; i < 12; i++) nv += v1[i] = ds.files[i].valid;
+    CHECK_INT(nv, 3);
+    uint64_t h1 = gb_ds_hash(&ds);
+    gb_ds_split(&ds, 0.25, 7); /* deterministic */
+    int same = 1;
+    for (int i = 0; i < 12; i++) same &= ds.files[i].valid == v1[i];
+    CHECK(same);
+    CHECK(gb_ds_hash(&ds) == h1);
+    int differs = 0; /* another seed picks other files (for some seed among a few) */
+    for (uint64_t seed = 8; seed < 12 && !differs; seed++) {
+        gb_ds_split(&ds, 0.25, seed);
+        for (int i = 0; i < 12; i++) differs |= ds.files[i].valid != v1[i];
+    }
+    CHECK(differs);
+    CHECK(gb_ds_hash(&ds) != h1);
+    /* windows follow the files: validation windows only from validation files */
+    gb_ds_split(&ds, 0.25, 7);
+    gb_ds_windows wt, wv;
+    CHECK_INT(gb_ds_windows_make(&ds, 0, 16, 16, &wt, &e), GB_OK);
+    CHECK_INT(gb_ds_windows_make(&ds, 1, 16, 16, &wv, &e), GB_OK);
+    CHECK_INT(wt.n_parts, 9);
+    CHECK_INT(wv.n_parts, 3);
+    for (size_t i = 0; i < wv.n_parts; i++) CHECK(ds.files[ds.parts[wv.part[i]].file].valid);
+    for (size_t i = 0; i < wt.n_parts; i++) CHECK(!ds.files[ds.parts[wt.part[i]].file].valid);
+    gb_ds_windows_free(&wt);
+    gb_ds_windows_free(&wv);
+    /* rounding: at least one, never all; nothing for fraction 0 */
+    nv = 0;
+    gb_ds_split(&ds, 0.01, 1);
+    for (int i = 0; i < 12; i++) nv += ds.files[i].valid;
+    CHECK_INT(nv, 1);
+    nv = 0;
+    gb_ds_split(&ds, 0.99, 1);
+    for (int i = 0; i < 12; i++) nv += ds.files[i].valid;
+    CHECK_INT(nv, 11);
+    nv = 0;
+    gb_ds_split(&ds, 0, 1);
+    for (int i = 0; i < 12; i++) nv += ds.files[i].valid;
+    CHECK_INT(nv, 0);
+    for (int i = 0; i < 12; i++) free((void *)paths[i]);
+    gb_ds_free(&ds);
+}
+
+typedef struct {
+    char log[1024];
+    int n;
+} warnings;
+
+static void collect(void *ctx, const char *path, const gb_error *e) {
+    warnings *w = ctx;
+    size_t k = strlen(w->log);
+    snprintf(w->log + k, sizeof w->log - k, "%s|%d|%s\n", strrchr(path, '/') + 1, e->status,
+             e->msg);
+    w->n++;
+}
+
+static void test_walk_and_skips(void) {
+    char d[200], sub[256];
+    snprintf(d, sizeof d, "%s", tmp_path("corpus"));
+    snprintf(sub, sizeof sub, "%s/sub", d);
+    CHECK(mkdir(d, 0777) == 0 && mkdir(sub, 0777) == 0);
+    char p[300];
+    snprintf(p, sizeof p, "%s/b.mid", d);
+    CHECK(copy_file(jsb(0), p, SIZE_MAX));
+    snprintf(p, sizeof p, "%s/a.MIDI", d);
+    CHECK(copy_file(jsb(1), p, SIZE_MAX));
+    snprintf(p, sizeof p, "%s/c-cut.mid", d); /* truncated: a malformed file */
+    CHECK(copy_file(jsb(2), p, 100));
+    snprintf(p, sizeof p, "%s/d-text.mid", d);
+    CHECK(write_file(p, "not midi at all", 15));
+    snprintf(p, sizeof p, "%s/notes.txt", d); /* not taken: its name */
+    CHECK(copy_file(jsb(3), p, SIZE_MAX));
+    snprintf(p, sizeof p, "%s/.hidden.mid", d); /* not taken: hidden */
+    CHECK(copy_file(jsb(3), p, SIZE_MAX));
+    snprintf(p, sizeof p, "%s/z.mid", sub);
+    CHECK(copy_file(jsb(4), p, SIZE_MAX));
+    snprintf(p, sizeof p, "%s/dangling.mid", d); /* a link to nothing: cannot be opened */
+    CHECK(symlink("/nonexistent/x.mid", p) == 0);
+
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    gb_dataset ds;
+    gb_error e;
+    warnings w = {{0}, 0};
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    const char *paths[] = {d};
+    CHECK_INT(gb_ds_add_paths(&ds, paths, 1, 0, collect, &w, &e), GB_OK);
+    CHECK_INT(ds.files_seen, 6);
+    CHECK_INT(ds.files_skipped, 3);
+    CHECK_INT(ds.skipped_by[GB_ERR_FORMAT], 2);
+    CHECK_INT(ds.skipped_by[GB_ERR_IO], 1);
+    CHECK_INT(w.n, 3);
+    CHECK_STR_HAS(w.log, "c-cut.mid|2|");
+    CHECK_STR_HAS(w.log, "d-text.mid|2|not a MIDI file");
+    CHECK_STR_HAS(w.log, "dangling.mid|1|cannot open");
+    /* sorted by name, byte order (upper case first), recursing into sub/ in its place */
+    CHECK_INT(ds.n_files, 3);
+    if (ds.n_files == 3) {
+        CHECK_STR_HAS(ds.files[0].path, "/a.MIDI");
+        CHECK_STR_HAS(ds.files[1].path, "/b.mid");
+        CHECK_STR_HAS(ds.files[2].path, "/sub/z.mid");
+    }
+    /* a path that does not exist fails the call and names it */
+    const char *missing[] = {tmp_path("nope")};
+    CHECK_INT(gb_ds_add_paths(&ds, missing, 1, 0, collect, &w, &e), GB_ERR_IO);
+    CHECK_STR_HAS(e.msg, "nope: cannot open");
+    gb_ds_free(&ds);
+
+    /* an empty folder: no error, nothing in it */
+    char empty[256];
+    snprintf(empty, sizeof empty, "%s", tmp_path("empty"));
+    CHECK(mkdir(empty, 0777) == 0);
+    const char *ep[] = {empty};
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_paths(&ds, ep, 1, 0, NULL, NULL, &e), GB_OK);
+    CHECK_INT(ds.files_seen, 0);
+    CHECK_INT(ds.n_parts, 0);
+    gb_ds_free(&ds);
+}
+
+static void test_filter(void) {
+    gb_ds_encoding enc;
+    gb_error e;
+    char s[512];
+    gb_ds_encoding_default(&enc);
+    gb_ds_filter_format(&enc, s, sizeof s);
+    CHECK(!strcmp(s, "all") && !enc.drums);
+    gb_ds_filter_clear(&enc);
+    CHECK_INT(gb_ds_filter_add_instrument(&enc, "Piano", &e), GB_OK);
+    CHECK_INT(gb_ds_filter_add_instrument(&enc, "cello", &e), GB_OK);
+    CHECK_INT(gb_ds_filter_add_instrument(&enc, "synth lead", &e), GB_OK);
+    CHECK_INT(gb_ds_filter_add_instrument(&enc, "drums", &e), GB_OK);
+    gb_ds_filter_format(&enc, s, sizeof s);
+    CHECK(!strcmp(s, "0-7,42,80-87"));
+    CHECK(enc.drums);
+    CHECK_INT(gb_ds_filter_add_instrument(&enc, "kazoo", &e), GB_ERR_ARG);
+    CHECK_STR_HAS(e.msg, "kazoo");
+    gb_ds_encoding back;
+    gb_ds_encoding_default(&back);
+    CHECK_INT(gb_ds_filter_parse(&back, s, &e), GB_OK);
+    CHECK(!memcmp(back.programs, enc.programs, 128));
+    CHECK_INT(gb_ds_filter_parse(&back, "none", &e), GB_OK);
+    gb_ds_filter_format(&back, s, sizeof s);
+    CHECK(!strcmp(s, "none"));
+    const char *bad[] = {"", "128", "7-3", "1,", ",1", "1-", "a", "1 2", "99999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_INT(gb_ds_filter_parse(&back, bad[i], &e), GB_ERR_FORMAT);
+
+    /* the chorales are all program 0: a cello filter takes none of their parts */
+    gb_ds_filter_clear(&enc);
+    enc.programs[42] = 1;
+    gb_dataset ds;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    const char *paths[] = {jsb(0), jsb(1)};
+    CHECK_INT(gb_ds_add_paths(&ds, paths, 2, 0, NULL, NULL, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 0);
+    CHECK_INT(ds.files_no_parts, 2);
+    CHECK_INT(ds.parts_filtered, 2);
+    gb_ds_free(&ds);
+    /* the concerto's flute (73) among 13 parts */
+    gb_ds_filter_clear(&enc);
+    CHECK_INT(gb_ds_filter_add_instrument(&enc, "flute", &e), GB_OK);
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    const char *cp[] = {"data/classical/beethoven__Concerto_No3.mid"};
+    CHECK_INT(gb_ds_add_paths(&ds, cp, 1, 0, NULL, NULL, &e), GB_OK);
+    CHECK(ds.n_parts >= 1);
+    for (size_t i = 0; i < ds.n_parts; i++) CHECK_INT(ds.parts[i].program, 73);
+    gb_ds_free(&ds);
+    /* bad step options are refused up front */
+    gb_ds_encoding_default(&enc);
+    enc.roll.steps_per_beat = 0;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_ERR_ARG);
+}
+
+/* The stored-nothing permutation: a bijection of 0..n-1 for any n, the same for the same key,
+ * another for another key, and well mixed (few fixed points, neighbours far apart). */
+static void test_permutation(void) {
+    static uint8_t seen[5000];
+    uint64_t sizes[] = {1, 2, 3, 7, 64, 1000, 4097, 5000};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        uint32_t n = (uint32_t)sizes[k];
+        gb_rng r;
+        gb_rng_seed(&r, 5 + k);
+        gb_ds_perm p;
+        gb_ds_perm_init(&p, n, &r);
+        memset(seen, 0, sizeof seen);
+        uint32_t bad = 0, fixed = 0, close = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t j = gb_ds_perm_at(&p, i);
+            if (j >= n || seen[j]++) bad++;
+            fixed += j == i;
+            if (i && (uint32_t)abs((int)j - (int)gb_ds_perm_at(&p, i - 1)) <= 2) close++;
+        }
+        CHECK_INT(bad, 0);
+        if (n >= 64) {
+            CHECK(fixed < n / 16 + 2);
+            CHECK(close < n / 16 + 2);
+        }
+    }
+    gb_rng r1, r2;
+    gb_rng_seed(&r1, 9), gb_rng_seed(&r2, 9);
+    gb_ds_perm a, b, c;
+    gb_ds_perm_init(&a, 1000, &r1);
+    gb_ds_perm_init(&b, 1000, &r2);
+    gb_ds_perm_init(&c, 1000, &r2); /* the next key */
+    int same = 1, differ = 0;
+    for (uint32_t i = 0; i < 1000; i++) {
+        same &= gb_ds_perm_at(&a, i) == gb_ds_perm_at(&b, i);
+        differ += gb_ds_perm_at(&a, i) != gb_ds_perm_at(&c, i);
+    }
+    CHECK(same);
+    CHECK(differ > 900);
+    /* a prefix of it is a random subset: the first 100 of 1000 spread over the whole range */
+    uint32_t lo = 1000, hi = 0;
+    for (uint32_t i = 0; i < 100; i++) {
+        uint32_t j = gb_ds_perm_at(&a, i);
+        if (j < lo) lo = j;
+        if (j > hi) hi = j;
+    }
+    CHECK(lo < 100 && hi > 900);
+    gb_ds_perm_init(&a, 0, &r1); /* nothing to permute */
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/gb_ds_test_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_steps_equal_rolls);
+    RUN(test_onsets);
+    RUN(test_compact_memory);
+    RUN(test_windows);
+    RUN(test_split);
+    RUN(test_walk_and_skips);
+    RUN(test_filter);
+    RUN(test_permutation);
+    rm_rf(tmpdir);
+    TEST_END();
+}
