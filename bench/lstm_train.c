@@ -1,19 +1,28 @@
 /* lstm_train.c - training step throughput of the LSTM's fast path on the report's configuration
  * (D=128, H=512, L=2, T=12, MSE on the last step, dropout 0.2) at B=64 and B=16: one step is
- * forward + loss + backward + clip + Adam. Prints windows/s and the GFLOP/s of the GEMMs, at
- * the median and the fastest step.
+ * zero_grad + forward + loss + backward + clip (global norm 1.0) + Adam. Prints windows/s and
+ * the GFLOP/s of the GEMMs, at the median and the fastest step.
  *
  * Build (after `make`):
  *   cc -O2 -std=c11 -fopenmp -Iinclude -Isrc $(pkg-config --cflags openblas) bench/lstm_train.c \
  *      build/libgroovybee.a $(pkg-config --libs openblas) -fopenmp -lm -o build/bench_lstm_train
- * Usage: build/bench_lstm_train [SECONDS per configuration, default 3] */
+ * Usage: build/bench_lstm_train [-t SECONDS] [-B BATCH]... [-v] [SECONDS]
+ *   -t (or a bare number): least timed seconds per batch size, default 3; -B: a batch size,
+ *   repeatable, default 64 then 16; -v: every step's time, in order, to stderr.
+ * Output: one line per batch size, key=value pairs, the keys of bench/lstm_torch.py:
+ *   side=groovybee form=fast B= T= D= H= L= omp_threads= blas_threads= blas= (pthread, openmp or
+ *   serial: openblas_get_parallel) blas_core= wait_policy= step_threads= (1: the gate kernels
+ *   use OpenMP) steps= ms_step= windows_s= gflop_s= (median step) best_ms= best_windows_s=
+ *   best_gflop_s= (fastest step) gflop_step= loss= */
 #define _POSIX_C_SOURCE 199309L
+#include "model/kernels.h"
 #include "model/lstm.h"
 
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static int cmp_double(const void *p, const void *q) {
@@ -40,6 +49,8 @@ static void gemm_flops(const gb_lstm_config *c, int T, int B, double *fwd, doubl
                 + (l ? 2 * TB * G * in : 0);                 /* dX */
     }
 }
+
+static int verbose; /* -v: every step's milliseconds, in order, to stderr */
 
 static int bench(int B, double seconds) {
     gb_lstm_config c = {.D = 128, .H = 512, .L = 2, .dropout = 0.2f};
@@ -82,14 +93,27 @@ static int bench(int B, double seconds) {
         total += st[iters - 1];
         if (total >= seconds && iters >= 5) break;
     }
+    if (verbose) {
+        fprintf(stderr, "B=%d step_ms:", B);
+        for (int i = 0; i < iters; i++) fprintf(stderr, " %.1f", 1e3 * st[i]);
+        fprintf(stderr, "\n");
+    }
     qsort(st, iters, sizeof st[0], cmp_double);
     double med = st[iters / 2], best = st[0];
     double f, b;
     gemm_flops(&c, T, B, &f, &b);
-    printf("D=%d H=%d L=%d T=%d B=%-3d median %6.1f ms/step %7.1f windows/s %6.1f GFLOP/s | "
-           "best %6.1f ms %7.1f windows/s %6.1f GFLOP/s  (%.2f GFLOP/step, %d steps, loss %.4f)\n",
-           c.D, c.H, c.L, T, B, 1e3 * med, B / med, (f + b) / med * 1e-9, 1e3 * best, B / best,
-           (f + b) / best * 1e-9, (f + b) * 1e-9, iters, (double)loss);
+    const char *wp = getenv("OMP_WAIT_POLICY");
+    int par = openblas_get_parallel();
+    printf("side=groovybee form=fast B=%d T=%d D=%d H=%d L=%d omp_threads=%d blas_threads=%d "
+           "blas=%s blas_core=%s wait_policy=%s step_threads=%d steps=%d ms_step=%.2f "
+           "windows_s=%.1f gflop_s=%.2f best_ms=%.2f best_windows_s=%.1f best_gflop_s=%.2f "
+           "gflop_step=%.4f loss=%.4f\n",
+           B, T, c.D, c.H, c.L, omp_get_max_threads(), openblas_get_num_threads(),
+           par == 0 ? "serial" : par == 1 ? "pthread" : "openmp", openblas_get_corename(),
+           wp ? wp : "unset", gb_fast_step_threads(), iters, 1e3 * med, B / med,
+           (f + b) / med * 1e-9, 1e3 * best, B / best, (f + b) / best * 1e-9, (f + b) * 1e-9,
+           (double)loss);
+    fflush(stdout);
     free(x), free(t), free(y), free(dy);
     gb_lstm_acts_free(a);
     gb_lstm_free(&m);
@@ -97,10 +121,29 @@ static int bench(int B, double seconds) {
 }
 
 int main(int argc, char **argv) {
-    double seconds = argc > 1 ? atof(argv[1]) : 3.0;
-    const char *wp = getenv("OMP_WAIT_POLICY");
-    printf("fast path, %d OpenMP threads, %d OpenBLAS threads (%s), OMP_WAIT_POLICY=%s\n",
-           omp_get_max_threads(), openblas_get_num_threads(), openblas_get_config(),
-           wp ? wp : "(unset)");
-    return bench(64, seconds) || bench(16, seconds);
+    double seconds = 3.0;
+    int bs[16], nb = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-t") && i + 1 < argc)
+            seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "-v"))
+            verbose = 1;
+        else if (!strcmp(argv[i], "-B") && i + 1 < argc && nb < 16)
+            bs[nb++] = atoi(argv[++i]);
+        else if (argv[i][0] != '-' && atof(argv[i]) > 0)
+            seconds = atof(argv[i]);
+        else {
+            fprintf(stderr, "usage: bench_lstm_train [-t SECONDS] [-B BATCH]... [-v] [SECONDS]\n");
+            return 2;
+        }
+    }
+    if (!nb) bs[nb++] = 64, bs[nb++] = 16;
+    for (int i = 0; i < nb; i++) {
+        if (bs[i] < 1) {
+            fprintf(stderr, "bench_lstm_train: batch %d\n", bs[i]);
+            return 2;
+        }
+        if (bench(bs[i], seconds)) return 1;
+    }
+    return 0;
 }

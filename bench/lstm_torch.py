@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""lstm_torch.py - training-step throughput of the report's LSTM in PyTorch on the CPU, the
+counterpart of bench/lstm_train.c: D=128, H=512, L=2, T=12, dropout 0.2, a linear head applied
+at every step (as groovybee computes y for all T steps), MSE on the last step only, global-norm
+clipping to 1.0, Adam lr 1e-3. One step = zero_grad + forward + loss + backward + clip + Adam.
+
+    /usr/bin/python3 bench/lstm_torch.py [--form lstm|cell] [-B 64] [-t SECONDS] [--threads 1]
+                                         [--head all|last] [-v]
+
+Forms:
+  lstm  nn.LSTM(128, 512, num_layers=2, dropout=0.2) + nn.Linear(512, 128) (the faster one)
+  cell  the report's loop: for each step lstm1 = nn.LSTMCell(128, 512), dropout,
+        lstm2 = nn.LSTMCell(512, 512), fc = nn.Linear(512, 128); h and c carried through time
+--threads sets torch.set_num_threads (intra-op); default 1, PyTorch's best on this 2-core
+machine, where its OpenBLAS (libblas.so.3 -> openblas-pthread) still runs its own 2 threads.
+-v prints every step's milliseconds, in order, to stderr.
+--head last applies the head to the last step only (what loss-on-last needs; default all, the
+work groovybee does).
+
+Each step is timed on its own (time.perf_counter) after 5 warm-up steps, until SECONDS have
+passed (at least 5 steps). Prints one key=value line, with the keys of build/bench_lstm_train:
+ms_step/windows_s/gflop_s at the median step, best_* at the fastest; gflop_step counts the GEMM
+flops of one step with the formula of bench/lstm_train.c (the same number for both programs, so
+GFLOP/s ratios equal windows/s ratios).
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+D, H, L, T, P = 128, 512, 2, 12, 0.2
+
+
+def gemm_flops(B):
+    """bench/lstm_train.c's gemm_flops: forward + backward GEMM flops of one step."""
+    G, TB, T1B = 4 * H, T * B, (T - 1) * B
+    f = 2 * TB * H * D
+    b = 2 * 2 * TB * H * D
+    for l in range(L):
+        inp = H if l else D
+        f += 2 * TB * G * inp + 2 * T1B * G * H
+        b += 2 * T1B * G * H + 2 * TB * G * inp + 2 * T1B * G * H + (2 * TB * G * inp if l else 0)
+    return f + b
+
+
+class LstmNet(nn.Module):
+    def __init__(self, head_all):
+        super().__init__()
+        self.lstm = nn.LSTM(D, H, num_layers=L, dropout=P)
+        self.fc = nn.Linear(H, D)
+        self.head_all = head_all
+
+    def forward(self, x):  # x (T, B, D) -> (T, B, D) or (1, B, D)
+        out, _ = self.lstm(x)
+        return self.fc(out if self.head_all else out[-1:])
+
+
+class CellNet(nn.Module):
+    """The report's hand-made loop: each step runs through both layers, state carried."""
+
+    def __init__(self, head_all):
+        super().__init__()
+        self.lstm1 = nn.LSTMCell(D, H)
+        self.drop = nn.Dropout(P)
+        self.lstm2 = nn.LSTMCell(H, H)
+        self.fc = nn.Linear(H, D)
+        self.head_all = head_all
+
+    def forward(self, x):
+        B = x.shape[1]
+        h1 = c1 = h2 = c2 = x.new_zeros(B, H)
+        outs = []
+        for t in range(x.shape[0]):
+            h1, c1 = self.lstm1(x[t], (h1, c1))
+            h2, c2 = self.lstm2(self.drop(h1), (h2, c2))
+            if self.head_all:
+                outs.append(self.fc(h2))
+        return torch.stack(outs) if self.head_all else self.fc(h2).unsqueeze(0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--form", choices=("lstm", "cell"), default="lstm")
+    ap.add_argument("-B", "--batch", type=int, default=64)
+    ap.add_argument("-t", "--seconds", type=float, default=3.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--head", choices=("all", "last"), default="all")
+    ap.add_argument("-v", "--verbose", action="store_true", help="every step's ms to stderr")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    B = a.batch
+    net = (LstmNet if a.form == "lstm" else CellNet)(a.head == "all")
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    params = list(net.parameters())
+    # roll-like data, as bench_lstm_train: about 5% of the entries nonzero, uniform in [0, 1)
+    x = torch.where(torch.rand(T, B, D) < 0.05, torch.rand(T, B, D), torch.zeros(()))
+    tgt = torch.where(torch.rand(T, B, D) < 0.05, torch.rand(T, B, D), torch.zeros(()))
+    mse = nn.MSELoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        y = net(x)
+        loss = mse(y[-1], tgt[-1])
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss
+
+    for _ in range(5):
+        step()
+    st, total = [], 0.0
+    while True:
+        t0 = time.perf_counter()
+        loss = step()
+        dt = time.perf_counter() - t0
+        st.append(dt)
+        total += dt
+        if total >= a.seconds and len(st) >= 5:
+            break
+    if a.verbose:
+        print("B=%d step_ms: %s" % (B, " ".join("%.1f" % (1e3 * v) for v in st)), file=sys.stderr)
+    st.sort()
+    med, best = st[len(st) // 2], st[0]
+    fl = gemm_flops(B)
+    print("side=torch form=%s B=%d T=%d D=%d H=%d L=%d head=%s threads=%d interop=%d "
+          "blas_threads=%s torch=%s steps=%d ms_step=%.2f windows_s=%.1f gflop_s=%.2f "
+          "best_ms=%.2f best_windows_s=%.1f best_gflop_s=%.2f gflop_step=%.4f loss=%.4f"
+          % ("nn.LSTM" if a.form == "lstm" else "LSTMCell", B, T, D, H, L, a.head,
+             torch.get_num_threads(), torch.get_num_interop_threads(),
+             os.environ.get("OPENBLAS_NUM_THREADS", "default"), torch.__version__, len(st),
+             1e3 * med, B / med, fl / med * 1e-9, 1e3 * best, B / best, fl / best * 1e-9,
+             fl * 1e-9, float(loss)))
+
+
+if __name__ == "__main__":
+    main()
