@@ -3,6 +3,7 @@
  * batch cutter. */
 #define _POSIX_C_SOURCE 200809L
 #include "roll/dataset.h"
+#include "roll/quantise.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -153,24 +154,6 @@ void gb_ds_free(gb_dataset *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
-/* Step of a tick: round(t * num / den), halves up, exactly as src/roll/roll.c (and
- * docs/formats.md) define it, so that the steps here are gb_roll_encode's. */
-typedef struct {
-    uint64_t num, den;
-} quantiser;
-
-static uint64_t step_of(const quantiser *qz, uint64_t t) {
-    uint64_t q = t / qz->den, r = t % qz->den;
-    if (q >= UINT64_MAX / qz->num) return UINT64_MAX;
-    return q * qz->num + (2 * r * qz->num + qz->den) / (2 * qz->den);
-}
-
-static void note_steps(const quantiser *qz, const gb_note *n, uint64_t *a, uint64_t *b) {
-    *a = step_of(qz, n->start);
-    *b = step_of(qz, n->end);
-    if (*b <= *a) *b = *a == UINT64_MAX ? UINT64_MAX : *a + 1;
-}
-
 static int cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
@@ -213,14 +196,9 @@ static gb_status encode_part(const gb_dataset *ds, const gb_song *s, const gb_pa
                              gb_ds_part *out, gb_error *err) {
     const gb_ds_encoding *e = &ds->enc;
     memset(out, 0, sizeof *out);
-    quantiser qz;
-    if (e->roll.step_ticks > 0) {
-        qz = (quantiser){1, (uint64_t)e->roll.step_ticks};
-    } else {
-        int tpq = gb_song_ticks_per_quarter(s);
-        if (tpq <= 0) return gb_fail(err, GB_ERR_FORMAT, -1, "song has no ticks per quarter note");
-        qz = (quantiser){(uint64_t)e->roll.steps_per_beat, (uint64_t)tpq};
-    }
+    gb_quantiser qz;
+    gb_status qs = gb_quantiser_of(s, &e->roll, &qz, err);
+    if (qs != GB_OK) return qs;
     size_t n = p->n_notes;
     if (n == 0) return GB_OK;
     if (n > UINT32_MAX / 4) return gb_fail(err, GB_ERR_LIMIT, -1, "%zu notes in a part", n);
@@ -242,7 +220,7 @@ static gb_status encode_part(const gb_dataset *ds, const gb_song *s, const gb_pa
             goto out;
         }
         uint64_t a, b;
-        note_steps(&qz, nt, &a, &b);
+        gb_note_steps(&qz, nt, &a, &b);
         if (b > GB_ROLL_MAX_STEPS) {
             st = gb_fail(err, GB_ERR_LIMIT, -1, "part needs %llu steps, more than the limit of %u",
                          (unsigned long long)b, GB_ROLL_MAX_STEPS);

@@ -9,24 +9,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Step of a tick: round(t * num / den), halves up, exact in 64-bit integers. Splitting t into
- * q * den + r keeps the products small (r < den <= INT_MAX, num <= 960) and the rounded
- * remainder at most num; a result near 2^64 saturates, far beyond GB_ROLL_MAX_STEPS anyway. */
-typedef struct {
-    uint64_t num, den;
-} quantiser;
+#include "roll/quantise.h"
 
-static uint64_t step_of(const quantiser *qz, uint64_t t) {
+/* Splitting t into q * den + r keeps the products small (r < den <= INT_MAX, num <= 960) and
+ * the rounded remainder at most num; a result near 2^64 saturates, far beyond GB_ROLL_MAX_STEPS
+ * anyway. */
+uint64_t gb_quantise(const gb_quantiser *qz, uint64_t t) {
     uint64_t q = t / qz->den, r = t % qz->den;
     if (q >= UINT64_MAX / qz->num) return UINT64_MAX;
     return q * qz->num + (2 * r * qz->num + qz->den) / (2 * qz->den);
 }
 
-/* The steps [*a, *b) a note occupies: at least one, so that short notes never vanish. */
-static void note_steps(const quantiser *qz, const gb_note *n, uint64_t *a, uint64_t *b) {
-    *a = step_of(qz, n->start);
-    *b = step_of(qz, n->end);
+void gb_note_steps(const gb_quantiser *qz, const gb_note *n, uint64_t *a, uint64_t *b) {
+    *a = gb_quantise(qz, n->start);
+    *b = gb_quantise(qz, n->end);
     if (*b <= *a) *b = *a == UINT64_MAX ? UINT64_MAX : *a + 1;
+}
+
+gb_status gb_quantiser_of(const gb_song *s, const gb_roll_opts *o, gb_quantiser *q,
+                          gb_error *err) {
+    if (o->step_ticks > 0) {
+        *q = (gb_quantiser){1, (uint64_t)o->step_ticks};
+        return GB_OK;
+    }
+    int spb = o->steps_per_beat ? o->steps_per_beat : 4;
+    if (spb < 0 || spb > 960)
+        return gb_fail(err, GB_ERR_ARG, -1, "steps_per_beat %d is not in 1..960", spb);
+    int tpq = s ? gb_song_ticks_per_quarter(s) : 0;
+    if (tpq <= 0) return gb_fail(err, GB_ERR_ARG, -1, "song has no ticks per quarter note");
+    *q = (gb_quantiser){(uint64_t)spb, (uint64_t)tpq};
+    return GB_OK;
 }
 
 gb_status gb_roll_encode(const gb_song *s, const gb_part *p, const gb_roll_opts *o,
@@ -34,17 +46,9 @@ gb_status gb_roll_encode(const gb_song *s, const gb_part *p, const gb_roll_opts 
     if (out) memset(out, 0, sizeof *out);
     if (!p || !o || !out || (p->n_notes && !p->notes))
         return gb_fail(err, GB_ERR_ARG, -1, "gb_roll_encode: missing argument");
-    quantiser qz;
-    if (o->step_ticks > 0) {
-        qz = (quantiser){1, (uint64_t)o->step_ticks};
-    } else {
-        int spb = o->steps_per_beat ? o->steps_per_beat : 4;
-        if (spb < 0 || spb > 960)
-            return gb_fail(err, GB_ERR_ARG, -1, "steps_per_beat %d is not in 1..960", spb);
-        int tpq = s ? gb_song_ticks_per_quarter(s) : 0;
-        if (tpq <= 0) return gb_fail(err, GB_ERR_ARG, -1, "song has no ticks per quarter note");
-        qz = (quantiser){(uint64_t)spb, (uint64_t)tpq};
-    }
+    gb_quantiser qz;
+    gb_status st = gb_quantiser_of(s, o, &qz, err);
+    if (st != GB_OK) return st;
 
     /* Size the roll before allocating: a hostile file's notes can end at any 64-bit tick. */
     uint64_t steps = 0;
@@ -54,7 +58,7 @@ gb_status gb_roll_encode(const gb_song *s, const gb_part *p, const gb_roll_opts 
             return gb_fail(err, GB_ERR_ARG, -1, "note %zu has pitch %d, velocity %d", i,
                            n->pitch, n->velocity);
         uint64_t a, b;
-        note_steps(&qz, n, &a, &b);
+        gb_note_steps(&qz, n, &a, &b);
         if (b > steps) steps = b;
     }
     if (steps > GB_ROLL_MAX_STEPS)
@@ -69,7 +73,7 @@ gb_status gb_roll_encode(const gb_song *s, const gb_part *p, const gb_roll_opts 
     for (size_t i = 0; i < p->n_notes; i++) {
         const gb_note *n = &p->notes[i];
         uint64_t a, b;
-        note_steps(&qz, n, &a, &b);
+        gb_note_steps(&qz, n, &a, &b);
         for (uint64_t k = a; k < b; k++) v[k * 128 + n->pitch] = n->velocity;
     }
 
