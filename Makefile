@@ -38,7 +38,7 @@ $(B)/libgroovybee.a: $(LIB_OBJ)
 $(B)/groovybee: $(CLI_OBJ) $(B)/libgroovybee.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(B)/tests/%: tests/%.c tests/test.h $(B)/libgroovybee.a
+$(B)/tests/%: tests/%.c tests/test.h tests/tmpdir.h $(B)/libgroovybee.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(B)/libgroovybee.a -o $@ $(LDLIBS)
 

@@ -11,30 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "test.h"
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name) {
-    static char p[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
-}
+#include "tmpdir.h"
 
 static int has_tmp_files(const char *dir) {
     DIR *d = opendir(dir);
@@ -455,11 +432,7 @@ static void test_atomic(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gb_ckpt_test_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!tmpdir_make("ckpt_test")) return 1;
     RUN(test_roundtrip);
     RUN(test_pytorch_names);
     RUN(test_damaged);

@@ -10,16 +10,7 @@
 
 #include "roll/dataset.h"
 #include "test.h"
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name) {
-    static char p[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
+#include "tmpdir.h"
 
 static int write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -35,22 +26,6 @@ static int copy_file(const char *from, const char *to, size_t max) {
     int ok = write_file(to, b.data, b.len < max ? b.len : max);
     gb_buf_free(&b);
     return ok;
-}
-
-static void rm_rf(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) rm_rf(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static const char *jsb(int i) {
@@ -536,11 +511,7 @@ static void test_permutation(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gb_ds_test_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!tmpdir_make("ds_test")) return 1;
     RUN(test_steps_equal_rolls);
     RUN(test_onsets);
     RUN(test_compact_memory);
@@ -549,6 +520,6 @@ int main(void) {
     RUN(test_walk_and_skips);
     RUN(test_filter);
     RUN(test_permutation);
-    rm_rf(tmpdir);
+    rm_tree(tmpdir);
     TEST_END();
 }

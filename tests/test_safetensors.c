@@ -14,32 +14,9 @@
 
 #include "io/safetensors.h"
 #include "test.h"
+#include "tmpdir.h"
 
 /* ---- helpers ---- */
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name) {
-    static char p[4][256];
-    static int k;
-    k = (k + 1) % 4; /* a few live at once */
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static void rm_tree(const char *dir) { /* only the flat directory this test made */
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
-}
 
 /* Names in a directory, sorted and joined with '|'. */
 static void dir_list(const char *dir, char *out, size_t cap) {
@@ -830,11 +807,7 @@ static void test_we_read_python(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gb_st_test_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!tmpdir_make("st_test")) return 1;
     fill_samples();
     RUN(test_roundtrip);
     RUN(test_exact_bytes);

@@ -11,34 +11,10 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "tmpdir.h"
 #include "train/train.h"
 
-static char tmpdir[64];
 static gb_dataset ds; /* 6 chorales, 2 of them for validation */
-
-static const char *tmp_path(const char *name) {
-    static char p[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            struct stat sb;
-            if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) rm_tree(p);
-            else unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
-}
 
 static int same_file(const char *a, const char *b) {
     gb_buf x, y;
@@ -323,11 +299,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gb_train_test_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!tmpdir_make("train_test")) return 1;
     gb_ds_encoding enc;
     gb_ds_encoding_default(&enc);
     gb_error e;
