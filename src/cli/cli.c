@@ -6,11 +6,19 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-void cli_error(const char *file, const gb_error *e) {
+static void report(const char *file, const gb_error *e, const char *tail) {
     if (e->offset >= 0)
-        fprintf(stderr, "groovybee: %s: at byte %lld: %s\n", file, (long long)e->offset, e->msg);
+        fprintf(stderr, "groovybee: %s: at byte %lld: %s%s\n", file, (long long)e->offset, e->msg,
+                tail);
     else
-        fprintf(stderr, "groovybee: %s: %s\n", file, e->msg);
+        fprintf(stderr, "groovybee: %s: %s%s\n", file, e->msg, tail);
+}
+
+void cli_error(const char *file, const gb_error *e) { report(file, e, ""); }
+
+void cli_warn_skipped(void *ctx, const char *file, const gb_error *e) {
+    (void)ctx;
+    report(file, e, " (skipped)");
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {

@@ -19,6 +19,8 @@ int cmd_eval(int argc, char **argv);
 
 /* "groovybee: FILE: at byte N: message" on stderr. */
 void cli_error(const char *file, const gb_error *e);
+/* A corpus file that is skipped: the cli_error line with " (skipped)"; a gb_ds_warn_fn. */
+void cli_warn_skipped(void *ctx, const char *file, const gb_error *e);
 /* Prints "groovybee CMD: message" and a hint to --help on stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...);
 /* Parses an integer option in [lo, hi]; on failure reports a usage error and returns 0. */

@@ -36,15 +36,6 @@ typedef struct {
     uint64_t steps;
 } sums;
 
-static void warn_skip(void *ctx, const char *path, const gb_error *e) {
-    (void)ctx;
-    if (e->offset >= 0)
-        fprintf(stderr, "groovybee: %s: at byte %lld: %s (skipped)\n", path, (long long)e->offset,
-                e->msg);
-    else
-        fprintf(stderr, "groovybee: %s: %s (skipped)\n", path, e->msg);
-}
-
 /* One part, whole: inputs are steps -1 (zeros) .. S-2, targets steps 0 .. S-1. */
 static void eval_part(const gb_lstm *m, const gb_model_info *in, const gb_dataset *ds, size_t pi,
                       gb_lstm_stream *st, float *xbuf, float *y, sums *out) {
@@ -120,7 +111,7 @@ int cmd_eval(int argc, char **argv) {
         goto out;
     }
     if (gb_ds_add_paths(&ds, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1),
-                        0, warn_skip, NULL, &e) != GB_OK) {
+                        0, cli_warn_skipped, NULL, &e) != GB_OK) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         goto out;
     }

@@ -122,15 +122,6 @@ static char *json_array(const char *const *items, int n) {
 
 /* ---- reporting ---- */
 
-static void warn_skip(void *ctx, const char *path, const gb_error *e) {
-    (void)ctx;
-    if (e->offset >= 0)
-        fprintf(stderr, "groovybee: %s: at byte %lld: %s (skipped)\n", path, (long long)e->offset,
-                e->msg);
-    else
-        fprintf(stderr, "groovybee: %s: %s (skipped)\n", path, e->msg);
-}
-
 static const char *human_bytes(double b, char *buf, size_t cap) {
     const char *u[] = {"B", "KB", "MB", "GB", "TB"};
     int k = 0;
@@ -492,9 +483,9 @@ int cmd_train(int argc, char **argv) {
         return EXIT_RUNTIME;
     }
     if (gb_ds_add_paths(&ds, (const char *const *)argv + optind, (size_t)(argc - optind), 0,
-                        warn_skip, NULL, &e) != GB_OK ||
+                        cli_warn_skipped, NULL, &e) != GB_OK ||
         (a.n_valid && gb_ds_add_paths(&ds, (const char *const *)gl.gl_pathv, gl.gl_pathc, 1,
-                                      warn_skip, NULL, &e) != GB_OK)) {
+                                      cli_warn_skipped, NULL, &e) != GB_OK)) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         goto out;
     }

@@ -256,20 +256,25 @@ static const gb_st_tensor *want_tensor(const gb_st_file *f, const char *path, co
     return t;
 }
 
+/* gb_st_read, with the path in front of its message. */
+static gb_status read_st(const char *path, gb_st_file *f, gb_error *err) {
+    gb_error e;
+    gb_status s = gb_st_read(path, f, &e);
+    if (s == GB_OK) return s;
+    if (e.offset >= 0)
+        return gb_fail(err, s, e.offset, "%s: at byte %lld: %s", path, (long long)e.offset,
+                       e.msg);
+    return gb_fail(err, s, -1, "%s: %s", path, e.msg);
+}
+
 /* Reads the metadata into info (over defaults) and infers and checks the dimensions from the
  * tensors; with m, also allocates m and copies the parameters. */
 static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_error *err) {
     gb_model_info_default(info);
     if (m) memset(m, 0, sizeof *m);
     gb_st_file f;
-    gb_error e;
-    gb_status s = gb_st_read(path, &f, &e);
-    if (s != GB_OK) {
-        if (e.offset >= 0)
-            return gb_fail(err, s, e.offset, "%s: at byte %lld: %s", path, (long long)e.offset,
-                           e.msg);
-        return gb_fail(err, s, -1, "%s: %s", path, e.msg);
-    }
+    gb_status s = read_st(path, &f, err);
+    if (s != GB_OK) return s;
     const char *fmt = gb_st_meta(&f, "format");
     if (fmt && strcmp(fmt, GB_CKPT_FORMAT) != 0) {
         s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: format '%.40s' is not a groovybee model "
@@ -483,14 +488,8 @@ gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_p
 gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr, gb_error *err) {
     memset(pr, 0, sizeof *pr);
     gb_st_file f;
-    gb_error e;
-    gb_status s = gb_st_read(path, &f, &e);
-    if (s != GB_OK) {
-        if (e.offset >= 0)
-            return gb_fail(err, s, e.offset, "%s: at byte %lld: %s", path, (long long)e.offset,
-                           e.msg);
-        return gb_fail(err, s, -1, "%s: %s", path, e.msg);
-    }
+    gb_status s = read_st(path, &f, err);
+    if (s != GB_OK) return s;
     const char *fmt = gb_st_meta(&f, "format");
     int D = 0, H = 0, L = 0;
     uint64_t step = 0;
