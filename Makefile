@@ -7,16 +7,19 @@ CC      ?= cc
 B       ?= build
 OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
-# OpenBLAS (CBLAS) and OpenMP carry the numerics; scripts/deps.sh installs libopenblas-dev
-# before the sub-make that compiles, so pkg-config finds it there.
+# OpenBLAS (CBLAS) and OpenMP carry the numerics, libpng the pictures, libfluidsynth the audio;
+# scripts/deps.sh installs their -dev packages before the sub-make that compiles, so pkg-config
+# finds them there.
 BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+MEDIA_CFLAGS = $(shell pkg-config --cflags libpng fluidsynth 2>/dev/null)
+MEDIA_LIBS   = $(shell pkg-config --libs libpng fluidsynth 2>/dev/null || echo -lpng16 -lfluidsynth)
 CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclude -Isrc \
-           $(BLAS_CFLAGS) -MMD -MP
-LDLIBS  += $(BLAS_LIBS) -fopenmp -lm
+           $(BLAS_CFLAGS) $(MEDIA_CFLAGS) -MMD -MP
+LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) -fopenmp -lm
 
 LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/model/*.c src/io/*.c \
-                     src/train/*.c)
+                     src/train/*.c src/gen/*.c src/audio/*.c src/plot/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -59,12 +62,12 @@ demo: all
 # and the safetensors reader (build-fuzz/fuzz_safetensors -max_total_time=N).
 FUZZ_SECONDS ?= 60
 FUZZ_CC = clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-          -Iinclude -Isrc $(BLAS_CFLAGS)
+          -Iinclude -Isrc $(BLAS_CFLAGS) $(MEDIA_CFLAGS)
 fuzz:
 	@scripts/deps.sh build fuzz
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi $(BLAS_LIBS) -lm
-	$(FUZZ_CC) fuzz/fuzz_safetensors.c $(LIB_SRC) -o build-fuzz/fuzz_safetensors $(BLAS_LIBS) -lm
+	$(FUZZ_CC) fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi $(BLAS_LIBS) $(MEDIA_LIBS) -lm
+	$(FUZZ_CC) fuzz/fuzz_safetensors.c $(LIB_SRC) -o build-fuzz/fuzz_safetensors $(BLAS_LIBS) $(MEDIA_LIBS) -lm
 fuzz-run: fuzz
 	@mkdir -p build-fuzz/corpus
 	build-fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

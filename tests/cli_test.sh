@@ -3,25 +3,7 @@
 # that name the file and the byte, the whole bundled corpus through info and encode, and the
 # encode -> decode -> encode round trip checked by mido and NumPy. Ends with "N passed, N failed".
 set -u
-G=$(realpath "$1")
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-# expect NAME WANTED_STATUS COMMAND...: runs it with stdout/stderr in $T/out and $T/err
-expect() {
-    local name=$1 want=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    if [ "$got" = "$want" ]; then ok "$name"; else
-        bad "$name: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5; fi
-}
-has() { # has NAME FILE TEXT
-    if grep -qF -- "$3" "$2"; then ok "$1"; else bad "$1: '$3' not in $(head -c 300 "$2")"; fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # ---- help and usage
 expect "groovybee --help" 0 "$G" --help
@@ -181,5 +163,4 @@ has "the NaN stop says so" "$T/err" "became NaN or infinite in epoch 1; no model
 
 [ -z "$(ls "$T" | grep '\.tmp-')" ] && ok "no temporary files left" || bad "temporary files left: $(ls "$T")"
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+cli_end

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# run.sh BUILD_DIR... - runs every test program of each build (the first build also runs the
-# CLI tests and the mido cross-check of the whole corpus), then prints the sum of their closing
-# "N passed, N failed" lines. A program that dies before its closing line counts as one failure.
+# run.sh BUILD_DIR... - runs every test program and CLI script (tests/cli_*.sh) of each build
+# (the first build also runs the mido cross-check of the whole corpus), then prints the sum of
+# their closing "N passed, N failed" lines. A program that dies before its closing line counts as one failure.
 set -u
 total_p=0 total_f=0
 run() { # run LABEL COMMAND...
@@ -32,7 +32,9 @@ for b in "$@"; do
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] && run "$b: $(basename "$t")" "$t"
     done
-    run "$b: cli_test.sh" tests/cli_test.sh "$b/groovybee"
+    for c in tests/cli_*.sh; do
+        [ "$c" = tests/cli_lib.sh ] || run "$b: $(basename "$c")" "$c" "$b/groovybee"
+    done
     if [ $first = 1 ]; then
         run "$b: mido_check.py (corpus)" /usr/bin/python3 tests/mido_check.py "$b/groovybee" data/jsb data/classical
     fi

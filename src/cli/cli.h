@@ -16,6 +16,9 @@ int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* "groovybee: FILE: at byte N: message" on stderr. */
 void cli_error(const char *file, const gb_error *e);

@@ -14,6 +14,9 @@ static const struct {
     {"decode", cmd_decode, "piano rolls (.npy) -> one MIDI file"},
     {"train", cmd_train, "train the LSTM on a MIDI corpus -> MODEL.safetensors"},
     {"eval", cmd_eval, "a model's loss and frame NLL on MIDI files"},
+    {"generate", cmd_generate, "new music from one or more models -> MIDI (and WAV, PNG)"},
+    {"render", cmd_render, "MIDI -> WAV with FluidSynth and a General MIDI soundfont"},
+    {"plot", cmd_plot, "MIDI -> piano-roll PNG; training log -> loss curve PNG"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
