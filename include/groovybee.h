@@ -221,6 +221,10 @@ gb_status gb_roll_encode(const gb_song *s, const gb_part *p, const gb_roll_opts 
  * tick k * step_ticks. out->track/channel/program/name are left for the caller. */
 gb_status gb_roll_decode(const gb_roll *r, int threshold, uint64_t step_ticks, gb_part *out,
                          gb_error *err);
+/* The same, where onsets (steps x 128 like r->v, nonzero = a note starts here; NULL: none)
+ * also splits a run: a re-struck note of the same velocity becomes two notes. */
+gb_status gb_roll_decode_onsets(const gb_roll *r, const uint8_t *onsets, int threshold,
+                                uint64_t step_ticks, gb_part *out, gb_error *err);
 void gb_roll_free(gb_roll *r);
 void gb_part_free(gb_part *p);
 

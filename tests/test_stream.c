@@ -36,6 +36,13 @@ static void run_case(int D, int H, int L, int T, int B) {
     double worst = 0;
     for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)y3[i] - y2[i]));
     CHECK(worst < 1e-5); /* sgemm over fewer rows may round its sums differently */
+    /* one step at a time: for B = 1 the matrix-vector path of generation */
+    gb_lstm_stream_reset(s);
+    for (int t = 0; t < T; t++)
+        gb_lstm_stream_run(&m, s, x + (size_t)t * B * D, 1, y3 + (size_t)t * B * D);
+    worst = 0;
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)y3[i] - y2[i]));
+    CHECK(worst < 1e-5);
     /* without the reset the states go on from where they were: other outputs */
     gb_lstm_stream_run(&m, s, x, T, y3);
     CHECK(memcmp(y3, y2, n * sizeof *y2) != 0);
@@ -54,6 +61,8 @@ static void run_case(int D, int H, int L, int T, int B) {
 static void test_matches_forward(void) {
     run_case(128, 8, 2, 9, 3);
     run_case(256, 5, 1, 6, 1);
+    run_case(130, 40, 2, 7, 1); /* B = 1: chunks of one step take the matrix-vector path, */
+    run_case(128, 200, 2, 5, 1); /* threaded from this size on */
     run_case(128, 16, 3, 12, 2);
 }
 

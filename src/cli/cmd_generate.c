@@ -1,9 +1,378 @@
-/* cmd_generate.c - placeholder until `groovybee generate` lands. */
+/* cmd_generate.c - `groovybee generate MODEL... -o OUT.mid`: each model primes itself with a
+ * random window of its training corpus (or of --primer), generates its part (src/gen), and the
+ * parts are merged into one format-1 file; --wav and --png render and draw it. Every input is
+ * checked before anything is written, and a failure after the MIDI file was written removes it:
+ * no half-made outputs. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef GB_MEDIA_READY
+#include "audio/render.h"
+#include "plot/plot.h"
+#else
+typedef struct { const char *soundfont; } gb_render_opts;
+static void gb_render_opts_default(gb_render_opts *o) { o->soundfont = 0; }
+static const char *gb_render_find_soundfont(void) { return 0; }
+#endif
 #include "cli/cli.h"
+#include "gen/generate.h"
+#include "io/checkpoint.h"
+
+static const char *HELP =
+    "usage: groovybee generate MODEL.safetensors... -o OUT.mid [options]\n"
+    "\n"
+    "The report's procedure: each MODEL takes a random window of the music it was trained on\n"
+    "(the corpus paths in its metadata; --primer FILE instead), as long as its training\n"
+    "windows, feeds it, then feeds each prediction back as the next input, its states\n"
+    "carried, for --steps steps. Velocity (MSE) models feed back their predicted velocities;\n"
+    "binary (BCE) models draw each pitch from its probability. Each model makes one part;\n"
+    "the parts are merged into one format-1 MIDI file, each on its own track and channel with\n"
+    "its program. The same seed gives the same file.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output OUT.mid    the MIDI file to write (required)\n"
+    "  --steps N               steps to generate [64 beats of the first model's grid]\n"
+    "  --primer FILE.mid       prime with a random window of FILE's parts that the model\n"
+    "                          takes, instead of its corpus\n"
+    "  --keep-primer           put the primer before the generated music [off]\n"
+    "  --seed S                seed of the primer's choice and of the sampling [random,\n"
+    "                          printed so that the run can be repeated]\n"
+    "  --temperature T         binary models: pitches drawn with probability\n"
+    "                          sigmoid(logit / T); 0: a pitch sounds where p >= 0.5 [1]\n"
+    "  --threshold X           velocity models: predictions under X (velocity / 127) are\n"
+    "                          silence [0.1]\n"
+    "  --velocity N            binary models: the velocity of their notes [80]\n"
+    "  --bpm X                 tempo [the tempo of the first model's primer]\n"
+    "  --program N             GM program (0..127) of the next model's part, one per model\n"
+    "                          in order [the program of its primer's part]\n"
+    "  --key-fix               detect the primer's key (Krumhansl-Schmuckler) and move every\n"
+    "                          off-key note to the nearest pitch of that key [off]\n"
+    "  --wav OUT.wav           also render the result (FluidSynth, as `groovybee render`)\n"
+    "  --soundfont FILE.sf2    soundfont for --wav [found automatically]\n"
+    "  --png OUT.png           also draw the result (as `groovybee plot`)\n"
+    "  -q, --quiet             no summary on stderr\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "The output's time grid is the model's: a sixteenth note per step for the roll preset; for\n"
+    "models trained on raw ticks (the paper preset) a step is that many ticks of the primer's\n"
+    "file. Exit status: 0 written, 1 runtime error (nothing is left behind), 2 usage error.\n";
+
+#define MAX_MODELS 16
+#define OUT_DIVISION 960 /* ticks per quarter of the output: exact for 1..6, 8, 10, 12, 16 steps */
+
+typedef struct {
+    const char *path;
+    gb_lstm m;
+    gb_model_info in;
+    gb_dataset ds;
+    int loaded, ds_ready;
+    /* the primer: its part in ds and first step, and what its source file tells */
+    size_t part, start;
+    const char *src_path;
+    int src_division, src_program, src_drum;
+    double src_bpm;
+    gb_timesig src_timesig;
+    gb_key key;
+    uint64_t step_ticks; /* in OUT_DIVISION ticks */
+    int n_rows;
+    float *rows; /* (n_rows, D): the primer when kept, then the generated steps */
+} model;
+
+static void model_free(model *g) {
+    if (g->loaded) gb_lstm_free(&g->m), gb_model_info_free(&g->in);
+    if (g->ds_ready) gb_ds_free(&g->ds);
+    free(g->rows);
+}
+
+/* Loads the corpus named in the model's metadata (or the primer file) with its encoding. */
+static int load_primer_source(model *g, const char *primer) {
+    gb_error e;
+    if (gb_ds_init(&g->ds, &g->in.enc, &e) != GB_OK) {
+        fprintf(stderr, "groovybee: %s: %s\n", g->path, e.msg);
+        return EXIT_RUNTIME;
+    }
+    g->ds_ready = 1;
+    char **paths = NULL;
+    int n = 0;
+    if (primer) {
+        paths = malloc(sizeof *paths);
+        if (!paths || !(paths[0] = strdup(primer))) {
+            free(paths);
+            fprintf(stderr, "groovybee: out of memory\n");
+            return EXIT_RUNTIME;
+        }
+        n = 1;
+    } else if (gb_ckpt_paths_parse(g->in.corpus ? g->in.corpus : "[]", &paths, &n, &e) != GB_OK) {
+        fprintf(stderr, "groovybee: %s: %s\n", g->path, e.msg);
+        return EXIT_RUNTIME;
+    }
+    int rc = EXIT_OK;
+    if (!n) {
+        fprintf(stderr, "groovybee: %s: its metadata names no training corpus; give --primer "
+                "FILE.mid\n", g->path);
+        rc = EXIT_RUNTIME;
+    }
+    for (int i = 0; rc == EXIT_OK && i < n; i++) {
+        struct stat sb;
+        if (!primer && stat(paths[i], &sb) != 0) {
+            fprintf(stderr, "groovybee: %s: its training corpus '%s' is not here (paths are "
+                    "relative to where it was trained); give --primer FILE.mid\n", g->path,
+                    paths[i]);
+            rc = EXIT_RUNTIME;
+        }
+    }
+    if (rc == EXIT_OK &&
+        gb_ds_add_paths(&g->ds, (const char *const *)paths, (size_t)n, 0, cli_warn_skipped, NULL,
+                        &e) != GB_OK) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        rc = EXIT_RUNTIME;
+    }
+    for (int i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+    if (rc == EXIT_OK && primer && g->ds.files_skipped) rc = EXIT_RUNTIME; /* named above */
+    if (rc == EXIT_OK && g->ds.n_parts == 0) {
+        char progs[512];
+        gb_ds_filter_format(&g->in.enc, progs, sizeof progs);
+        fprintf(stderr, "groovybee: %s: no part that the model %s takes (GM programs %s%s)\n",
+                primer ? primer : "the model's corpus", g->path, progs,
+                g->in.enc.drums ? " + drums" : "");
+        rc = EXIT_RUNTIME;
+    }
+    return rc;
+}
+
+/* What the primer's source file tells: division, tempo, meter, program, key. */
+static int read_source(model *g) {
+    const gb_ds_part *p = &g->ds.parts[g->part];
+    g->src_path = g->ds.files[p->file].path;
+    gb_song s;
+    gb_error e;
+    if (gb_song_read(g->src_path, &s, &e) != GB_OK) {
+        cli_error(g->src_path, &e);
+        return EXIT_RUNTIME;
+    }
+    g->src_division = gb_song_ticks_per_quarter(&s);
+    g->src_bpm = s.n_tempos ? 60e6 / s.tempos[0].usec_per_quarter : 120;
+    g->src_timesig = s.n_timesigs ? s.timesigs[0] : (gb_timesig){0, 4, 4, 24, 8};
+    g->src_program = p->program, g->src_drum = p->is_drum;
+    double dur[12] = {0};
+    const gb_part *sp = &s.parts[p->index];
+    for (size_t i = 0; i < sp->n_notes; i++)
+        dur[sp->notes[i].pitch % 12] += (double)(sp->notes[i].end - sp->notes[i].start);
+    g->key = gb_key_detect(dur);
+    gb_song_free(&s);
+    const gb_roll_opts *ro = &g->in.enc.roll;
+    double st = ro->step_ticks > 0 ? (double)ro->step_ticks * OUT_DIVISION / g->src_division
+                                   : (double)OUT_DIVISION / ro->steps_per_beat;
+    g->step_ticks = st < 1 ? 1 : (uint64_t)llround(st);
+    return EXIT_OK;
+}
+
+/* A paper model's beat is its source's division in steps; a roll model's its steps_per_beat. */
+static long beat_steps(const model *g) {
+    const gb_roll_opts *ro = &g->in.enc.roll;
+    return ro->step_ticks > 0 ? (g->src_division + ro->step_ticks - 1) / ro->step_ticks
+                              : ro->steps_per_beat;
+}
+
+static uint64_t random_seed(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)getpid() << 20) %
+           1000000000u;
+}
+
+static int sharps_of(gb_key k) { /* key signature: the major key, or the relative major */
+    static const int major_sharps[12] = {0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5};
+    return major_sharps[(k.tonic + (k.minor ? 3 : 0)) % 12];
+}
 
 int cmd_generate(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "groovybee generate: not built yet\n");
-    return EXIT_RUNTIME;
+    enum { O_STEPS = 256, O_PRIMER, O_KEEP, O_SEED, O_TEMP, O_THRESH, O_VEL, O_BPM, O_PROGRAM,
+           O_KEYFIX, O_WAV, O_SF, O_PNG };
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'},       {"steps", required_argument, 0, O_STEPS},
+        {"primer", required_argument, 0, O_PRIMER},  {"keep-primer", no_argument, 0, O_KEEP},
+        {"seed", required_argument, 0, O_SEED},      {"temperature", required_argument, 0, O_TEMP},
+        {"threshold", required_argument, 0, O_THRESH}, {"velocity", required_argument, 0, O_VEL},
+        {"bpm", required_argument, 0, O_BPM},        {"program", required_argument, 0, O_PROGRAM},
+        {"key-fix", no_argument, 0, O_KEYFIX},       {"wav", required_argument, 0, O_WAV},
+        {"soundfont", required_argument, 0, O_SF},   {"png", required_argument, 0, O_PNG},
+        {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *C = "generate", *out = NULL, *primer = NULL, *wav = NULL, *sf = NULL, *png = NULL;
+    long steps = 0, seed_l = -1, velocity = 80, programs[MAX_MODELS];
+    double temperature = 1, threshold = 0.1, bpm = 0;
+    int n_programs = 0, keep = 0, keyfix = 0, quiet = 0, c;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case O_STEPS:
+            if (!cli_int(C, "--steps", optarg, 1, 1L << 24, &steps)) return EXIT_USAGE;
+            break;
+        case O_PRIMER: primer = optarg; break;
+        case O_KEEP: keep = 1; break;
+        case O_SEED:
+            if (!cli_int(C, "--seed", optarg, 0, 1L << 62, &seed_l)) return EXIT_USAGE;
+            break;
+        case O_TEMP:
+            if (!cli_double(C, "--temperature", optarg, 0, 100, &temperature)) return EXIT_USAGE;
+            break;
+        case O_THRESH:
+            if (!cli_double(C, "--threshold", optarg, 1e-6, 1, &threshold)) return EXIT_USAGE;
+            break;
+        case O_VEL:
+            if (!cli_int(C, "--velocity", optarg, 1, 127, &velocity)) return EXIT_USAGE;
+            break;
+        case O_BPM:
+            if (!cli_double(C, "--bpm", optarg, 1, 1000, &bpm)) return EXIT_USAGE;
+            break;
+        case O_PROGRAM:
+            if (n_programs == MAX_MODELS)
+                return cli_usage_error(C, "more than %d --program", MAX_MODELS);
+            if (!cli_int(C, "--program", optarg, 0, 127, &programs[n_programs++]))
+                return EXIT_USAGE;
+            break;
+        case O_KEYFIX: keyfix = 1; break;
+        case O_WAV: wav = optarg; break;
+        case O_SF: sf = optarg; break;
+        case O_PNG: png = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': return fputs(HELP, stdout), EXIT_OK;
+        default: return cli_usage_error(C, "bad option");
+        }
+    }
+    int n_models = argc - optind;
+    if (!out) return cli_usage_error(C, "no -o OUT.mid");
+    if (n_models < 1) return cli_usage_error(C, "no MODEL.safetensors");
+    if (n_models > MAX_MODELS) return cli_usage_error(C, "more than %d models", MAX_MODELS);
+    if (n_programs > n_models)
+        return cli_usage_error(C, "%d --program for %d model%s", n_programs, n_models,
+                               n_models == 1 ? "" : "s");
+    gb_render_opts ro;
+    gb_render_opts_default(&ro);
+    if (sf) ro.soundfont = sf;
+    if (wav && !sf && !(ro.soundfont = gb_render_find_soundfont())) {
+        fprintf(stderr, "groovybee: --wav: no General MIDI soundfont found; install the Debian "
+                "package fluid-soundfont-gm or give --soundfont FILE.sf2\n");
+        return EXIT_RUNTIME;
+    }
+    uint64_t seed = seed_l >= 0 ? (uint64_t)seed_l : random_seed();
+
+    model g[MAX_MODELS];
+    memset(g, 0, sizeof g);
+    int rc = EXIT_OK;
+    gb_error e;
+    gb_part parts[MAX_MODELS];
+    memset(parts, 0, sizeof parts);
+    for (int i = 0; rc == EXIT_OK && i < n_models; i++) {
+        model *m = &g[i];
+        m->path = argv[optind + i];
+        if (gb_ckpt_load(m->path, &m->m, &m->in, &e) != GB_OK) {
+            fprintf(stderr, "groovybee: %s\n", e.msg);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        m->loaded = 1;
+        rc = load_primer_source(m, primer);
+        gb_rng rng; /* each model its own stream: adding a model changes no other part */
+        gb_rng_seed(&rng, seed + 0x9E3779B97F4A7C15ull * (uint64_t)i);
+        int T = m->in.seq, D = m->in.net.D;
+        if (rc == EXIT_OK && gb_gen_pick_primer(&m->ds, T, &rng, &m->part, &m->start, &e) != GB_OK) {
+            fprintf(stderr, "groovybee: %s: %s (the window model %s was trained on)\n",
+                    primer ? primer : "the model's corpus", e.msg, m->path);
+            rc = EXIT_RUNTIME;
+        }
+        if (rc == EXIT_OK) rc = read_source(m);
+        if (rc != EXIT_OK) break;
+        long n = steps ? steps : 64 * beat_steps(&g[0]);
+        int kept = keep ? T : 0;
+        float *pr = malloc((size_t)T * D * sizeof *pr);
+        m->n_rows = kept + (int)n;
+        m->rows = malloc((size_t)m->n_rows * D * sizeof *m->rows);
+        if (!pr || !m->rows) {
+            free(pr);
+            fprintf(stderr, "groovybee: out of memory for %ld steps\n", n);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        gb_ds_cut(&m->ds, m->part, m->start, (size_t)T, 1, 0, pr);
+        if (kept) memcpy(m->rows, pr, (size_t)T * D * sizeof *pr);
+        gb_status s = gb_generate(&m->m, m->in.loss, pr, T, (int)n, (float)temperature, &rng,
+                                  m->rows + (size_t)kept * D, &e);
+        free(pr);
+        if (s == GB_OK)
+            s = gb_gen_decode(m->rows, m->n_rows, D, m->in.enc.binary, (float)threshold,
+                              (int)velocity, keyfix ? &m->key : NULL, m->step_ticks, &parts[i],
+                              &e);
+        if (s != GB_OK) {
+            fprintf(stderr, "groovybee: %s: %s\n", m->path, e.msg);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        gb_part *p = &parts[i];
+        p->track = i + 1;
+        p->is_drum = n_programs > i ? 0 : m->src_drum;
+        p->program = n_programs > i ? (int)programs[i] : m->src_program;
+        /* channels 0, 1, ... skipping 9, which General MIDI keeps for drums */
+        p->channel = p->is_drum ? 9 : (i < 9 ? i : i + 1) % 16;
+        const char *base = strrchr(m->path, '/');
+        snprintf(p->name, sizeof p->name, "%s", base ? base + 1 : m->path);
+    }
+
+    if (rc == EXIT_OK) {
+        uint64_t end = 0;
+        for (int i = 0; i < n_models; i++)
+            for (size_t k = 0; k < parts[i].n_notes; k++)
+                if (parts[i].notes[k].end > end) end = parts[i].notes[k].end;
+        double tempo_bpm = bpm > 0 ? bpm : g[0].src_bpm;
+        gb_tempo tempo = {0, (uint32_t)lrint(60e6 / tempo_bpm), 0, 0};
+        gb_timesig ts = g[0].src_timesig;
+        ts.tick = 0;
+        gb_keysig ks = {0, (int8_t)sharps_of(g[0].key), (uint8_t)g[0].key.minor};
+        gb_song song = {.format = 1, .division = OUT_DIVISION, .n_tracks = n_models + 1,
+                        .end_tick = end, .tempos = &tempo, .n_tempos = 1, .timesigs = &ts,
+                        .n_timesigs = 1, .keysigs = &ks, .n_keysigs = keyfix ? 1 : 0,
+                        .parts = parts, .n_parts = (size_t)n_models};
+        const char *failed = NULL;
+        if (gb_song_save(&song, out, &e) != GB_OK) failed = out;
+#ifdef GB_MEDIA_READY
+        else if (wav && gb_render_wav(&song, &ro, wav, &e) != GB_OK) failed = wav;
+        else if (png) {
+            gb_plot_opts po;
+            gb_plot_opts_default(&po);
+            const char *b = strrchr(out, '/');
+            po.title = b ? b + 1 : out;
+            if (gb_plot_song_png(&song, &po, png, &e) != GB_OK) failed = png;
+        }
+#endif
+        if (failed) {
+            fprintf(stderr, "groovybee: %s: %s\n", failed, e.msg);
+            if (failed != out) unlink(out);
+            if (wav && failed == png) unlink(wav);
+            rc = EXIT_RUNTIME;
+        } else if (!quiet) {
+            char kb[16];
+            fprintf(stderr, "groovybee generate: seed %llu, %.1f s at %.0f bpm -> %s%s%s%s%s\n",
+                    (unsigned long long)seed, gb_song_seconds(&song, -1, end), tempo_bpm, out,
+                    wav ? ", " : "", wav ? wav : "", png ? ", " : "", png ? png : "");
+            for (int i = 0; i < n_models; i++)
+                fprintf(stderr, "  part %d: %s, %zu notes, %s, primed with %s step %zu%s%s\n",
+                        i + 1, g[i].path, parts[i].n_notes,
+                        gb_gm_name(parts[i].program, parts[i].is_drum), g[i].src_path,
+                        g[i].start, keyfix ? ", key " : "",
+                        keyfix ? gb_key_name(g[i].key, kb) : "");
+        }
+    }
+    for (int i = 0; i < n_models; i++) {
+        gb_part_free(&parts[i]);
+        model_free(&g[i]);
+    }
+    return rc;
 }

@@ -97,29 +97,6 @@ typedef struct {
     int n_programs, n_instruments, n_valid;
 } args;
 
-/* ---- the corpus as a JSON array, for the checkpoint's metadata ---- */
-
-static char *json_array(const char *const *items, int n) {
-    size_t cap = 3;
-    for (int i = 0; i < n; i++) cap += 6 * strlen(items[i]) + 3;
-    char *s = malloc(cap), *p = s;
-    if (!s) return NULL;
-    *p++ = '[';
-    for (int i = 0; i < n; i++) {
-        if (i) *p++ = ',';
-        *p++ = '"';
-        for (const unsigned char *c = (const unsigned char *)items[i]; *c; c++) {
-            if (*c == '"' || *c == '\\') *p++ = '\\', *p++ = (char)*c;
-            else if (*c < 0x20) p += sprintf(p, "\\u%04x", *c);
-            else *p++ = (char)*c;
-        }
-        *p++ = '"';
-    }
-    *p++ = ']';
-    *p = 0;
-    return s;
-}
-
 /* ---- reporting ---- */
 
 static const char *human_bytes(double b, char *buf, size_t cap) {
@@ -449,8 +426,8 @@ int cmd_train(int argc, char **argv) {
             gb_model_info_free(&info);
             return cli_usage_error("train", "%s", e.msg);
         }
-        info.corpus = json_array((const char *const *)argv + optind, argc - optind);
-        info.valid_corpus = json_array(a.valid, a.n_valid);
+        info.corpus = gb_ckpt_paths_json((const char *const *)argv + optind, argc - optind);
+        info.valid_corpus = gb_ckpt_paths_json(a.valid, a.n_valid);
         if (!info.corpus || !info.valid_corpus) {
             gb_model_info_free(&info);
             fprintf(stderr, "groovybee: out of memory\n");

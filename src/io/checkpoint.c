@@ -38,6 +38,83 @@ void gb_model_info_free(gb_model_info *info) {
     info->corpus = info->valid_corpus = NULL;
 }
 
+char *gb_ckpt_paths_json(const char *const *paths, int n) {
+    size_t cap = 3;
+    for (int i = 0; i < n; i++) cap += 6 * strlen(paths[i]) + 3;
+    char *s = malloc(cap), *p = s;
+    if (!s) return NULL;
+    *p++ = '[';
+    for (int i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        for (const unsigned char *c = (const unsigned char *)paths[i]; *c; c++) {
+            if (*c == '"' || *c == '\\') *p++ = '\\', *p++ = (char)*c;
+            else if (*c < 0x20) p += sprintf(p, "\\u%04x", *c);
+            else *p++ = (char)*c;
+        }
+        *p++ = '"';
+    }
+    *p++ = ']';
+    *p = 0;
+    return s;
+}
+
+/* Reads what gb_ckpt_paths_json writes: strings with \" \\ and \u00XX escapes. */
+gb_status gb_ckpt_paths_parse(const char *json, char ***paths, int *n, gb_error *err) {
+    *paths = NULL, *n = 0;
+    const char *p = json;
+    char **v = NULL;
+    size_t cap = 0;
+    int k = 0;
+    while (*p == ' ') p++;
+    if (*p++ != '[') goto bad;
+    while (*p == ' ') p++;
+    if (*p == ']') goto done;
+    for (;;) {
+        while (*p == ' ') p++;
+        if (*p++ != '"') goto bad;
+        const char *q = p;
+        size_t len = 0;
+        for (; *q && *q != '"'; q++, len++)
+            if (*q == '\\' && !*++q) goto bad;
+        if (*q != '"' || gb_grow((void **)&v, &cap, (size_t)k + 1, sizeof *v) != GB_OK ||
+            !(v[k] = malloc(len + 1)))
+            goto bad;
+        char *o = v[k++];
+        while (*p != '"') {
+            if (*p != '\\') {
+                *o++ = *p++;
+            } else if (p[1] == 'u') {
+                unsigned u = 0;
+                for (int i = 2; i < 6; i++) {
+                    char h = p[i]; /* stops at the NUL or the closing quote: not hex */
+                    int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                          : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+                    if (d < 0) goto bad;
+                    u = u * 16 + (unsigned)d;
+                }
+                if (u == 0 || u > 0x7F) goto bad;
+                *o++ = (char)u, p += 6;
+            } else {
+                *o++ = p[1], p += 2;
+            }
+        }
+        *o = 0;
+        p++;
+        while (*p == ' ') p++;
+        if (*p == ']') break;
+        if (*p++ != ',') goto bad;
+    }
+done:
+    *paths = v, *n = k;
+    return GB_OK;
+bad:
+    while (k > 0) free(v[--k]);
+    free(v);
+    return gb_fail(err, GB_ERR_FORMAT, -1, "corpus paths are not a JSON array of strings: %.60s",
+                   json);
+}
+
 gb_status gb_model_info_check(const gb_model_info *in, gb_error *err) {
     const gb_lstm_config *c = &in->net;
     if (c->D < 1 || c->D > MAX_DIM || c->H < 1 || c->H > MAX_DIM)

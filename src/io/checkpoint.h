@@ -53,6 +53,13 @@ void gb_model_info_free(gb_model_info *info);
 /* Checks the values a model needs (dimensions, loss, encoding, D against the encoding). */
 gb_status gb_model_info_check(const gb_model_info *info, gb_error *err);
 
+/* The corpus paths as the metadata keeps them, a JSON array of strings: ["data/jsb", "a.mid"].
+ * gb_ckpt_paths_json returns a malloc'd string (NULL: out of memory); gb_ckpt_paths_parse
+ * returns n malloc'd strings in *paths (free each, then the array); GB_ERR_FORMAT when json is
+ * not such an array. */
+char *gb_ckpt_paths_json(const char *const *paths, int n);
+gb_status gb_ckpt_paths_parse(const char *json, char ***paths, int *n, gb_error *err);
+
 /* Writes params (the model's parameter block, laid out as m->params; NULL: m->params) with
  * info as metadata. */
 gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,

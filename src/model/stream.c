@@ -73,12 +73,73 @@ const float *gb_lstm_stream_h(const gb_lstm_stream *s, int l) {
     return l >= 0 && l < s->cfg.L ? s->h[l] : NULL;
 }
 
+/* out[g] += w_g . x for the four rows w_g = w + g * stride (a unit's i, f, g, o gate rows): x is
+ * read once for four independent sums. Cloned for AVX2 (x86-64-v3), dispatched at load time,
+ * with the baseline build kept for older CPUs. */
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
+dot4(const float *w, size_t stride, const float *x, int n, float out[4]) {
+    const float *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (int i = 0; i < n; i++) {
+        float xi = x[i];
+        s0 += w0[i] * xi, s1 += w1[i] * xi, s2 += w2[i] * xi, s3 += w3[i] * xi;
+    }
+    out[0] += s0, out[1] += s1, out[2] += s2, out[3] += s3;
+}
+
+static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* One step of one sequence, as generation runs (T = B = 1). Each layer is then a
+ * matrix-vector product, bound by reading the weights (14 MB for the report's model, from L3),
+ * not by arithmetic; sgemm on one row also pays for packing them. Here each thread takes a block
+ * of hidden units, reads their four gate rows of W_ih and W_hh once and finishes their cells:
+ * one pass over the weights, one barrier per layer. */
+static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float *y) {
+    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L;
+    float *hn = s->out[0], *cn = s->c2;
+#pragma omp parallel if ((long)H * (D + H) >= 1L << 16)
+    for (int l = 0; l < L; l++) {
+        int in = l ? H : D;
+        const float *xin = l ? s->h[l - 1] : x, *wi = m->p.w_ih[l], *wh = m->p.w_hh[l];
+        const float *bi = m->p.b_ih[l], *bh = m->p.b_hh[l];
+#pragma omp for schedule(static)
+        for (int j = 0; j < H; j++) {
+            float z[4];
+            for (int g = 0; g < 4; g++) z[g] = bi[g * H + j] + bh[g * H + j];
+            dot4(wi + (size_t)j * in, (size_t)H * in, xin, in, z);
+            dot4(wh + (size_t)j * H, (size_t)H * H, s->h[l], H, z);
+            cn[j] = sigmoidf(z[1]) * s->c[l][j] + sigmoidf(z[0]) * tanhf(z[2]);
+            hn[j] = sigmoidf(z[3]) * tanhf(cn[j]);
+        }
+#pragma omp single
+        {
+            memcpy(s->h[l], hn, (size_t)H * sizeof *hn);
+            memcpy(s->c[l], cn, (size_t)H * sizeof *cn);
+        }
+    }
+    const float *top = s->h[L - 1];
+    int d = 0;
+    for (; d + 4 <= D; d += 4) {
+        for (int k = 0; k < 4; k++) y[d + k] = m->p.fc_b[d + k];
+        dot4(m->p.fc_w + (size_t)d * H, (size_t)H, top, H, y + d);
+    }
+    for (; d < D; d++) {
+        y[d] = m->p.fc_b[d];
+        for (int k = 0; k < H; k++) y[d] += m->p.fc_w[(size_t)d * H + k] * top[k];
+    }
+}
+
 void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int T, float *y) {
     const gb_lstm_config *c = &m->cfg;
     int D = c->D, H = c->H, L = c->L, G = 4 * H, B = s->B, TB = T * B;
     if (T < 1 || T > s->T_max || D != s->cfg.D || H != s->cfg.H || L != s->cfg.L) {
         if (T > 0)
             for (size_t i = 0; i < (size_t)T * B * D; i++) y[i] = NAN;
+        return;
+    }
+    if (TB == 1) {
+        step_one(m, s, x, y);
         return;
     }
     size_t bh = (size_t)B * H, bg = 4 * bh;

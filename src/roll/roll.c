@@ -99,6 +99,11 @@ gb_status gb_roll_encode(const gb_song *s, const gb_part *p, const gb_roll_opts 
 
 gb_status gb_roll_decode(const gb_roll *r, int threshold, uint64_t step_ticks, gb_part *out,
                          gb_error *err) {
+    return gb_roll_decode_onsets(r, NULL, threshold, step_ticks, out, err);
+}
+
+gb_status gb_roll_decode_onsets(const gb_roll *r, const uint8_t *onsets, int threshold,
+                                uint64_t step_ticks, gb_part *out, gb_error *err) {
     if (out) memset(out, 0, sizeof *out);
     if (!r || !out || (r->steps && !r->v))
         return gb_fail(err, GB_ERR_ARG, -1, "gb_roll_decode: missing argument");
@@ -114,9 +119,13 @@ gb_status gb_roll_decode(const gb_roll *r, int threshold, uint64_t step_ticks, g
     for (size_t k = 0; k < r->steps; k++) {
         for (int pitch = 0; pitch < 128; pitch++) {
             uint8_t val = r->v[k * 128 + pitch];
-            if (val < threshold || (k > 0 && r->v[(k - 1) * 128 + pitch] == val)) continue;
+            if (val < threshold || (k > 0 && r->v[(k - 1) * 128 + pitch] == val &&
+                                    !(onsets && onsets[k * 128 + pitch])))
+                continue;
             size_t end = k + 1;
-            while (end < r->steps && r->v[end * 128 + pitch] == val) end++;
+            while (end < r->steps && r->v[end * 128 + pitch] == val &&
+                   !(onsets && onsets[end * 128 + pitch]))
+                end++;
             if (gb_grow((void **)&notes, &cap, n + 1, sizeof *notes) != GB_OK) {
                 free(notes);
                 return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %zu notes", n + 1);

@@ -1,0 +1,121 @@
+/* generate.c - the generation loop, the decoding of its rows, the primer's choice (generate.h). */
+#include "gen/generate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/stream.h"
+
+/* Binary models: the row to feed back, drawn from the logits y (D). prev is the row fed back
+ * before (for onset consistency), NULL at the first generated step. */
+static void draw_row(const float *y, int D, float temperature, gb_rng *rng, const float *prev,
+                     float *x) {
+    for (int d = 0; d < D; d++) {
+        if (temperature <= 0) {
+            x[d] = y[d] >= 0 ? 1.0f : 0.0f;
+        } else {
+            float p = 1.0f / (1.0f + expf(-y[d] / temperature));
+            x[d] = gb_rng_float(rng) < p ? 1.0f : 0.0f;
+        }
+    }
+    if (D == 256)
+        for (int p = 0; p < 128; p++) {
+            int starts = x[p] > 0 && !(prev && prev[p] > 0);
+            x[128 + p] = x[p] > 0 && (starts || x[128 + p] > 0) ? 1.0f : 0.0f;
+        }
+}
+
+gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, int T, int n,
+                      float temperature, gb_rng *rng, float *out, gb_error *err) {
+    int D = m->cfg.D;
+    if (T < 1 || n < 0) return gb_fail(err, GB_ERR_ARG, -1, "generate: primer %d, steps %d", T, n);
+    gb_lstm_stream *st;
+    float *y = malloc((size_t)T * D * sizeof *y);
+    gb_status s = y ? gb_lstm_stream_new(&m->cfg, 1, T, &st, err)
+                    : gb_fail(err, GB_ERR_NOMEM, -1, "generate: out of memory");
+    if (s != GB_OK) {
+        free(y);
+        return s;
+    }
+    gb_lstm_stream_run(m, st, primer, T, y);
+    const float *pred = y + (size_t)(T - 1) * D; /* the prediction of the next step */
+    for (int k = 0; k < n; k++) {
+        float *x = out + (size_t)k * D;
+        if (loss == GB_LOSS_MSE)
+            memcpy(x, pred, (size_t)D * sizeof *x);
+        else
+            draw_row(pred, D, temperature, rng, k ? x - D : primer + (size_t)(T - 1) * D, x);
+        if (k + 1 < n) {
+            gb_lstm_stream_run(m, st, x, 1, y);
+            pred = y;
+        }
+    }
+    gb_lstm_stream_free(st);
+    free(y);
+    return GB_OK;
+}
+
+gb_status gb_gen_decode(const float *rows, int n, int D, int binary, float threshold,
+                        int velocity, const gb_key *key, uint64_t step_ticks, gb_part *out,
+                        gb_error *err) {
+    memset(out, 0, sizeof *out);
+    gb_roll r = {calloc((size_t)n * 128 + 1, 1), (size_t)n};
+    uint8_t *on = D == 256 ? calloc((size_t)n * 128 + 1, 1) : NULL;
+    if (!r.v || (D == 256 && !on)) {
+        free(r.v), free(on);
+        return gb_fail(err, GB_ERR_NOMEM, -1, "decode: out of memory for %d steps", n);
+    }
+    for (int k = 0; k < n; k++) {
+        const float *x = rows + (size_t)k * D;
+        for (int p = 0; p < 128; p++) {
+            int v;
+            if (binary) {
+                v = x[p] >= 0.5f ? velocity : 0;
+            } else {
+                v = x[p] < threshold ? 0 : (int)lrintf(127 * x[p]);
+                v = v < 1 ? (x[p] < threshold ? 0 : 1) : v > 127 ? 127 : v;
+            }
+            if (!v) continue;
+            int q = key ? gb_key_fix(*key, p) : p;
+            uint8_t *cell = &r.v[(size_t)k * 128 + q];
+            if (v > *cell) *cell = (uint8_t)v;
+            if (on && x[128 + p] >= 0.5f) on[(size_t)k * 128 + q] = 1;
+        }
+    }
+    gb_status s = gb_roll_decode_onsets(&r, on, 1, step_ticks, out, err);
+    free(r.v), free(on);
+    return s;
+}
+
+static int window_sounds(const gb_dataset *ds, size_t part, size_t start, int T) {
+    const gb_ds_part *p = &ds->parts[part];
+    /* runs overlapping [start, start + T) with a cell */
+    for (uint32_t i = 0; i < p->n_runs; i++) {
+        uint64_t a = p->run_start[i], b = i + 1 < p->n_runs ? p->run_start[i + 1] : p->steps;
+        if (b > start && a < start + (uint64_t)T && p->run_cell[i + 1] > p->run_cell[i]) return 1;
+    }
+    return 0;
+}
+
+gb_status gb_gen_pick_primer(const gb_dataset *ds, int T, gb_rng *rng, size_t *part,
+                             size_t *start, gb_error *err) {
+    uint64_t total = 0; /* windows of T steps at every step: steps - T + 1 per part */
+    for (size_t i = 0; i < ds->n_parts; i++)
+        if (ds->parts[i].steps >= (uint32_t)T) total += ds->parts[i].steps - (uint32_t)T + 1;
+    if (!total)
+        return gb_fail(err, GB_ERR_ARG, -1, "no part has the %d steps a primer needs", T);
+    for (int tries = 0;; tries++) {
+        uint64_t w = gb_rng_below(rng, total);
+        size_t i = 0;
+        for (;; i++) {
+            uint64_t k = ds->parts[i].steps >= (uint32_t)T ? ds->parts[i].steps - (uint32_t)T + 1 : 0;
+            if (w < k) break;
+            w -= k;
+        }
+        *part = i, *start = (size_t)w;
+        /* a silent window (a rest at the start of a piece) primes nothing; draw again, but
+         * not forever: a corpus of rests still gives a primer */
+        if (tries == 63 || window_sounds(ds, i, (size_t)w, T)) return GB_OK;
+    }
+}

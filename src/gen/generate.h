@@ -1,0 +1,38 @@
+/* generate.h - new music from a trained model: the report's procedure. A primer (a window of
+ * real music) is fed to the network from zero states; then each prediction is fed back as the
+ * next input for as many steps as asked, states carried (src/model/stream.h).
+ *
+ * What is fed back: velocity (MSE) models feed back the predicted velocities as they are, as the
+ * report did; binary (BCE) models draw each feature from its probability, sigmoid(logit /
+ * temperature), or take p >= 0.5 at temperature 0, and feed back the drawn 0/1 row. With onset
+ * features (D = 256) the drawn row is made consistent before it goes back: an onset only where
+ * its pitch sounds, and always where a pitch starts to sound. The rows fed back are the music;
+ * gb_gen_decode turns them into notes. */
+#ifndef GB_GEN_GENERATE_H
+#define GB_GEN_GENERATE_H
+
+#include "gen/key.h"
+#include "model/lstm.h"
+#include "roll/dataset.h"
+
+/* Feeds primer (T rows of D = m->cfg.D features, T >= 1) then generates n steps into out (n, D).
+ * rng draws the samples of binary models (unused for MSE, and at temperature 0). */
+gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, int T, int n,
+                      float temperature, gb_rng *rng, float *out, gb_error *err);
+
+/* Rows (n, D) -> the notes of a part, step k starting at tick k * step_ticks. Binary rows: a
+ * pitch sounds where its feature is >= 0.5, at `velocity`; with onsets (D = 256) a re-struck
+ * note is two notes. Velocity rows: velocity round(127 v), silence where v < threshold. key
+ * (NULL: none) moves every off-key pitch to the nearest pitch of the key (gb_key_fix) before the
+ * notes are formed, so that a moved note merges with one already there. */
+gb_status gb_gen_decode(const float *rows, int n, int D, int binary, float threshold,
+                        int velocity, const gb_key *key, uint64_t step_ticks, gb_part *out,
+                        gb_error *err);
+
+/* A random window of T steps among those of the dataset's files (every file, whatever its
+ * split) that has at least one sounding step, when there is one: *part and *start. GB_ERR_ARG
+ * when no part has T steps. */
+gb_status gb_gen_pick_primer(const gb_dataset *ds, int T, gb_rng *rng, size_t *part,
+                             size_t *start, gb_error *err);
+
+#endif
