@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# cli_generate.sh GROOVYBEE - `groovybee generate` as a user meets it: small models trained
+# here, then the same seed giving the same bytes, every file read back by mido with the notes
+# `groovybee notes` lists, --key-fix leaving only in-key notes, two models making a two-track
+# file with both programs, --wav and --png, and each bad input getting its error with nothing
+# left behind. Ends with "N passed, N failed".
+set -u
+. "$(dirname "$0")/cli_lib.sh"
+
+J=$(ls data/jsb/jsb_train_00*.mid)
+# shellcheck disable=SC2086
+"$G" train $J --seq 16 --stride 8 --hidden 16 --epochs 1 -q -o "$T/roll.safetensors" 2>"$T/err" ||
+    bad "training a small roll model: $(tail -3 "$T/err")"
+# shellcheck disable=SC2086
+"$G" train $J --preset paper --hidden 16 --epochs 1 --max-windows 256 -q \
+    -o "$T/paper.safetensors" 2>"$T/err" || bad "training a small paper model: $(tail -3 "$T/err")"
+
+expect "generate --help" 0 "$G" generate --help
+has "generate --help shows usage" "$T/out" "usage: groovybee generate"
+has "generate --help shows defaults" "$T/out" "silence [0.1]"
+
+# ---- the same seed, the same bytes; another seed, other music
+expect "generate" 0 "$G" generate "$T/roll.safetensors" -o "$T/a.mid" --seed 7 --steps 64
+has "the summary gives the seed" "$T/err" "seed 7"
+has "the summary names the primer" "$T/err" "primed with data/jsb/jsb_train_00"
+"$G" generate "$T/roll.safetensors" -o "$T/b.mid" --seed 7 --steps 64 -q
+cmp -s "$T/a.mid" "$T/b.mid" && ok "same seed, same bytes" || bad "same seed gave other bytes"
+"$G" generate "$T/roll.safetensors" -o "$T/c.mid" --seed 8 --steps 64 -q
+cmp -s "$T/a.mid" "$T/c.mid" && bad "another seed gave the same bytes" || ok "another seed, other music"
+expect "no seed: a random one, printed" 0 "$G" generate "$T/roll.safetensors" -o "$T/r.mid" --steps 8
+seed=$(sed -n 's/.*seed \([0-9]*\),.*/\1/p' "$T/err")
+"$G" generate "$T/roll.safetensors" -o "$T/r2.mid" --steps 8 --seed "$seed" -q
+cmp -s "$T/r.mid" "$T/r2.mid" && ok "the printed seed repeats the run" || bad "seed $seed did not repeat"
+
+# ---- length: 64 steps of sixteenths = 16 quarters = 15360 ticks at 960 per quarter
+last_end=$("$G" notes "$T/a.mid" | awk -F, 'NR > 1 && $8 > m { m = $8 } END { print m + 0 }')
+[ "$last_end" -le 15360 ] && [ "$last_end" -gt 0 ] && ok "64 steps last at most 16 beats" ||
+    bad "64 steps end at tick $last_end"
+"$G" generate "$T/roll.safetensors" -o "$T/k.mid" --seed 7 --steps 64 --keep-primer -q
+kept_end=$("$G" notes "$T/k.mid" | awk -F, 'NR > 1 && $8 > m { m = $8 } END { print m + 0 }')
+[ "$kept_end" -gt 15360 ] && ok "--keep-primer puts the primer before" ||
+    bad "--keep-primer: last note ends at $kept_end"
+
+# ---- mido reads every generated file with the notes groovybee lists
+"$PY" tests/mido_check.py "$G" "$T/a.mid" "$T/k.mid" >"$T/mido" 2>&1 &&
+    ok "mido reads generated files as groovybee does" || bad "mido check: $(tail -5 "$T/mido")"
+
+# ---- --key-fix: every note in the key the summary names
+expect "generate --key-fix" 0 "$G" generate "$T/roll.safetensors" -o "$T/key.mid" --seed 3 \
+    --steps 128 --key-fix --temperature 1.5
+key=$(sed -n 's/.*key \([A-G][#b]\{0,1\} m[a-z]*\).*/\1/p' "$T/err")
+"$G" notes "$T/key.mid" >"$T/key.csv"
+"$PY" - "$key" "$T/key.csv" <<'EOF' >"$T/kc" 2>&1 && ok "--key-fix leaves only notes of $key" || bad "--key-fix: $(cat "$T/kc")"
+import csv, sys
+names = {"C": 0, "C#": 1, "D": 2, "Eb": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "Ab": 8, "A": 9, "Bb": 10, "B": 11}
+tonic, mode = sys.argv[1].split()
+scale = [0, 2, 4, 5, 7, 9, 11] if mode == "major" else [0, 2, 3, 5, 7, 8, 10, 11]
+pcs = {(int(r["pitch"]) - names[tonic]) % 12 for r in csv.DictReader(open(sys.argv[2]))}
+off = pcs - set(scale)
+assert pcs, "no notes"
+assert not off, "off-key degrees %s" % sorted(off)
+EOF
+"$G" generate "$T/roll.safetensors" -o "$T/nokey.mid" --seed 3 --steps 128 --temperature 1.5 -q
+[ "$(cut -d, -f5 <("$G" notes "$T/nokey.mid") | sort -u | wc -l)" -gt \
+  "$(cut -d, -f5 "$T/key.csv" | sort -u | wc -l)" ] && ok "without --key-fix more pitches sound" ||
+    bad "--key-fix changed nothing"
+
+# ---- two models: two tracks, two programs; the paper model's velocities
+expect "two models" 0 "$G" generate "$T/roll.safetensors" "$T/paper.safetensors" -o "$T/two.mid" \
+    --seed 1 --steps 64 --program 40 --program 0 --threshold 0.01
+"$G" info "$T/two.mid" --json >"$T/two.json"
+"$PY" - "$T/two.json" <<'EOF' >"$T/tc" 2>&1 && ok "two parts on their tracks with programs 40 and 0" || bad "two models: $(cat "$T/tc")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+parts = j["parts"]
+assert len(parts) == 2, parts
+assert [p["program"] for p in parts] == [40, 0], parts
+assert len({p["track"] for p in parts}) == 2 and len({p["channel"] for p in parts}) == 2, parts
+EOF
+expect "a paper model alone" 0 "$G" generate "$T/paper.safetensors" -o "$T/p.mid" --seed 1 --steps 200
+"$PY" tests/mido_check.py "$G" "$T/two.mid" "$T/p.mid" >"$T/mido" 2>&1 &&
+    ok "mido reads multi-model and paper output" || bad "mido check: $(tail -5 "$T/mido")"
+expect "a primer file" 0 "$G" generate "$T/roll.safetensors" --primer data/jsb/jsb_valid_000.mid \
+    -o "$T/pr.mid" --seed 1 --steps 16
+has "the primer is the file given" "$T/err" "primed with data/jsb/jsb_valid_000.mid"
+
+# ---- --wav and --png beside the MIDI file
+expect "--wav and --png" 0 "$G" generate "$T/roll.safetensors" -o "$T/w.mid" --seed 7 --steps 64 \
+    --wav "$T/w.wav" --png "$T/w.png"
+"$PY" - "$T/w.wav" "$T/w.png" <<'EOF' >"$T/wc" 2>&1 && ok "the WAV and the PNG read back" || bad "media: $(cat "$T/wc")"
+import struct, sys, wave
+w = wave.open(sys.argv[1])
+assert (w.getnchannels(), w.getsampwidth()) == (2, 2), (w.getnchannels(), w.getsampwidth())
+a = w.readframes(w.getnframes())
+assert max(abs(v) for v in struct.unpack("<%dh" % (len(a) // 2), a)) > 100, "silent"
+png = open(sys.argv[2], "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+width, height = struct.unpack(">II", png[16:24])
+assert width > 100 and height > 100, (width, height)
+EOF
+
+# ---- bad input: an error naming what is wrong, and no output left
+expect "no -o" 2 "$G" generate "$T/roll.safetensors"
+expect "no model" 2 "$G" generate -o "$T/x.mid"
+expect "a missing model" 1 "$G" generate "$T/nope.safetensors" -o "$T/x.mid"
+has "a missing model is named" "$T/err" "nope.safetensors"
+expect "a MIDI file as a model" 1 "$G" generate data/jsb/jsb_train_000.mid -o "$T/x.mid"
+has "a file of another format is named" "$T/err" "jsb_train_000.mid"
+"$PY" -c '
+import mido, sys
+m = mido.MidiFile(ticks_per_beat=480); t = mido.MidiTrack(); m.tracks.append(t)
+t += [mido.Message("note_on", note=60, velocity=80, time=0), mido.Message("note_off", note=60, time=960)]
+m.save(sys.argv[1])' "$T/short.mid"
+expect "a primer shorter than the window" 1 "$G" generate "$T/roll.safetensors" --primer "$T/short.mid" -o "$T/x.mid"
+has "the short primer error" "$T/err" "short.mid: no part has the 16 steps a primer needs"
+expect "more --program than models" 2 "$G" generate "$T/roll.safetensors" --program 1 --program 2 -o "$T/x.mid"
+expect "a bad --temperature" 2 "$G" generate "$T/roll.safetensors" --temperature -1 -o "$T/x.mid"
+expect "a missing soundfont" 1 "$G" generate "$T/roll.safetensors" -o "$T/x.mid" --seed 1 \
+    --steps 8 --wav "$T/x.wav" --soundfont "$T/none.sf2"
+has "the missing soundfont is named" "$T/err" "none.sf2"
+[ ! -e "$T/x.mid" ] && [ ! -e "$T/x.wav" ] && ok "failed runs leave no output" ||
+    bad "a failed run left $(ls "$T"/x.* 2>/dev/null)"
+[ -z "$(ls "$T" | grep '\.tmp-')" ] && ok "no temporary files left" || bad "temporary files left"
+
+cli_end
