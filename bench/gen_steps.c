@@ -1,0 +1,55 @@
+/* gen_steps.c - generation speed: steps/s of the report's model (D 128, H 512, L 2) fed its own
+ * predictions one step at a time with batch 1, as `groovybee generate` runs a velocity (MSE)
+ * model, through the library's stream (src/model/stream.h). Weights are PyTorch-style random:
+ * the speed does not depend on them.
+ *
+ *     build/bench_gen_steps [-n STEPS] [-H 512] [-L 2]
+ *
+ * Prints one key=value line: steps_s, us_step, and gb_s, the weight bytes streamed per second
+ * (every step reads every parameter once: 4 * n_params bytes). */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/stream.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    int n = 4000, H = 512, L = 2, D = 128, T = 12;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-n")) n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-H")) H = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-L")) L = atoi(argv[i + 1]);
+        else return fprintf(stderr, "usage: %s [-n STEPS] [-H 512] [-L 2]\n", argv[0]), 2;
+    }
+    gb_lstm_config c = {D, H, L, 0.2f};
+    gb_rng r;
+    gb_rng_seed(&r, 1);
+    gb_lstm m;
+    gb_lstm_stream *s;
+    gb_error e;
+    if (gb_lstm_init(&m, &c, &r, &e) != GB_OK || gb_lstm_stream_new(&c, 1, T, &s, &e) != GB_OK)
+        return fprintf(stderr, "gen_steps: %s\n", e.msg), 1;
+    float *x = malloc((size_t)T * D * sizeof *x), *y = malloc((size_t)T * D * sizeof *y);
+    for (int i = 0; i < T * D; i++) x[i] = gb_rng_float(&r) < 0.05f ? 0.6f : 0.0f;
+    gb_lstm_stream_run(&m, s, x, T, y); /* the primer */
+    memcpy(x, y + (size_t)(T - 1) * D, (size_t)D * sizeof *x);
+    for (int k = 0; k < 50; k++) gb_lstm_stream_run(&m, s, x, 1, x); /* warm up */
+    double t0 = now();
+    for (int k = 0; k < n; k++) gb_lstm_stream_run(&m, s, x, 1, x); /* y is the next x */
+    double dt = now() - t0;
+    double bytes = 4.0 * (double)m.n_params;
+    printf("steps_s=%.1f us_step=%.2f gb_s=%.2f mb_step=%.2f check=%g\n", n / dt, 1e6 * dt / n,
+           bytes * n / dt / 1e9, bytes / 1e6, (double)x[0]);
+    gb_lstm_stream_free(s);
+    gb_lstm_free(&m);
+    free(x), free(y);
+    return 0;
+}
