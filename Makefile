@@ -12,7 +12,9 @@ CFLAGS  ?= $(OPT)
 # finds them there.
 BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-MEDIA_CFLAGS = $(shell pkg-config --cflags libpng fluidsynth 2>/dev/null)
+# (fluidsynth's own --cflags would bring SDL2's feature macros into every file; its headers
+# need none)
+MEDIA_CFLAGS = $(shell pkg-config --cflags libpng 2>/dev/null)
 MEDIA_LIBS   = $(shell pkg-config --libs libpng fluidsynth 2>/dev/null || echo -lpng16 -lfluidsynth)
 CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclude -Isrc \
            $(BLAS_CFLAGS) $(MEDIA_CFLAGS) -MMD -MP
@@ -25,7 +27,7 @@ TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 
-.PHONY: all build deps test demo fuzz fuzz-run bench clean
+.PHONY: all build deps test demo demo-paper fuzz fuzz-run bench clean
 all:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory build
@@ -56,7 +58,9 @@ test:
 	@tests/run.sh build build-asan
 
 demo: all
-	@scripts/demo.sh
+	@scripts/demo.sh roll
+demo-paper: all
+	@scripts/demo.sh paper
 
 # libFuzzer targets (clang, ASan + UBSan): the MIDI reader (`make fuzz-run FUZZ_SECONDS=600`)
 # and the safetensors reader (build-fuzz/fuzz_safetensors -max_total_time=N).

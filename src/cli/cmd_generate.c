@@ -12,17 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef GB_MEDIA_READY
 #include "audio/render.h"
-#include "plot/plot.h"
-#else
-typedef struct { const char *soundfont; } gb_render_opts;
-static void gb_render_opts_default(gb_render_opts *o) { o->soundfont = 0; }
-static const char *gb_render_find_soundfont(void) { return 0; }
-#endif
 #include "cli/cli.h"
 #include "gen/generate.h"
 #include "io/checkpoint.h"
+#include "plot/plot.h"
 
 static const char *HELP =
     "usage: groovybee generate MODEL.safetensors... -o OUT.mid [options]\n"
@@ -342,7 +336,6 @@ int cmd_generate(int argc, char **argv) {
                         .parts = parts, .n_parts = (size_t)n_models};
         const char *failed = NULL;
         if (gb_song_save(&song, out, &e) != GB_OK) failed = out;
-#ifdef GB_MEDIA_READY
         else if (wav && gb_render_wav(&song, &ro, wav, &e) != GB_OK) failed = wav;
         else if (png) {
             gb_plot_opts po;
@@ -351,9 +344,9 @@ int cmd_generate(int argc, char **argv) {
             po.title = b ? b + 1 : out;
             if (gb_plot_song_png(&song, &po, png, &e) != GB_OK) failed = png;
         }
-#endif
         if (failed) {
-            fprintf(stderr, "groovybee: %s: %s\n", failed, e.msg);
+            if (failed == out) cli_error(out, &e);
+            else fprintf(stderr, "groovybee: %s\n", e.msg); /* it names the file: sf2 or out */
             if (failed != out) unlink(out);
             if (wav && failed == png) unlink(wav);
             rc = EXIT_RUNTIME;
