@@ -99,7 +99,7 @@ has "bad roll error names it" "$T/err" "bad.npy: at byte 0:"
 # ---- train and eval: a tiny model on three chorales
 J3="data/jsb/jsb_train_000.mid data/jsb/jsb_train_001.mid data/jsb/jsb_train_002.mid"
 # shellcheck disable=SC2086
-expect "train a tiny model" 0 "$G" train $J3 --hidden 16 --epochs 2 -o "$T/m.safetensors" --log "$T/m.jsonl"
+expect "train a tiny model" 0 "$G" train $J3 --hidden 16 --layers 2 --epochs 2 -o "$T/m.safetensors" --log "$T/m.jsonl"
 has "train prints the configuration" "$T/err" "model: LSTM 2 x 16, dropout 0.2, BCE loss on every step"
 has "train prints the corpus" "$T/err" "corpus: 3 files found, 3 read, 0 skipped"
 has "train prints the windows" "$T/err" "windows: 12 training, 15 validation"

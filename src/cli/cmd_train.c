@@ -27,12 +27,14 @@ static const char *HELP =
     "presets (every option below overrides its preset's value):\n"
     "  --preset NAME          roll or paper [roll]\n"
     "                         roll: sixteenth-note steps with rests, binary rolls, BCE,\n"
-    "                           windows of 64 steps every 32, loss on every step\n"
+    "                           windows of 64 steps every 32, loss on every step, one\n"
+    "                           layer of 256, lr 0.003\n"
     "                         paper: the report: one step per MIDI tick, silent steps removed,\n"
-    "                           velocity rolls, MSE, windows of 12 every 6, loss on the last\n"
+    "                           velocity rolls, MSE, windows of 12 every 6, loss on the last,\n"
+    "                           two layers of 512, lr 0.001\n"
     "model:\n"
-    "  --hidden H             hidden units [512]\n"
-    "  --layers L             LSTM layers, 1..4 [2]\n"
+    "  --hidden H             hidden units [roll: 256, paper: 512]\n"
+    "  --layers L             LSTM layers, 1..4 [roll: 1, paper: 2]\n"
     "  --dropout P            dropout between layers [0.2]\n"
     "  --loss mse|bce         [roll: bce, paper: mse]\n"
     "  --loss-on last|all     the prediction after the last step only, or every step\n"
@@ -52,7 +54,7 @@ static const char *HELP =
     "  --seq T                steps a window feeds the network [roll: 64, paper: 12]\n"
     "  --stride S             steps between window starts [roll: 32, paper: 6]\n"
     "  --batch B              windows a batch [64]\n"
-    "  --lr X                 Adam learning rate [0.001]\n"
+    "  --lr X                 Adam learning rate [roll: 0.003, paper: 0.001]\n"
     "  --clip X               clip gradients to this global L2 norm [0: off]\n"
     "  --epochs N             epochs to train (counting those before a resume) [20]\n"
     "  --valid-fraction F     fraction of the files kept apart for validation [0.1]\n"
@@ -354,6 +356,7 @@ static int resolve(const args *a, gb_model_info *in) {
         in->loss = GB_LOSS_MSE;
         in->loss_on = GB_LOSS_ON_LAST;
         in->seq = 12, in->stride = 6;
+        in->net.H = 512, in->net.L = 2, in->lr = 1e-3f;
     } else if (strcmp(preset, "roll") != 0) {
         return cli_usage_error(C, "--preset wants 'roll' or 'paper', not '%s'", preset);
     }

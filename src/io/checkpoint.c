@@ -19,12 +19,12 @@
 void gb_model_info_default(gb_model_info *info) {
     memset(info, 0, sizeof *info);
     snprintf(info->preset, sizeof info->preset, "roll");
-    info->net = (gb_lstm_config){.D = 128, .H = 512, .L = 2, .dropout = 0.2f};
+    info->net = (gb_lstm_config){.D = 128, .H = 256, .L = 1, .dropout = 0.2f};
     info->loss = GB_LOSS_BCE;
     info->loss_on = GB_LOSS_ON_ALL;
     gb_ds_encoding_default(&info->enc);
     info->seq = 64, info->stride = 32, info->batch = 64;
-    info->lr = 1e-3f;
+    info->lr = 3e-3f;
     info->valid_fraction = 0.1;
     info->seed = 1;
     info->train_loss = NAN;

@@ -47,7 +47,8 @@ typedef struct {
     double best_valid_loss; /* their validation loss, the best of the run (NaN: no validation) */
 } gb_model_info;
 
-/* The roll preset's values (D 128, H 512, L 2), nothing trained yet. */
+/* The roll preset's values (D 128, H 256, L 1, lr 3e-3: the best of the JSB measurements in
+ * bench/README.md), nothing trained yet. */
 void gb_model_info_default(gb_model_info *info);
 void gb_model_info_free(gb_model_info *info);
 /* Checks the values a model needs (dimensions, loss, encoding, D against the encoding). */
