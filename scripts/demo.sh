@@ -16,11 +16,11 @@ SEED=${DEMO_SEED:-1}
 case $preset in
 roll)
     name=demo loss=loss
-    EPOCHS=${DEMO_EPOCHS:-6} WINDOWS=${DEMO_WINDOWS:-3000}
+    EPOCHS=${DEMO_EPOCHS:-10} WINDOWS=${DEMO_WINDOWS:-20000}
     ;;
 paper)
     name=demo-paper loss=loss-paper
-    EPOCHS=${DEMO_EPOCHS:-6} WINDOWS=${DEMO_WINDOWS:-25000}
+    EPOCHS=${DEMO_EPOCHS:-8} WINDOWS=${DEMO_WINDOWS:-25000}
     ;;
 *) echo "demo.sh: unknown preset '$preset' (roll or paper)" >&2; exit 2 ;;
 esac
