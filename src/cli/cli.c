@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void report(const char *file, const gb_error *e, const char *tail) {
     if (e->offset >= 0)
@@ -65,6 +66,19 @@ int cli_read_one_song(const char *cmd, int argc, char **argv, const char **path,
         return EXIT_RUNTIME;
     }
     return EXIT_OK;
+}
+
+const char *cli_base_name(const char *path) {
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+void cli_stem(const char *path, char *out, size_t cap) {
+    const char *b = cli_base_name(path), *dot = strrchr(b, '.');
+    size_t n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
+    if (n >= cap) n = cap - 1;
+    memcpy(out, b, n);
+    out[n] = 0;
 }
 
 const char *cli_pitch_name(int pitch, char buf[8]) {

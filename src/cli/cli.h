@@ -35,6 +35,11 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
  * returns the exit status, else EXIT_OK. */
 int cli_read_one_song(const char *cmd, int argc, char **argv, const char **path, gb_song *s);
 
+/* The file name of a path ("dir/a.mid" -> "a.mid"), and its stem without the last extension
+ * ("a.mid" -> "a"; a name that is all extension, ".x", kept whole), cut to cap - 1 bytes. */
+const char *cli_base_name(const char *path);
+void cli_stem(const char *path, char *out, size_t cap);
+
 /* Scientific pitch name: 60 -> "C4", 61 -> "C#4". */
 const char *cli_pitch_name(int pitch, char buf[8]);
 /* Writes s as a JSON string literal. */

@@ -27,9 +27,7 @@ static const char *HELP =
 
 /* What `encode` put in a roll's name: ".progNNN." and ".c09." for drums. */
 static void name_hints(const char *path, int *program, int *drum) {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    const char *p = strstr(b, ".prog");
+    const char *b = cli_base_name(path), *p = strstr(b, ".prog");
     if (p && p[5] >= '0' && p[5] <= '9') {
         int v = atoi(p + 5);
         if (v >= 0 && v <= 127) *program = v;
@@ -115,11 +113,7 @@ int cmd_decode(int argc, char **argv) {
             parts[i].channel = channel++;
         }
         parts[i].track = i + 1;
-        const char *b = strrchr(path, '/');
-        b = b ? b + 1 : path;
-        const char *dot = strrchr(b, '.');
-        int len = dot && dot != b ? (int)(dot - b) : (int)strlen(b);
-        snprintf(parts[i].name, sizeof parts[i].name, "%.*s", len, b); /* the roll's stem */
+        cli_stem(path, parts[i].name, sizeof parts[i].name); /* the roll's stem */
     }
     if (status == EXIT_OK && gb_song_save(&s, out, &e) != GB_OK) {
         cli_error(out, &e);

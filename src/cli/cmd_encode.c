@@ -40,16 +40,6 @@ static void slug(const char *name, char *out, size_t cap) {
     out[k] = 0;
 }
 
-static void stem(const char *path, char *out, size_t cap) {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    const char *dot = strrchr(b, '.');
-    size_t n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
-    if (n >= cap) n = cap - 1;
-    memcpy(out, b, n);
-    out[n] = 0;
-}
-
 /* Encodes every part of one file; on failure removes the rolls it wrote. */
 static int encode_file(const char *path, const char *dir, const gb_roll_opts *o,
                        size_t *n_parts) {
@@ -60,7 +50,7 @@ static int encode_file(const char *path, const char *dir, const gb_roll_opts *o,
         return 0;
     }
     char st[200], sl[64], *out = NULL;
-    stem(path, st, sizeof st);
+    cli_stem(path, st, sizeof st);
     size_t cap = strlen(dir) + sizeof st + sizeof sl + 64, written = 0;
     char **names = calloc(s.n_parts + 1, sizeof *names);
     int ok = names != NULL;

@@ -316,8 +316,7 @@ int cmd_generate(int argc, char **argv) {
         p->program = n_programs > i ? (int)programs[i] : m->src_program;
         /* channels 0, 1, ... skipping 9, which General MIDI keeps for drums */
         p->channel = p->is_drum ? 9 : (i < 9 ? i : i + 1) % 16;
-        const char *base = strrchr(m->path, '/');
-        snprintf(p->name, sizeof p->name, "%s", base ? base + 1 : m->path);
+        snprintf(p->name, sizeof p->name, "%s", cli_base_name(m->path));
     }
 
     if (rc == EXIT_OK) {
@@ -340,8 +339,7 @@ int cmd_generate(int argc, char **argv) {
         else if (png) {
             gb_plot_opts po;
             gb_plot_opts_default(&po);
-            const char *b = strrchr(out, '/');
-            po.title = b ? b + 1 : out;
+            po.title = cli_base_name(out);
             if (gb_plot_song_png(&song, &po, png, &e) != GB_OK) failed = png;
         }
         if (failed) {

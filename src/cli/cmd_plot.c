@@ -28,11 +28,6 @@ static const char *HELP =
     "  --title TEXT           title at the top, '' for none [the input's file name]\n"
     "  -h, --help             show this help\n";
 
-static const char *base_name(const char *path) {
-    const char *b = strrchr(path, '/');
-    return b ? b + 1 : path;
-}
-
 int cmd_plot(int argc, char **argv) {
     enum { O_LINES = 256, O_LOSS, O_WIDTH, O_HEIGHT, O_TITLE };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
@@ -74,14 +69,14 @@ int cmd_plot(int argc, char **argv) {
     if (loss) {
         if (optind != argc) return cli_usage_error("plot", "--loss takes no FILE.mid");
         if (o.lines) return cli_usage_error("plot", "--lines is for MIDI files, not --loss");
-        if (!has_title) o.title = base_name(loss);
+        if (!has_title) o.title = cli_base_name(loss);
         st = gb_plot_loss_png(loss, &o, out, &e);
     } else {
         const char *path;
         gb_song s;
         int status = cli_read_one_song("plot", argc, argv, &path, &s);
         if (status != EXIT_OK) return status;
-        if (!has_title) o.title = base_name(path);
+        if (!has_title) o.title = cli_base_name(path);
         st = gb_plot_song_png(&s, &o, out, &e);
         gb_song_free(&s);
     }

@@ -69,14 +69,9 @@ gb_status gb_gen_decode(const float *rows, int n, int D, int binary, float thres
     for (int k = 0; k < n; k++) {
         const float *x = rows + (size_t)k * D;
         for (int p = 0; p < 128; p++) {
-            int v;
-            if (binary) {
-                v = x[p] >= 0.5f ? velocity : 0;
-            } else {
-                v = x[p] < threshold ? 0 : (int)lrintf(127 * x[p]);
-                v = v < 1 ? (x[p] < threshold ? 0 : 1) : v > 127 ? 127 : v;
-            }
-            if (!v) continue;
+            if (x[p] < (binary ? 0.5f : threshold)) continue;
+            int v = binary ? velocity : (int)lrintf(127 * x[p]);
+            v = v < 1 ? 1 : v > 127 ? 127 : v;
             int q = key ? gb_key_fix(*key, p) : p;
             uint8_t *cell = &r.v[(size_t)k * 128 + q];
             if (v > *cell) *cell = (uint8_t)v;
