@@ -6,14 +6,12 @@
 #include "roll/quantise.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 /* ------------------------------------------------------------------------------------------ */
 /* encoding options and the part filter */
@@ -373,113 +371,49 @@ gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int
 /* ------------------------------------------------------------------------------------------ */
 /* walking paths */
 
-static void skip_file(gb_dataset *ds, const char *path, const gb_error *e, gb_ds_warn_fn warn,
-                      void *ctx) {
-    ds->files_skipped++;
-    if ((unsigned)e->status < GB_DS_N_STATUS) ds->skipped_by[e->status]++;
-    if (warn) warn(ctx, path, e);
+typedef struct {
+    gb_dataset *ds;
+    int valid;
+    gb_ds_warn_fn warn;
+    void *ctx;
+} adder;
+
+static void skip(adder *a, const char *path, const gb_error *e) {
+    a->ds->files_skipped++;
+    if ((unsigned)e->status < GB_DS_N_STATUS) a->ds->skipped_by[e->status]++;
+    if (a->warn) a->warn(a->ctx, path, e);
+}
+
+/* An entry the walk could not open: a file (counted as seen) or a directory. */
+static void skip_entry(void *ctx, const char *path, int is_file, const gb_error *e) {
+    adder *a = ctx;
+    a->ds->files_seen += is_file != 0;
+    skip(a, path, e);
 }
 
 /* Reads one file; a bad one is skipped, only running out of memory fails the load. */
-static gb_status add_file(gb_dataset *ds, const char *path, int valid, gb_ds_warn_fn warn,
-                          void *ctx, gb_error *err) {
-    ds->files_seen++;
+static gb_status add_file(void *ctx, const char *path, gb_error *err) {
+    adder *a = ctx;
+    a->ds->files_seen++;
     gb_song s;
     gb_error e = {0};
     gb_status st = gb_song_read(path, &s, &e);
     if (st == GB_OK) {
-        st = gb_ds_add_song(ds, &s, path, valid, &e);
+        st = gb_ds_add_song(a->ds, &s, path, a->valid, &e);
         gb_song_free(&s);
     }
     if (st == GB_ERR_NOMEM) {
         if (err) *err = e;
         return st;
     }
-    if (st != GB_OK) skip_file(ds, path, &e, warn, ctx);
+    if (st != GB_OK) skip(a, path, &e);
     return GB_OK;
-}
-
-static int is_midi_name(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && (strcasecmp(dot, ".mid") == 0 || strcasecmp(dot, ".midi") == 0);
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static gb_status walk(gb_dataset *ds, const char *dir, int depth, int valid, gb_ds_warn_fn warn,
-                      void *ctx, gb_error *err) {
-    DIR *d = opendir(dir);
-    if (!d) {
-        gb_error e;
-        gb_fail(&e, GB_ERR_IO, -1, "cannot open directory: %s", strerror(errno));
-        skip_file(ds, dir, &e, warn, ctx);
-        return GB_OK;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    gb_status st = GB_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue; /* ., .., and hidden entries such as .git */
-        char *nm = strdup(de->d_name);
-        if (!nm || gb_grow((void **)&names, &cap, n + 1, sizeof *names) != GB_OK) {
-            free(nm);
-            st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory listing %s", dir);
-            break;
-        }
-        names[n++] = nm;
-    }
-    closedir(d);
-    if (st == GB_OK && n) qsort(names, n, sizeof *names, cmp_str);
-    size_t dl = strlen(dir);
-    for (size_t i = 0; i < n && st == GB_OK; i++) {
-        size_t len = dl + strlen(names[i]) + 2;
-        char *p = malloc(len);
-        if (!p) {
-            st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-            break;
-        }
-        snprintf(p, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", names[i]);
-        struct stat sb;
-        if (stat(p, &sb) != 0) {
-            if (is_midi_name(names[i])) { /* e.g. a dangling link named .mid */
-                gb_error e;
-                gb_fail(&e, GB_ERR_IO, -1, "cannot open: %s", strerror(errno));
-                ds->files_seen++;
-                skip_file(ds, p, &e, warn, ctx);
-            }
-        } else if (S_ISDIR(sb.st_mode)) {
-            if (depth + 1 >= GB_DS_MAX_DEPTH) {
-                gb_error e;
-                gb_fail(&e, GB_ERR_LIMIT, -1, "directories nested deeper than %d (a link loop?)",
-                        GB_DS_MAX_DEPTH);
-                skip_file(ds, p, &e, warn, ctx);
-            } else {
-                st = walk(ds, p, depth + 1, valid, warn, ctx, err);
-            }
-        } else if (S_ISREG(sb.st_mode) && is_midi_name(names[i])) {
-            st = add_file(ds, p, valid, warn, ctx, err);
-        }
-        free(p);
-    }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-    return st;
 }
 
 gb_status gb_ds_add_paths(gb_dataset *ds, const char *const *paths, size_t n, int valid,
                           gb_ds_warn_fn warn, void *ctx, gb_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        struct stat sb;
-        if (stat(paths[i], &sb) != 0)
-            return gb_fail(err, GB_ERR_IO, -1, "%s: cannot open: %s", paths[i], strerror(errno));
-        gb_status st = S_ISDIR(sb.st_mode) ? walk(ds, paths[i], 0, valid, warn, ctx, err)
-                                           : add_file(ds, paths[i], valid, warn, ctx, err);
-        if (st != GB_OK) return st;
-    }
-    return GB_OK;
+    adder a = {ds, valid, warn, ctx};
+    return gb_walk_midi(paths, n, add_file, skip_entry, &a, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -27,7 +27,6 @@
 #include "core/core.h"
 #include "core/rng.h"
 
-#define GB_DS_MAX_DEPTH 64         /* directory nesting walked at most (symlink loops) */
 #define GB_DS_MAX_WINDOWS 0xFFFFFFFFu /* window ids are 32-bit */
 
 /* How parts become features, and which parts are taken. */
