@@ -286,24 +286,24 @@ static void test_split(void) {
     for (int i = 0; i < 12; i++) paths[i] = strdup(jsb(i));
     CHECK_INT(gb_ds_add_paths(&ds, paths, 12, 0, NULL, NULL, &e), GB_OK);
     int v1[12], nv = 0;
-    gb_ds_split(&ds, 0.25, 7);
+    CHECK_INT(gb_ds_split(&ds, 0.25, 7, NULL), GB_OK);
     for (int i = 0; i < 12; i++) nv += v1[i] = ds.files[i].valid;
     CHECK_INT(nv, 3);
     uint64_t h1 = gb_ds_hash(&ds);
-    gb_ds_split(&ds, 0.25, 7); /* deterministic */
+    CHECK_INT(gb_ds_split(&ds, 0.25, 7, NULL), GB_OK); /* deterministic */
     int same = 1;
     for (int i = 0; i < 12; i++) same &= ds.files[i].valid == v1[i];
     CHECK(same);
     CHECK(gb_ds_hash(&ds) == h1);
     int differs = 0; /* another seed picks other files (for some seed among a few) */
     for (uint64_t seed = 8; seed < 12 && !differs; seed++) {
-        gb_ds_split(&ds, 0.25, seed);
+        CHECK_INT(gb_ds_split(&ds, 0.25, seed, NULL), GB_OK);
         for (int i = 0; i < 12; i++) differs |= ds.files[i].valid != v1[i];
     }
     CHECK(differs);
     CHECK(gb_ds_hash(&ds) != h1);
     /* windows follow the files: validation windows only from validation files */
-    gb_ds_split(&ds, 0.25, 7);
+    CHECK_INT(gb_ds_split(&ds, 0.25, 7, NULL), GB_OK);
     gb_ds_windows wt, wv;
     CHECK_INT(gb_ds_windows_make(&ds, 0, 16, 16, &wt, &e), GB_OK);
     CHECK_INT(gb_ds_windows_make(&ds, 1, 16, 16, &wv, &e), GB_OK);
@@ -315,15 +315,15 @@ static void test_split(void) {
     gb_ds_windows_free(&wv);
     /* rounding: at least one, never all; nothing for fraction 0 */
     nv = 0;
-    gb_ds_split(&ds, 0.01, 1);
+    CHECK_INT(gb_ds_split(&ds, 0.01, 1, NULL), GB_OK);
     for (int i = 0; i < 12; i++) nv += ds.files[i].valid;
     CHECK_INT(nv, 1);
     nv = 0;
-    gb_ds_split(&ds, 0.99, 1);
+    CHECK_INT(gb_ds_split(&ds, 0.99, 1, NULL), GB_OK);
     for (int i = 0; i < 12; i++) nv += ds.files[i].valid;
     CHECK_INT(nv, 11);
     nv = 0;
-    gb_ds_split(&ds, 0, 1);
+    CHECK_INT(gb_ds_split(&ds, 0, 1, NULL), GB_OK);
     for (int i = 0; i < 12; i++) nv += ds.files[i].valid;
     CHECK_INT(nv, 0);
     for (int i = 0; i < 12; i++) free((void *)paths[i]);

@@ -292,7 +292,7 @@ static void test_errors(void) {
     const char *paths[6];
     for (int i = 0; i < 6; i++) paths[i] = ds.files[i].path;
     CHECK_INT(gb_ds_add_paths(&d3, paths, 6, 0, NULL, NULL, &e), GB_OK);
-    gb_ds_split(&d3, 0.5, 1);
+    CHECK_INT(gb_ds_split(&d3, 0.5, 1, NULL), GB_OK);
     CHECK_INT(train(&d3, "w.safetensors", 2, 1, 0, 0, &x, &r, &e), GB_ERR_ARG);
     CHECK_STR_HAS(e.msg, "corpus differs");
     gb_ds_free(&d3);
@@ -314,7 +314,7 @@ int main(void) {
         fprintf(stderr, "cannot load the chorales: %s\n", e.msg);
         return 1;
     }
-    gb_ds_split(&ds, 0.34, 1);
+    CHECK_INT(gb_ds_split(&ds, 0.34, 1, NULL), GB_OK);
     RUN(test_resume_bit_identical);
     RUN(test_nan_stops);
     RUN(test_patience_keeps_best);

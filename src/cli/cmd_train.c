@@ -469,8 +469,11 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         goto out;
     }
-    if (!a.n_valid && !(info.valid_corpus && strcmp(info.valid_corpus, "[]") != 0))
-        gb_ds_split(&ds, info.valid_fraction, info.seed);
+    if (!a.n_valid && !(info.valid_corpus && strcmp(info.valid_corpus, "[]") != 0) &&
+        gb_ds_split(&ds, info.valid_fraction, info.seed, &e) != GB_OK) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        goto out;
+    }
     if (ds.n_parts == 0) {
         fprintf(stderr, "groovybee: no parts to train on: %zu MIDI file%s found, %zu skipped, "
                 "%zu without a matching part\n", ds.files_seen, ds.files_seen == 1 ? "" : "s",

@@ -419,31 +419,39 @@ gb_status gb_ds_add_paths(gb_dataset *ds, const char *const *paths, size_t n, in
 /* ------------------------------------------------------------------------------------------ */
 /* split, hash */
 
-void gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed) {
-    size_t n = ds->n_files, k = 0;
+gb_status gb_split_choose(size_t n, double fraction, uint64_t seed, uint8_t *valid,
+                          gb_error *err) {
+    size_t k = 0;
     if (fraction > 0 && n >= 2) {
         double want = floor(fraction * (double)n + 0.5);
         k = want < 1 ? 1 : want > (double)(n - 1) ? n - 1 : (size_t)want;
     }
-    for (size_t i = 0; i < n; i++) ds->files[i].valid = 0;
-    if (!k) return;
-    /* a partial Fisher-Yates over file indices: the first k drawn are the validation files;
-     * the stream is the seed's, offset so that it differs from the weights' */
+    memset(valid, 0, n);
+    if (!k) return GB_OK;
+    /* a partial Fisher-Yates over indices: the first k drawn are the validation files; the
+     * stream is the seed's, offset so that it differs from the weights' */
     gb_rng r;
     gb_rng_seed(&r, seed ^ 0x53504C495421ull); /* "SPLIT!" */
     size_t *ix = malloc(n * sizeof *ix);
-    if (!ix) { /* no memory for n words: fall back to every (n/k)-th file, still deterministic */
-        for (size_t i = 0; i < k; i++) ds->files[i * n / k].valid = 1;
-        return;
-    }
+    if (!ix) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory splitting %zu files", n);
     for (size_t i = 0; i < n; i++) ix[i] = i;
     for (size_t i = 0; i < k; i++) {
         size_t j = i + (size_t)gb_rng_below(&r, n - i);
         size_t t = ix[i];
         ix[i] = ix[j], ix[j] = t;
-        ds->files[ix[i]].valid = 1;
+        valid[ix[i]] = 1;
     }
     free(ix);
+    return GB_OK;
+}
+
+gb_status gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed, gb_error *err) {
+    uint8_t *valid = malloc(ds->n_files ? ds->n_files : 1);
+    if (!valid) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+    gb_status st = gb_split_choose(ds->n_files, fraction, seed, valid, err);
+    for (size_t i = 0; i < ds->n_files && st == GB_OK; i++) ds->files[i].valid = valid[i];
+    free(valid);
+    return st;
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {

@@ -116,10 +116,13 @@ gb_status gb_ds_add_paths(gb_dataset *ds, const char *const *paths, size_t n, in
 gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int valid,
                          gb_error *err);
 
-/* Marks round(fraction * files) files as validation (at least one when fraction > 0 and there
- * are two files or more, never all of them), chosen by a shuffle seeded with seed; the others
- * become training files. Deterministic: same files, fraction and seed, same split. */
-void gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed);
+/* The split itself, of n files: valid[i] = 1 for round(fraction * n) of them (at least one when
+ * fraction > 0 and n >= 2, never all), chosen by a shuffle seeded with seed. Deterministic: same
+ * n, fraction and seed, same split (compare --baselines repeats train's). */
+gb_status gb_split_choose(size_t n, double fraction, uint64_t seed, uint8_t *valid,
+                          gb_error *err);
+/* Marks the files gb_split_choose picks as validation, the others as training files. */
+gb_status gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed, gb_error *err);
 
 /* A hash of what training sees: the files' split and every part's steps and cells (not paths),
  * so that --resume can tell that the corpus is the same. */
