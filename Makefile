@@ -21,7 +21,8 @@ CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclud
 LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) -fopenmp -lm
 
 LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/model/*.c src/io/*.c \
-                     src/train/*.c src/gen/*.c src/audio/*.c src/plot/*.c)
+                     src/train/*.c src/gen/*.c src/audio/*.c src/plot/*.c \
+                     src/metrics/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -58,7 +59,7 @@ test:
 	@tests/run.sh build build-asan
 
 demo: all
-	@scripts/demo.sh roll
+	@scripts/demo.sh both
 demo-paper: all
 	@scripts/demo.sh paper
 

@@ -1,41 +1,62 @@
 #!/bin/sh
-# demo.sh [roll|paper] - the main job on the bundled corpus of the report's composers
-# (data/classical: Beethoven, Mozart, Tchaikovsky): train a model of the preset (roll, the
-# default, or paper, the report's), generate a piece from a random window of the corpus, render
-# it to audio and draw it, and draw the training curve. Outputs, for roll (paper: demo-paper.*,
-# loss-paper.png): out/demo.mid, out/demo.wav, out/demo.png, out/loss.png, and the model
-# out/demo.safetensors with its log out/demo.jsonl.
+# demo.sh [both|roll|paper] - the main job on the bundled corpus of the report's composers
+# (data/classical: Beethoven, Mozart, Tchaikovsky): train a model of each preset (roll, ours; paper,
+# the report's), generate a piece from a random window of the corpus with each, render it to audio
+# and draw it, draw the training curves, and end with the comparison of the pieces with the corpus
+# (groovybee compare, docs/metrics.md). `make demo` runs both, `make demo-paper` the paper preset
+# alone with a budget of its own. Outputs, for roll (paper: demo-paper.*, loss-paper.png):
+# out/demo.mid, out/demo.wav, out/demo.png, out/loss.png, the model out/demo.safetensors with its
+# log out/demo.jsonl; and out/compare.json, out/compare.png.
 #
-# The budget is about 10 minutes on 2 cores: the epochs see a random subset of the corpus'
-# windows each (--max-windows), DEMO_EPOCHS x DEMO_WINDOWS in all. Everything is seeded
-# (DEMO_SEED): the same machine and thread count give the same files.
+# The budget is about 10 minutes on 2 cores: each epoch sees a random subset of the corpus'
+# windows (--max-windows), EPOCHS x WINDOWS in all: for roll DEMO_EPOCHS x DEMO_WINDOWS (10 x
+# 20,000); for paper, 4 x 5,000 beside roll and 8 x 25,000 alone (DEMO_PAPER_EPOCHS,
+# DEMO_PAPER_WINDOWS). Everything is seeded (DEMO_SEED): the same machine and thread count give
+# the same files.
 set -eu
 G=build/groovybee
-preset=${1:-roll}
+what=${1:-both}
 SEED=${DEMO_SEED:-1}
-case $preset in
+mkdir -p out
+
+# run PRESET NAME LOSS EPOCHS WINDOWS
+run() {
+    preset=$1 name=$2 loss=$3 epochs=$4 windows=$5
+    echo "== training the $preset preset on data/classical ($epochs epochs of $windows windows, seed $SEED)"
+    rm -f "out/$name.jsonl"
+    $G train data/classical --preset "$preset" --epochs "$epochs" --max-windows "$windows" \
+        --patience 0 --seed "$SEED" --log "out/$name.jsonl" -o "out/$name.safetensors"
+    echo "== generating 64 beats from a random window of the corpus"
+    $G generate "out/$name.safetensors" -o "out/$name.mid" --seed "$SEED" \
+        --wav "out/$name.wav" --png "out/$name.png"
+    $G plot --loss "out/$name.jsonl" -o "out/$loss.png" --title "$preset preset on data/classical"
+    echo
+    echo "model:  out/$name.safetensors (training log out/$name.jsonl)"
+    echo "MIDI:   out/$name.mid"
+    echo "audio:  out/$name.wav"
+    echo "roll:   out/$name.png"
+    echo "loss:   out/$loss.png"
+    echo
+}
+
+case $what in
+both)
+    run roll demo loss "${DEMO_EPOCHS:-10}" "${DEMO_WINDOWS:-20000}"
+    run paper demo-paper loss-paper "${DEMO_PAPER_EPOCHS:-4}" "${DEMO_PAPER_WINDOWS:-5000}"
+    set -- out/demo.mid --beside out/demo-paper.mid
+    ;;
 roll)
-    name=demo loss=loss
-    EPOCHS=${DEMO_EPOCHS:-10} WINDOWS=${DEMO_WINDOWS:-20000}
+    run roll demo loss "${DEMO_EPOCHS:-10}" "${DEMO_WINDOWS:-20000}"
+    set -- out/demo.mid
     ;;
 paper)
-    name=demo-paper loss=loss-paper
-    EPOCHS=${DEMO_EPOCHS:-8} WINDOWS=${DEMO_WINDOWS:-25000}
+    run paper demo-paper loss-paper "${DEMO_PAPER_EPOCHS:-8}" "${DEMO_PAPER_WINDOWS:-25000}"
+    set -- out/demo-paper.mid
     ;;
-*) echo "demo.sh: unknown preset '$preset' (roll or paper)" >&2; exit 2 ;;
+*) echo "demo.sh: unknown preset '$what' (both, roll or paper)" >&2; exit 2 ;;
 esac
-mkdir -p out
-echo "== training the $preset preset on data/classical ($EPOCHS epochs of $WINDOWS windows, seed $SEED)"
-rm -f "out/$name.jsonl"
-$G train data/classical --preset "$preset" --epochs "$EPOCHS" --max-windows "$WINDOWS" \
-    --patience 0 --seed "$SEED" --log "out/$name.jsonl" -o "out/$name.safetensors"
-echo "== generating 64 beats from a random window of the corpus"
-$G generate "out/$name.safetensors" -o "out/$name.mid" --seed "$SEED" \
-    --wav "out/$name.wav" --png "out/$name.png"
-$G plot --loss "out/$name.jsonl" -o "out/$loss.png" --title "$preset preset on data/classical"
+echo "== the generated music against the corpus, in 64-beat segments (docs/metrics.md)"
+$G compare "$@" --reference data/classical --segment 64 --baselines --seed "$SEED" \
+    --json out/compare.json --png out/compare.png
 echo
-echo "model:  out/$name.safetensors (training log out/$name.jsonl)"
-echo "MIDI:   out/$name.mid"
-echo "audio:  out/$name.wav"
-echo "roll:   out/$name.png"
-echo "loss:   out/$loss.png"
+echo "figures: out/compare.json, histograms: out/compare.png"

@@ -1,7 +1,8 @@
 /* test_plot.c - the pictures, read back with libpng: a crafted song's notes land where the
  * frame says in their part's colour, softer notes lighter, bar lines follow the time
- * signature, the lines figure and the loss curves draw their data, the font's glyphs, and
- * every error (bad logs, sizes, outputs) leaves no file behind. */
+ * signature, the lines figure and the loss curves draw their data, sets of pieces compared
+ * feature by feature draw bars as tall as their shares, the font's glyphs, and every error
+ * (bad logs, sizes, outputs) leaves no file behind. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <png.h>
@@ -343,6 +344,232 @@ static void test_bad_args(void) {
     CHECK_STR_HAS(e.msg, tmpdir);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* sets of pieces compared */
+
+/* A piece with every feature defined: pitch_count distinct pitches, every other number 1, 3/4
+ * of its notes on C and 1/4 on G, all of them quarter notes, every transition C -> C. */
+static gb_piece_features test_piece(double pitch_count) {
+    gb_piece_features f;
+    memset(&f, 0, sizeof f);
+    for (int i = 0; i < GB_F_COUNT; i++)
+        if (gb_features[i].dim == 1) f.v[gb_features[i].offset] = 1;
+    f.v[gb_features[GB_F_PITCH_COUNT].offset] = pitch_count;
+    f.v[gb_features[GB_F_PC_HIST].offset + 0] = 0.75;
+    f.v[gb_features[GB_F_PC_HIST].offset + 7] = 0.25;
+    f.v[gb_features[GB_F_LENGTH_HIST].offset + 2] = 1;
+    f.v[gb_features[GB_F_PC_TRANS].offset + 0] = 1;
+    return f;
+}
+
+static void add_piece(gb_piece_set *set, const gb_piece_features *f) {
+    gb_error e;
+    CHECK_INT(gb_piece_set_add(set, "piece.mid", NULL, f, &e), GB_OK);
+}
+
+/* Set A: pitch count 3 in two pieces, 5 in one, undefined in one and NaN in another; set B:
+ * 5 in three pieces, its inter-onset interval undefined in all; set C: no pieces. */
+static void test_sets(gb_piece_set sets[3]) {
+    memset(sets, 0, 3 * sizeof *sets);
+    strcpy(sets[0].label, "A");
+    strcpy(sets[1].label, "B");
+    gb_piece_features f = test_piece(3);
+    add_piece(&sets[0], &f);
+    add_piece(&sets[0], &f);
+    f = test_piece(5);
+    add_piece(&sets[0], &f);
+    f.undef[GB_F_PITCH_COUNT] = GB_UNDEF_NO_NOTES;
+    add_piece(&sets[0], &f);
+    f = test_piece(NAN);
+    add_piece(&sets[0], &f);
+    f = test_piece(5);
+    f.undef[GB_F_IOI] = GB_UNDEF_ONE_ONSET;
+    f.v[gb_features[GB_F_IOI].offset] = 0;
+    for (int i = 0; i < 3; i++) add_piece(&sets[1], &f);
+}
+
+static size_t count_in(const picture *p, int x0, int y0, int x1, int y1, uint32_t c) {
+    size_t n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) n += pixel(p, x, y) == c;
+    return n;
+}
+
+/* The run of colour c up from the frame's bottom in the second column of set k's bar in bin b
+ * (the middle one may hold the set's mean line). */
+static int bar_height(const picture *pic, const gb_plot_panel *p, size_t k, int b, uint32_t c) {
+    int x0, x1, h = 0;
+    gb_plot_compare_bar(p, k, b, &x0, &x1);
+    while (h < pic->h && pixel(pic, x0 + 1, p->f.y1 - 1 - h) == c) h++;
+    return h;
+}
+
+static void test_compare(void) {
+    gb_piece_set sets[3];
+    test_sets(sets);
+    const gb_piece_set *ptr[3] = {&sets[0], &sets[1], &sets[2]};
+    uint32_t col[3] = {gb_plot_part_colour(0), gb_plot_part_colour(1), gb_plot_part_colour(2)};
+    gb_plot_opts o = {.width = 1500, .height = 1000, .title = "compare"};
+    const char *path = tmp_path("compare.png");
+    gb_error e;
+    CHECK_INT(gb_plot_compare_png(ptr, 3, &o, path, &e), GB_OK);
+    picture pic;
+    CHECK(read_png(path, &pic));
+    CHECK_INT(pic.w, 1500);
+    CHECK_INT(pic.h, 1000);
+
+    /* Pitch count: integer bins 3, 4, 5; shares of the defined pieces. */
+    gb_plot_panel p;
+    CHECK_INT(gb_plot_compare_panel(ptr, 3, &o, GB_F_PITCH_COUNT, &p, &e), GB_OK);
+    CHECK_INT(p.dim, 1);
+    CHECK_INT(p.n_bins, 3);
+    CHECK_NEAR(p.bin0, 2.5, 1e-9);
+    CHECK_NEAR(p.bin_w, 1, 1e-9);
+    CHECK(p.x0 >= 0 && p.x1 <= pic.w && p.y0 > 0 && p.y1 <= pic.h);
+    CHECK(p.f.x0 > p.x0 && p.f.x1 < p.x1 && p.f.y0 > p.y0 && p.f.y1 < p.y1);
+    CHECK(p.f.x1 - p.f.x0 > 100 && p.f.y1 - p.f.y0 > 100);
+    int a3 = bar_height(&pic, &p, 0, 0, col[0]), a5 = bar_height(&pic, &p, 0, 2, col[0]);
+    int b5 = bar_height(&pic, &p, 1, 2, col[1]);
+    CHECK(a5 > 20);
+    CHECK(abs(a3 - 2 * a5) <= 2);                                /* 2/3 against 1/3 */
+    CHECK_NEAR(a3, p.f.y1 - gb_plot_y(&p.f, 200.0 / 3), 1.5);    /* of 3 pieces, not 5 */
+    CHECK_NEAR(b5, p.f.y1 - gb_plot_y(&p.f, 100), 1.5);          /* all of B */
+    CHECK_INT(bar_height(&pic, &p, 0, 1, col[0]), 0);            /* no 4 */
+    CHECK_INT(bar_height(&pic, &p, 1, 0, col[1]), 0);
+    CHECK(count_in(&pic, p.x0, p.y0, p.x1, p.y1, col[2]) == 0); /* C has no pieces */
+    /* The means as lines at the top of the frame: A at 11/3, B at 5. */
+    CHECK_INT(pixel(&pic, (int)floor(gb_plot_x(&p.f, 11.0 / 3)), p.f.y0), col[0]);
+    CHECK_INT(pixel(&pic, (int)floor(gb_plot_x(&p.f, 5)), p.f.y0), col[1]);
+    CHECK(pixel(&pic, (int)floor(gb_plot_x(&p.f, 4.25)), p.f.y0) != col[0]);
+
+    /* The legend above the panels has a swatch of every set, C's too. */
+    for (int k = 0; k < 3; k++) CHECK(count_in(&pic, 0, 0, pic.w, p.y0, col[k]) >= 16);
+
+    /* B's inter-onset interval is undefined throughout: A alone in that panel. */
+    CHECK_INT(gb_plot_compare_panel(ptr, 3, &o, GB_F_IOI, &p, &e), GB_OK);
+    CHECK(count_in(&pic, p.x0, p.y0, p.x1, p.y1, col[0]) > 100);
+    CHECK_INT(count_in(&pic, p.x0, p.y0, p.x1, p.y1, col[1]), 0);
+    CHECK_INT(p.n_bins, 1); /* every value 1: one bin around it */
+    CHECK_NEAR(bar_height(&pic, &p, 0, 0, col[0]), p.f.y1 - gb_plot_y(&p.f, 100), 1.5);
+
+    /* The pitch-class histogram: mean shares, C three times G. */
+    CHECK_INT(gb_plot_compare_panel(ptr, 3, &o, GB_F_PC_HIST, &p, &e), GB_OK);
+    CHECK_INT(p.n_bins, 12);
+    for (int k = 0; k < 2; k++) {
+        int c = bar_height(&pic, &p, (size_t)k, 0, col[k]);
+        int g = bar_height(&pic, &p, (size_t)k, 7, col[k]);
+        CHECK(g > 20 && abs(c - 3 * g) <= 3);
+        CHECK_INT(bar_height(&pic, &p, (size_t)k, 1, col[k]), 0);
+    }
+
+    /* The transitions: every one C -> C, full colour there and white beside it. */
+    CHECK_INT(gb_plot_compare_panel(ptr, 3, &o, GB_F_PC_TRANS, &p, &e), GB_OK);
+    CHECK(p.map_cell_w >= 2 && p.map_cell_h >= 2 && p.map_cols >= 1);
+    for (int k = 0; k < 2; k++) {
+        int x = p.map_x0 + k % p.map_cols * p.map_step_x + p.map_cell_w / 2;
+        int y = p.map_y0 + k / p.map_cols * p.map_step_y + p.map_cell_h / 2;
+        CHECK_INT(pixel(&pic, x, y), col[k]);
+        CHECK_INT(pixel(&pic, x + p.map_cell_w, y), 0xFFFFFF);
+        CHECK_INT(pixel(&pic, x, y + p.map_cell_h), 0xFFFFFF);
+    }
+    /* Set C, without pieces, leaves no trace below the legend. */
+    CHECK_INT(gb_plot_compare_panel(ptr, 3, &o, GB_F_PITCH_COUNT, &p, &e), GB_OK);
+    CHECK_INT(count_in(&pic, 0, p.y0, pic.w, pic.h, col[2]), 0);
+    free(pic.px);
+
+    /* No options: the default size, B alone. */
+    CHECK_INT(gb_plot_compare_png(ptr + 1, 1, NULL, path, &e), GB_OK);
+    CHECK(read_png(path, &pic));
+    CHECK_INT(pic.w, GB_PLOT_COMPARE_WIDTH);
+    CHECK_INT(pic.h, GB_PLOT_COMPARE_HEIGHT);
+    CHECK(count_colour(&pic, col[0]) > 1000); /* the first colour is the first set's */
+    CHECK_INT(count_colour(&pic, col[1]), 0);
+    free(pic.px);
+    for (int k = 0; k < 3; k++) gb_piece_set_free(&sets[k]);
+}
+
+/* Ten sets at the smallest size, values at the ends of the doubles: still a picture. */
+static void test_compare_extremes(void) {
+    gb_piece_set sets[GB_PLOT_MAX_SETS];
+    const gb_piece_set *ptr[GB_PLOT_MAX_SETS];
+    memset(sets, 0, sizeof sets);
+    for (int k = 0; k < GB_PLOT_MAX_SETS; k++) {
+        gb_piece_features f = test_piece(k % 2 ? 1e308 : -1e308);
+        f.v[gb_features[GB_F_PITCH_INTERVAL].offset] = k * 1e-300;
+        f.v[gb_features[GB_F_POLYPHONY].offset] = INFINITY;
+        snprintf(sets[k].label, sizeof sets[k].label, "a label longer than the legend has room "
+                                                       "for, set %d", k);
+        add_piece(&sets[k], &f);
+        ptr[k] = &sets[k];
+    }
+    gb_plot_opts o = {.width = GB_PLOT_MIN_SIDE, .height = GB_PLOT_MIN_SIDE};
+    gb_error e;
+    const char *path = tmp_path("extremes.png");
+    CHECK_INT(gb_plot_compare_png(ptr, GB_PLOT_MAX_SETS, &o, path, &e), GB_OK);
+    picture pic;
+    CHECK(read_png(path, &pic));
+    CHECK_INT(pic.w, GB_PLOT_MIN_SIDE);
+    free(pic.px);
+    o.width = 1200, o.height = 900;
+    CHECK_INT(gb_plot_compare_png(ptr, GB_PLOT_MAX_SETS, &o, path, &e), GB_OK);
+    gb_plot_panel p;
+    CHECK_INT(gb_plot_compare_panel(ptr, GB_PLOT_MAX_SETS, &o, GB_F_PITCH_COUNT, &p, &e), GB_OK);
+    CHECK(p.n_bins >= 1 && p.n_bins <= 20 && isfinite(p.bin0) && isfinite(p.bin_w));
+    CHECK_INT(gb_plot_compare_panel(ptr, GB_PLOT_MAX_SETS, &o, GB_F_POLYPHONY, &p, &e), GB_OK);
+    CHECK_INT(p.n_bins, 0); /* no finite value */
+    for (int k = 0; k < GB_PLOT_MAX_SETS; k++) gb_piece_set_free(&sets[k]);
+}
+
+static size_t dir_entries(const char *dir) {
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *ent; d && (ent = readdir(d));) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_compare_errors(void) {
+    gb_piece_set sets[3];
+    test_sets(sets);
+    const gb_piece_set *ptr[GB_PLOT_MAX_SETS + 1];
+    for (int k = 0; k <= GB_PLOT_MAX_SETS; k++) ptr[k] = &sets[k % 3];
+    const char *path = tmp_path("compare_bad.png");
+    gb_error e;
+    gb_plot_panel p;
+    static const int sizes[][2] = {{GB_PLOT_MIN_SIDE - 1, 600}, {600, GB_PLOT_MAX_SIDE + 1},
+                                   {-5, 600}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        gb_plot_opts o = {.width = sizes[i][0], .height = sizes[i][1]};
+        memset(&e, 0, sizeof e);
+        CHECK_INT(gb_plot_compare_png(ptr, 2, &o, path, &e), GB_ERR_ARG);
+        CHECK(!strncmp(e.msg, path, strlen(path)));
+        CHECK_INT(gb_plot_compare_panel(ptr, 2, &o, GB_F_PITCH_COUNT, &p, &e), GB_ERR_ARG);
+    }
+    memset(&e, 0, sizeof e);
+    CHECK_INT(gb_plot_compare_png(ptr, 0, NULL, path, &e), GB_ERR_ARG);
+    CHECK(!strncmp(e.msg, path, strlen(path)));
+    CHECK_INT(gb_plot_compare_png(ptr, GB_PLOT_MAX_SETS + 1, NULL, path, &e), GB_ERR_ARG);
+    CHECK_STR_HAS(e.msg, "11 sets");
+    CHECK_INT(gb_plot_compare_png(NULL, 2, NULL, path, &e), GB_ERR_ARG);
+    CHECK_INT(gb_plot_compare_panel(ptr, 0, NULL, GB_F_PITCH_COUNT, &p, &e), GB_ERR_ARG);
+    CHECK_INT(gb_plot_compare_panel(ptr, 2, NULL, GB_F_COUNT, &p, &e), GB_ERR_ARG);
+    CHECK(access(path, F_OK) != 0);
+
+    /* Places that cannot take the PNG: an error naming them, and nothing left behind. */
+    size_t before = dir_entries(tmpdir);
+    const char *missing = tmp_path("missing/compare.png");
+    CHECK(gb_plot_compare_png(ptr, 2, NULL, missing, &e) != GB_OK);
+    CHECK(!strncmp(e.msg, missing, strlen(missing)));
+    CHECK(access(missing, F_OK) != 0);
+    const char *dir = tmp_path("a_directory");
+    CHECK_INT(mkdir(dir, 0755), 0);
+    CHECK(gb_plot_compare_png(ptr, 2, NULL, dir, &e) != GB_OK);
+    CHECK(!strncmp(e.msg, dir, strlen(dir)));
+    CHECK_INT(dir_entries(tmpdir), before + 1);
+    CHECK_INT(dir_entries(dir), 2); /* . and .. */
+    for (int k = 0; k < 3; k++) gb_piece_set_free(&sets[k]);
+}
+
 static void test_font(void) {
     gb_canvas c;
     gb_error e;
@@ -414,6 +641,9 @@ int main(void) {
     RUN(test_loss);
     RUN(test_bad_logs);
     RUN(test_bad_args);
+    RUN(test_compare);
+    RUN(test_compare_extremes);
+    RUN(test_compare_errors);
     RUN(test_font);
     RUN(test_canvas_clip);
     rm_tree(tmpdir);

@@ -17,6 +17,7 @@ static const struct {
     {"generate", cmd_generate, "new music from one or more models -> MIDI (and WAV, PNG)"},
     {"render", cmd_render, "MIDI -> WAV with FluidSynth and a General MIDI soundfont"},
     {"plot", cmd_plot, "MIDI -> piano-roll PNG; training log -> loss curve PNG"},
+    {"compare", cmd_compare, "generated MIDI against a corpus: features, KL, overlap, copying"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

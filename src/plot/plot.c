@@ -1,5 +1,6 @@
 /* plot.c - the figures. One set of axes (layout, nice ticks, title, legend) serves the piano
- * roll, the "predicted notes" lines and the loss curves; each figure adds only its data. */
+ * roll, the "predicted notes" lines and the loss curves; each figure adds only its data.
+ * frame.h lends the axes to the other figures (compare.c). */
 #include "plot/plot.h"
 
 #include <ctype.h>
@@ -10,11 +11,8 @@
 
 #include "core/core.h"
 #include "plot/canvas.h"
+#include "plot/frame.h"
 
-#define WHITE 0xFFFFFF
-#define INK 0x222222       /* text, axes */
-#define FAINT 0x888888     /* "no notes" */
-#define GRID 0xE2E2E2      /* gridlines at ticks */
 #define BAR 0xCCCCCC       /* bar lines */
 #define OCTAVE 0xB8B8B8    /* the line under each C */
 #define BLACK_KEY 0xF2F2F2 /* rows of C#, D#, F#, G#, A# */
@@ -24,12 +22,6 @@ static const gb_rgb PALETTE[] = {0x1F77B4, 0xD62728, 0x2CA02C, 0xFF7F0E, 0x9467B
 #define N_PALETTE (sizeof PALETTE / sizeof PALETTE[0])
 #define TRAIN_COLOUR PALETTE[0] /* blue */
 #define VALID_COLOUR PALETTE[3] /* orange */
-
-enum {
-    MAX_TICKS = 32,
-    LEGEND_CHARS = 32, /* longer legend texts are cut */
-    LABEL_LEN = 48,
-};
 
 uint32_t gb_plot_part_colour(size_t i) { return PALETTE[i % N_PALETTE]; }
 
@@ -50,7 +42,7 @@ double gb_plot_y(const gb_plot_frame *f, double v) {
 }
 
 /* a from white (0) to c (1) */
-static gb_rgb tint(gb_rgb c, double a) {
+gb_rgb gb_plot_tint(gb_rgb c, double a) {
     gb_rgb out = 0;
     for (int sh = 16; sh >= 0; sh -= 8) {
         double ch = (c >> sh) & 0xFF;
@@ -76,7 +68,7 @@ static gb_rgb hsv(double h, double s, double v) {
 }
 
 /* s cut to at most max characters (and cap - 1), ".." marking the cut. */
-static void fit_text(const char *s, size_t max, char *out, size_t cap) {
+void gb_plot_fit_text(const char *s, size_t max, char *out, size_t cap) {
     if (max > cap - 1) max = cap - 1;
     snprintf(out, cap, "%s", s);
     if (strlen(s) > max && max >= 2) strcpy(out + max - 2, "..");
@@ -84,35 +76,6 @@ static void fit_text(const char *s, size_t max, char *out, size_t cap) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* axes */
-
-/* Legend entry i: its colour and text. */
-typedef void (*legend_fn)(const void *ctx, size_t i, gb_rgb *col, char *text, size_t cap);
-
-typedef struct {
-    const char *title, *xlabel, *ylabel;
-    double u0, u1, v0, v1;
-    int u_whole;      /* ticks across on whole numbers only (epochs) */
-    int v_pitch;      /* ticks up at each C, named C4 (= 60) ..., instead of numbers */
-    int grid_u, grid_v;
-    const char *empty; /* when not NULL: there is no data, say this in the middle */
-    const char *legend_title;
-    legend_fn legend;
-    const void *ctx; /* the legend's */
-    size_t n_legend;
-} axes;
-
-typedef struct {
-    double at[MAX_TICKS + 1];
-    int n, decimals;
-} ticks;
-
-typedef struct {
-    int w, s; /* canvas width; text scale */
-    int lh, b, tick, gap, pad;
-    gb_plot_frame f;
-    ticks tu, tv;
-    int legend_x, legend_chars; /* legend column; legend_chars 0 when there is none */
-} layout;
 
 /* Steps of 1, 2 or 5 x 10^k, about want of them over [lo, hi]. */
 static void nice_ticks(double lo, double hi, int want, int whole, ticks *t) {
@@ -153,7 +116,7 @@ static int widest_label(const ticks *t, int pitch, int s) {
     return w;
 }
 
-static void axes_layout(const axes *a, int w, int h, layout *L) {
+void gb_plot_axes_layout(const axes *a, int w, int h, layout *L) {
     memset(L, 0, sizeof *L);
     int s = w / 800 < h / 450 ? w / 800 : h / 450; /* 2 at the default 1600 x 900 */
     L->w = w, L->s = s = s > 1 ? s : 1;
@@ -197,7 +160,7 @@ static void axes_layout(const axes *a, int w, int h, layout *L) {
     }
 }
 
-static void text_centred(gb_canvas *c, double x, int y, const char *s, int scale, gb_rgb col) {
+void gb_plot_text_centred(gb_canvas *c, double x, int y, const char *s, int scale, gb_rgb col) {
     gb_font_draw(c, (int)lround(x) - gb_font_width(s, scale) / 2, y, s, scale, col);
 }
 
@@ -231,7 +194,7 @@ static void legend_draw(gb_canvas *c, const axes *a, const layout *L) {
         gb_rgb col;
         a->legend(a->ctx, i, &col, text, sizeof text);
         gb_canvas_rect(c, x, y, x + sw, y + sw, col);
-        fit_text(text, (size_t)L->legend_chars, cut, sizeof cut);
+        gb_plot_fit_text(text, (size_t)L->legend_chars, cut, sizeof cut);
         gb_font_draw(c, text_x, y, cut, s, INK);
     }
 }
@@ -250,7 +213,7 @@ static void axes_furniture(gb_canvas *c, const axes *a, const layout *L) {
         double x = gb_plot_x(f, L->tu.at[i]);
         gb_canvas_rect(c, (int)x - s / 2, f->y1 + b, (int)x - s / 2 + s, f->y1 + b + L->tick, INK);
         tick_label(&L->tu, 0, L->tu.at[i], buf);
-        text_centred(c, x, label_y, buf, s, INK);
+        gb_plot_text_centred(c, x, label_y, buf, s, INK);
     }
     for (int i = 0; i < L->tv.n; i++) {
         double y = gb_plot_y(f, L->tv.at[i]);
@@ -260,41 +223,45 @@ static void axes_furniture(gb_canvas *c, const axes *a, const layout *L) {
         gb_font_draw(c, x - L->gap - gb_font_width(buf, s), (int)lround(y) - cap / 2, buf, s,
                      INK);
     }
-    text_centred(c, (f->x0 + f->x1) / 2.0, label_y + L->lh, a->xlabel, s, INK);
+    gb_plot_text_centred(c, (f->x0 + f->x1) / 2.0, label_y + L->lh, a->xlabel, s, INK);
     gb_font_draw(c, L->pad, f->y0 - b - L->lh, a->ylabel, s, INK);
     if (a->title && *a->title) {
         int ts = s + 1;
-        fit_text(a->title, (size_t)((L->w - 2 * L->pad) / (GB_FONT_ADVANCE * ts)), buf,
-                 sizeof buf);
-        text_centred(c, L->w / 2.0, L->pad, buf, ts, INK);
+        gb_plot_fit_text(a->title, (size_t)((L->w - 2 * L->pad) / (GB_FONT_ADVANCE * ts)), buf,
+                         sizeof buf);
+        gb_plot_text_centred(c, L->w / 2.0, L->pad, buf, ts, INK);
     }
     if (a->empty)
-        text_centred(c, (f->x0 + f->x1) / 2.0, (f->y0 + f->y1) / 2 - cap, a->empty, 2 * s, FAINT);
+        gb_plot_text_centred(c, (f->x0 + f->x1) / 2.0, (f->y0 + f->y1) / 2 - cap, a->empty,
+                             2 * s, FAINT);
     if (a->n_legend) legend_draw(c, a, L);
 }
 
-typedef void (*data_fn)(gb_canvas *c, const layout *L, const void *ctx);
+void gb_plot_axes_draw(gb_canvas *c, const axes *a, const layout *L, data_fn data,
+                       const void *ctx) {
+    axes_grid(c, a, L);
+    gb_canvas_clip(c, L->f.x0, L->f.y0, L->f.x1, L->f.y1);
+    if (!a->empty) data(c, L, ctx);
+    gb_canvas_clip(c, 0, 0, c->w, c->h);
+    axes_furniture(c, a, L);
+}
 
 /* The whole picture: axes around, data inside (clipped to the frame), written to path. */
 static gb_status figure_png(const axes *a, int w, int h, data_fn data, const void *ctx,
                             const char *path, gb_error *err) {
     layout L;
-    axes_layout(a, w, h, &L);
+    gb_plot_axes_layout(a, w, h, &L);
     gb_canvas c;
     gb_error e;
     if (gb_canvas_init(&c, w, h, WHITE, &e) != GB_OK)
         return gb_fail(err, e.status, -1, "%s: %s", path, e.msg);
-    axes_grid(&c, a, &L);
-    gb_canvas_clip(&c, L.f.x0, L.f.y0, L.f.x1, L.f.y1);
-    if (!a->empty) data(&c, &L, ctx);
-    gb_canvas_clip(&c, 0, 0, w, h);
-    axes_furniture(&c, a, &L);
+    gb_plot_axes_draw(&c, a, &L, data, ctx);
     gb_status st = gb_canvas_png(&c, path, err);
     gb_canvas_free(&c);
     return st;
 }
 
-static gb_status picture_size(const gb_plot_opts *o, int *w, int *h, gb_error *err) {
+gb_status gb_plot_picture_size(const gb_plot_opts *o, int *w, int *h, gb_error *err) {
     *w = o && o->width ? o->width : GB_PLOT_WIDTH;
     *h = o && o->height ? o->height : GB_PLOT_HEIGHT;
     if (*w < GB_PLOT_MIN_SIDE || *w > GB_PLOT_MAX_SIDE || *h < GB_PLOT_MIN_SIDE ||
@@ -399,13 +366,13 @@ static void song_axes(const gb_song *s, const gb_plot_opts *o, song_view *v, axe
 gb_status gb_plot_song_frame(const gb_song *s, const gb_plot_opts *o, gb_plot_frame *f,
                              gb_error *err) {
     int w, h;
-    gb_status st = picture_size(o, &w, &h, err);
+    gb_status st = gb_plot_picture_size(o, &w, &h, err);
     if (st != GB_OK) return st;
     song_view v;
     axes a;
     layout L;
     song_axes(s, o, &v, &a);
-    axes_layout(&a, w, h, &L);
+    gb_plot_axes_layout(&a, w, h, &L);
     *f = L.f;
     return GB_OK;
 }
@@ -460,7 +427,7 @@ static void draw_roll(gb_canvas *c, const layout *L, const song_view *v) {
             int y0 = (int)lround(gb_plot_y(f, n->pitch + 0.5));
             int y1 = (int)lround(gb_plot_y(f, n->pitch - 0.5));
             x1 = x1 > x0 ? x1 : x0 + 1, y1 = y1 > y0 ? y1 : y0 + 1;
-            gb_rgb fill = tint(gb_plot_part_colour(i), loudness(n->velocity));
+            gb_rgb fill = gb_plot_tint(gb_plot_part_colour(i), loudness(n->velocity));
             if (x1 - x0 >= 4 && y1 - y0 >= 4) { /* an edge tells re-struck notes apart */
                 gb_canvas_rect(c, x0, y0, x1, y1, shade(fill, 0.7));
                 gb_canvas_rect(c, x0 + 1, y0 + 1, x1 - 1, y1 - 1, fill);
@@ -538,7 +505,7 @@ static gb_status song_edges(const gb_song *s, song_view *v, const char *path, gb
 gb_status gb_plot_song_png(const gb_song *s, const gb_plot_opts *o, const char *path,
                            gb_error *err) {
     int w, h;
-    gb_status st = picture_size(o, &w, &h, err);
+    gb_status st = gb_plot_picture_size(o, &w, &h, err);
     if (st != GB_OK) return st;
     song_view v;
     axes a;
@@ -718,7 +685,7 @@ static void draw_loss(gb_canvas *c, const layout *L, const void *ctx) {
 gb_status gb_plot_loss_png(const char *jsonl_path, const gb_plot_opts *o, const char *path,
                            gb_error *err) {
     int w, h;
-    gb_status st = picture_size(o, &w, &h, err);
+    gb_status st = gb_plot_picture_size(o, &w, &h, err);
     if (st != GB_OK) return st;
     loss_log log;
     if ((st = read_log(jsonl_path, &log, err)) != GB_OK) return st;
