@@ -100,8 +100,8 @@ typedef struct {
     gb_copy_index *ix;  /* the reference's frames; NULL: no copy search */
 } how;
 
-/* Adds the pieces of notes p (one, or its segments) to set, with their features. file_ix
- * records which file each piece came from (NULL: not needed). Returns the pieces added. */
+/* Adds the pieces of notes p (the whole, or its segments with notes) to set, with their
+ * features. file_ix records which file each piece came from (NULL: not needed). */
 static gb_status add_pieces(gb_piece_set *set, const char *path, const char *id,
                             const gb_piece_notes *p, const how *h, size_t file, size_t **file_ix,
                             size_t *file_cap, gb_error *err) {
@@ -110,13 +110,14 @@ static gb_status add_pieces(gb_piece_set *set, const char *path, const char *id,
     uint64_t span = 0;
     for (size_t i = 0; i < p->n; i++)
         if (p->notes[i].end > span) span = p->notes[i].end;
-    uint64_t len = (uint64_t)llround(h->segment * p->tpq);
-    size_t pieces = h->segment > 0 && len > 0 && p->n ? (size_t)((span + len - 1) / len) : 1;
+    uint64_t len = (uint64_t)llround(h->segment * p->tpq); /* >= tpq when segment > 0 */
+    size_t pieces = h->segment > 0 && p->n ? (size_t)((span + len - 1) / len) : 1;
     for (size_t k = 0; k < pieces; k++) {
-        gb_piece_notes seg, *q = (gb_piece_notes *)p;
+        gb_piece_notes seg = {0};
+        const gb_piece_notes *q = p;
         char sid[PATH_MAX + 32];
         snprintf(sid, sizeof sid, "%s", id);
-        if (pieces > 1 || h->segment > 0) {
+        if (h->segment > 0) {
             if ((st = gb_piece_notes_cut(p, k * len, len, &seg, err)) != GB_OK) return st;
             if (!seg.n && p->n) { /* a silent passage is not a piece */
                 gb_piece_notes_free(&seg);
@@ -126,7 +127,7 @@ static gb_status add_pieces(gb_piece_set *set, const char *path, const char *id,
             snprintf(sid, sizeof sid, "%s#%zu", id, k);
         }
         st = gb_features_of(q, h->spb, &f, err);
-        if (q != p) gb_piece_notes_free(q);
+        gb_piece_notes_free(&seg);
         if (st != GB_OK) return st;
         if ((st = gb_piece_set_add(set, path, sid, &f, err)) != GB_OK) return st;
         if (file_ix) {
@@ -641,6 +642,10 @@ int cmd_compare(int argc, char **argv) {
             break;
         case O_SEGMENT:
             if (!cli_double("compare", "--segment", optarg, 0, 1e6, &segment)) goto out;
+            if (segment > 0 && segment < 1) {
+                cli_usage_error("compare", "--segment wants 0 (whole pieces) or 1 beat or more");
+                goto out;
+            }
             break;
         case O_SPB:
             if (!cli_int("compare", "--steps-per-beat", optarg, 1, 96, &spb)) goto out;
