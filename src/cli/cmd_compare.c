@@ -728,9 +728,7 @@ int cmd_compare(int argc, char **argv) {
         size_t ns = 0;
         sets[ns++] = &ref_set;
         for (size_t i = 0; i < nc; i++) sets[ns++] = cols[i].set;
-        gb_plot_opts po;
-        gb_plot_opts_default(&po);
-        po.title = "groovybee compare";
+        gb_plot_opts po = {.title = "groovybee compare"}; /* 0 x 0: the comparison's size */
         if (gb_plot_compare_png(sets, ns, &po, png, &e) != GB_OK) {
             fprintf(stderr, "groovybee: %s\n", e.msg);
             goto done;
