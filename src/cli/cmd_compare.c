@@ -288,7 +288,6 @@ static void mean_sd_str(const gb_set_stats *s, int f, char *out, size_t cap) {
 }
 
 typedef struct {
-    const char *label;
     const char *role;        /* "generated", "ceiling", "floor" */
     const gb_piece_set *set;
     const gb_set_cmp *cmp;
@@ -303,29 +302,46 @@ static void pad(FILE *f, const char *s, int width) {
     for (; w < width; w++) fputc(' ', f);
 }
 
+/* The copy results of a set's files, summed. */
+typedef struct {
+    size_t n, whole;          /* files searched, files that are copies */
+    uint64_t longest;         /* the longest stretch of any */
+    uint64_t windows, found;  /* their 4-bar windows, and those found */
+} copy_sum;
+
+static copy_sum copy_total(const gb_piece_set *set) {
+    copy_sum t = {0};
+    for (size_t i = 0; i < set->n; i++) {
+        const gb_copy_result *c = &set->pieces[i].copy;
+        if (!set->pieces[i].has_copy) continue;
+        t.n++, t.whole += c->whole != 0;
+        if (c->longest > t.longest) t.longest = c->longest;
+        t.windows += c->windows, t.found += c->windows_found;
+    }
+    return t;
+}
+
 static void copy_cells(const gb_piece_set *set, int spb, char *longest, char *windows,
                        size_t cap) {
-    uint64_t best = 0, w = 0, wf = 0;
-    size_t n = 0, whole = 0;
-    for (size_t i = 0; i < set->n; i++) {
-        const gb_piece *p = &set->pieces[i];
-        if (!p->has_copy) continue;
-        n++;
-        whole += p->copy.whole != 0;
-        if (p->copy.longest > best) best = p->copy.longest;
-        w += p->copy.windows, wf += p->copy.windows_found;
-    }
-    if (!n) {
+    copy_sum t = copy_total(set);
+    if (!t.n) {
         snprintf(longest, cap, "-");
         snprintf(windows, cap, "-");
         return;
     }
-    if (whole) snprintf(longest, cap, "%zu of %zu whole", whole, n);
-    else snprintf(longest, cap, "%llu steps, %.4g beats", (unsigned long long)best,
-                  (double)best / spb);
-    if (w) snprintf(windows, cap, "%llu of %llu, %.0f%%", (unsigned long long)wf,
-                    (unsigned long long)w, 100.0 * (double)wf / (double)w);
+    if (t.whole) snprintf(longest, cap, "%zu of %zu whole", t.whole, t.n);
+    else snprintf(longest, cap, "%llu steps, %.4g beats", (unsigned long long)t.longest,
+                  (double)t.longest / spb);
+    if (t.windows) snprintf(windows, cap, "%llu of %llu, %.0f%%", (unsigned long long)t.found,
+                            (unsigned long long)t.windows,
+                            100.0 * (double)t.found / (double)t.windows);
     else snprintf(windows, cap, "no 4-bar window");
+}
+
+/* How many pieces of set lack feature k, by reason. */
+static void undef_counts(const gb_piece_set *set, int k, size_t by[GB_UNDEF_COUNT]) {
+    memset(by, 0, GB_UNDEF_COUNT * sizeof *by);
+    for (size_t i = 0; i < set->n; i++) by[set->pieces[i].f.undef[k]]++;
 }
 
 static void print_table(FILE *f, const gb_piece_set *ref, const gb_set_stats *rs,
@@ -336,7 +352,7 @@ static void print_table(FILE *f, const gb_piece_set *ref, const gb_set_stats *rs
     snprintf(buf, sizeof buf, "%s (%zu)", ref->label, ref->n);
     pad(f, buf, REF + 2);
     for (size_t c = 0; c < nc; c++) {
-        snprintf(buf, sizeof buf, "%s (%zu)", cols[c].label, cols[c].set->n);
+        snprintf(buf, sizeof buf, "%s (%zu)", cols[c].set->label, cols[c].set->n);
         fprintf(f, "%s", c ? "  " : "");
         pad(f, buf, MEAN + 2 * NUM + 2);
     }
@@ -378,20 +394,20 @@ static void print_table(FILE *f, const gb_piece_set *ref, const gb_set_stats *rs
     }
     for (size_t c = 0; c < nc; c++)
         if (strcmp(cols[c].against, ref->label))
-            fprintf(f, "note: %s is compared with the %s\n", cols[c].label, cols[c].against);
+            fprintf(f, "note: %s is compared with the %s\n", cols[c].set->label, cols[c].against);
     /* what is undefined, and why */
     for (size_t c = 0; c < nc; c++) {
         const gb_piece_set *s = cols[c].set;
         for (int k = 0; k < GB_F_COUNT; k++) {
-            size_t by[GB_UNDEF_COUNT] = {0};
-            for (size_t i = 0; i < s->n; i++) by[s->pieces[i].f.undef[k]]++;
+            size_t by[GB_UNDEF_COUNT];
+            undef_counts(s, k, by);
             for (int u = 1; u < GB_UNDEF_COUNT; u++)
                 if (by[u])
                     fprintf(f, "note: %s: %s undefined for %zu of %zu pieces: %s\n",
-                            cols[c].label, gb_features[k].name, by[u], s->n,
+                            cols[c].set->label, gb_features[k].name, by[u], s->n,
                             gb_undef_str((gb_undef)u));
             if (!cols[c].cmp->f[k].defined && cols[c].cmp->f[k].why)
-                fprintf(f, "note: %s: no KL/OA for %s: %s\n", cols[c].label, gb_features[k].name,
+                fprintf(f, "note: %s: no KL/OA for %s: %s\n", cols[c].set->label, gb_features[k].name,
                         cols[c].cmp->f[k].why);
         }
     }
@@ -445,16 +461,12 @@ static void json_features_stats(FILE *f, const gb_set_stats *s) {
 }
 
 static void json_copy(FILE *f, const gb_piece_set *s, const readout *ref, int spb) {
-    uint64_t best = 0, w = 0, wf = 0;
-    size_t whole = 0;
     fputs("\"copying\":{\"pieces\":[", f);
     int first = 1;
     for (size_t i = 0; i < s->n; i++) {
         const gb_piece *p = &s->pieces[i];
         if (!p->has_copy) continue;
         const gb_copy_result *c = &p->copy;
-        if (c->longest > best) best = c->longest;
-        w += c->windows, wf += c->windows_found, whole += c->whole != 0;
         fputs(first ? "{\"path\":" : ",{\"path\":", f);
         first = 0;
         cli_json_str(f, p->path);
@@ -472,11 +484,12 @@ static void json_copy(FILE *f, const gb_piece_set *s, const readout *ref, int sp
         }
         fputc('}', f);
     }
-    fprintf(f, "],\"longest_steps\":%llu,\"longest_beats\":", (unsigned long long)best);
-    json_num(f, (double)best / spb);
+    copy_sum t = copy_total(s);
+    fprintf(f, "],\"longest_steps\":%llu,\"longest_beats\":", (unsigned long long)t.longest);
+    json_num(f, (double)t.longest / spb);
     fprintf(f, ",\"whole_pieces\":%zu,\"windows\":%llu,\"windows_found\":%llu,\"share_found\":",
-            whole, (unsigned long long)w, (unsigned long long)wf);
-    json_num(f, w ? (double)wf / (double)w : 0);
+            t.whole, (unsigned long long)t.windows, (unsigned long long)t.found);
+    json_num(f, t.windows ? (double)t.found / (double)t.windows : 0);
     fputc('}', f);
 }
 
@@ -491,8 +504,8 @@ static void json_column(FILE *f, const column *c, const readout *ref, const how 
         fprintf(f, "%s\"%s\":{", k ? "," : "", gb_features[k].key);
         json_stats(f, &c->cmp->gen, k);
         fputs(",\"undefined\":{", f);
-        size_t by[GB_UNDEF_COUNT] = {0};
-        for (size_t i = 0; i < c->set->n; i++) by[c->set->pieces[i].f.undef[k]]++;
+        size_t by[GB_UNDEF_COUNT];
+        undef_counts(c->set, k, by);
         for (int u = 1, first = 1; u < GB_UNDEF_COUNT; u++)
             if (by[u]) {
                 fputs(first ? "" : ",", f);
@@ -563,12 +576,10 @@ static int write_json(const char *path, const gb_piece_set *ref, const gb_set_st
     json_features_stats(f, rs);
     fputc('}', f);
     if (b) {
-        gb_set_stats ts;
-        gb_set_stats_of(&b->train, &ts);
         fputs(",\"training_split\":{", f);
         json_set_head(f, &b->train);
         fputc(',', f);
-        json_features_stats(f, &ts);
+        json_features_stats(f, &b->ceiling_cmp.ref);
         fputc('}', f);
     }
     fputs(",\"sets\":[", f);
@@ -705,7 +716,7 @@ int cmd_compare(int argc, char **argv) {
             fprintf(stderr, "groovybee: %s\n", e.msg);
             goto done;
         }
-        cols[nc++] = (column){gen_set[i].label, "generated", &gen_set[i], &cmp[i], ref_set.label};
+        cols[nc++] = (column){"generated", &gen_set[i], &cmp[i], ref_set.label};
     }
     if (do_base) {
         if (!(b = calloc(1, sizeof *b))) {
@@ -716,13 +727,12 @@ int cmd_compare(int argc, char **argv) {
             fprintf(stderr, "groovybee: %s\n", e.msg);
             goto done;
         }
-        cols[nc++] = (column){"ceiling", "ceiling", &b->valid, &b->ceiling_cmp, b->train.label};
-        cols[nc++] = (column){"floor", "floor", &b->floor, &b->floor_cmp, b->train.label};
+        cols[nc++] = (column){"ceiling", &b->valid, &b->ceiling_cmp, b->train.label};
+        cols[nc++] = (column){"floor", &b->floor, &b->floor_cmp, b->train.label};
     }
-    gb_set_stats rs;
-    gb_set_stats_of(&ref_set, &rs);
-    if (json && !write_json(json, &ref_set, &rs, b, cols, nc, &ro, &h)) goto done;
-    if (!json || strcmp(json, "-")) print_table(stdout, &ref_set, &rs, cols, nc, &h);
+    const gb_set_stats *rs = &cmp[0].ref; /* every generated set's reference */
+    if (json && !write_json(json, &ref_set, rs, b, cols, nc, &ro, &h)) goto done;
+    if (!json || strcmp(json, "-")) print_table(stdout, &ref_set, rs, cols, nc, &h);
     if (png) {
         const gb_piece_set *sets[MAX_SETS + 1];
         size_t ns = 0;

@@ -47,9 +47,9 @@ struct gb_copy_index {
     uint64_t *hash;
     uint32_t *pos;
     size_t n_index;
-    /* Searches may run in parallel (the first builds the index, under a lock); adds may not
-     * run beside anything. An add after a search is allowed: the next search rebuilds. */
-    atomic_int built;
+    /* An add after a search is allowed: the next search rebuilds. Calls on one index are made
+     * one at a time (each search is parallel inside). */
+    int built;
 };
 
 static int same(frame a, frame b) { return a.lo == b.lo && a.hi == b.hi; }
@@ -95,7 +95,6 @@ gb_status gb_copy_new(int steps_per_beat, gb_copy_index **out, gb_error *err) {
     gb_copy_index *ix = calloc(1, sizeof *ix);
     if (!ix) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
     ix->spb = steps_per_beat;
-    atomic_init(&ix->built, 0);
     *out = ix;
     return GB_OK;
 }
@@ -125,7 +124,7 @@ gb_status gb_copy_add(gb_copy_index *ix, const gb_song *s, size_t piece, gb_erro
         free(f);
     }
     if (st != GB_OK) ix->n_frames = frames0, ix->n_parts = parts0;
-    atomic_store(&ix->built, 0);
+    ix->built = 0;
     return st;
 }
 
@@ -198,13 +197,9 @@ nomem:
 }
 
 static gb_status ensure_index(gb_copy_index *ix, gb_error *err) {
-    gb_status st = GB_OK;
-    if (atomic_load(&ix->built)) return GB_OK;
-#pragma omp critical(gb_copy_build)
-    if (!atomic_load(&ix->built)) {
-        st = build_index(ix, err);
-        if (st == GB_OK) atomic_store(&ix->built, 1);
-    }
+    if (ix->built) return GB_OK;
+    gb_status st = build_index(ix, err);
+    ix->built = st == GB_OK;
     return st;
 }
 
