@@ -84,10 +84,10 @@ static int bench(int B, double seconds) {
         double t0 = now();
         gb_lstm_zero_grad(&m);
         gb_lstm_forward(&m, a, x, T, B, y, &rng);
-        loss = gb_loss(GB_LOSS_MSE, GB_LOSS_ON_LAST, y, t, T, B, c.D, dy);
+        loss = gb_loss(&m, &m.g, GB_LOSS_MSE, GB_LOSS_ON_LAST, y, t, NULL, T, B, dy);
         gb_lstm_backward(&m, a, x, dy, T, B);
         gb_lstm_clip(&m, 1.0f);
-        gb_adam_step(&m, 1e-3f, 0.9f, 0.999f, 1e-8f);
+        gb_adam_step(&m, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f);
         if (warm > 0) continue;
         st[iters++] = now() - t0;
         total += st[iters - 1];

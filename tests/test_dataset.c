@@ -1,7 +1,9 @@
 /* test_dataset.c - the compact corpus (src/roll/dataset.c): its steps equal gb_roll_encode's
  * rolls for several encodings, onsets by hand, memory per step, window counts and contents,
- * the split by file, the walk of folders with broken files counted by reason, the part filter,
- * the shuffle and the corpus hash. */
+ * short parts as masked windows and the target steps no window covers, batches against
+ * gb_ds_cut, transposition, the meter features worked by hand, the split by file, the walk of
+ * folders with broken files counted by reason, the part filter, the shuffle and the corpus
+ * hash. */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
 #include <stdlib.h>
@@ -219,7 +221,7 @@ static void test_windows(void) {
     CHECK_INT(gb_ds_windows_make(&ds, 0, T, S, &w, &e), GB_OK);
     uint64_t want = 0;
     for (size_t i = 0; i < ds.n_parts; i++)
-        if (ds.parts[i].steps >= (uint32_t)T + 1) want += (ds.parts[i].steps - T - 1) / S + 1;
+        want += ds.parts[i].steps >= (uint32_t)T + 1 ? (ds.parts[i].steps - T - 1) / S + 1 : 1;
     CHECK_INT(w.n, want);
     CHECK(w.n > 40);
     /* no validation files yet: no validation windows */
@@ -231,13 +233,14 @@ static void test_windows(void) {
     size_t prev_part = 0, prev_start = 0;
     for (uint64_t i = 0; i < w.n; i++) {
         size_t part, start;
-        gb_ds_window_at(&w, i, &part, &start);
-        CHECK(start + T + 1 <= ds.parts[part].steps);
+        int len;
+        gb_ds_window_at(&w, i, &part, &start, &len);
+        CHECK(start + T + 1 <= ds.parts[part].steps && len == T);
         if (i) CHECK(part > prev_part || (part == prev_part && start == prev_start + S));
         prev_part = part, prev_start = start;
     }
-    /* a batch of windows against the rolls: row t of window b is step start + t, the targets
-     * (rows 1..T) the inputs shifted by one step */
+    /* a batch of windows against the rolls: input row t of window b is step start + t, target
+     * row t step start + t + 1, every row real */
     gb_roll rolls[4];
     for (int i = 0; i < 4; i++) {
         gb_song s;
@@ -247,33 +250,427 @@ static void test_windows(void) {
     }
     enum { B = 5 };
     uint32_t ids[B] = {0, (uint32_t)w.n - 1, 7, 3, (uint32_t)w.n / 2};
-    float *buf = malloc((size_t)(T + 1) * B * 128 * sizeof *buf);
-    gb_ds_cut_batch(&ds, &w, ids, B, buf);
+    float *x = malloc((size_t)T * B * 128 * sizeof *x);
+    float *tg = malloc((size_t)T * B * 128 * sizeof *tg), *mask = malloc((size_t)T * B * 4);
+    gb_ds_cut_batch(&ds, &w, ids, B, NULL, x, tg, mask);
     size_t bad = 0;
     for (int b = 0; b < B; b++) {
         size_t part, start;
-        gb_ds_window_at(&w, ids[b], &part, &start);
+        int len;
+        gb_ds_window_at(&w, ids[b], &part, &start, &len);
         const gb_roll *r = &rolls[ds.parts[part].file];
-        for (int t = 0; t <= T; t++)
-            for (int q = 0; q < 128; q++)
-                bad += buf[((size_t)t * B + b) * 128 + q] != (r->v[(start + t) * 128 + q] ? 1.0f : 0.0f);
+        for (int t = 0; t < T; t++) {
+            bad += mask[t * B + b] != 1.0f;
+            for (int q = 0; q < 128; q++) {
+                size_t i = ((size_t)t * B + b) * 128 + q;
+                bad += x[i] != (r->v[(start + t) * 128 + q] ? 1.0f : 0.0f);
+                bad += tg[i] != (r->v[(start + t + 1) * 128 + q] ? 1.0f : 0.0f);
+            }
+        }
     }
     CHECK_INT(bad, 0);
-    /* the last window ends at most at the part's end, and a part of exactly T + 1 steps has one */
+    /* a part of exactly T + 1 steps has one full window and leaves no target out; one longer
+     * by 5 than its last full window, with stride > T, leaves the tail out */
     gb_ds_windows w2;
     uint32_t S0 = ds.parts[0].steps;
     CHECK_INT(gb_ds_windows_make(&ds, 0, (int)S0 - 1, 1000000, &w2, &e), GB_OK);
     CHECK(w2.n >= 1);
+    CHECK_INT(w2.cum[1], 1);
+    CHECK_INT(w2.len[0], (int)S0 - 1);
     gb_ds_windows_free(&w2);
+    CHECK_INT(gb_ds_windows_make(&ds, 0, (int)S0 - 6, 1000000, &w2, &e), GB_OK);
+    CHECK_INT(w2.cum[1], 1);
+    /* part 0 leaves its last 5 targets out, a longer part more, a shorter one none */
+    uint64_t unc = 5;
+    for (size_t i = 1; i < ds.n_parts; i++)
+        if (ds.parts[i].steps >= S0 - 5) unc += ds.parts[i].steps - 1 - (S0 - 6);
+    CHECK_INT(w2.uncovered, unc);
+    gb_ds_windows_free(&w2);
+    /* windows longer than every part: one short window each, covering every target */
     CHECK_INT(gb_ds_windows_make(&ds, 0, 100000, 1, &w2, &e), GB_OK);
-    CHECK_INT(w2.n, 0);
+    CHECK_INT(w2.n, 4);
+    CHECK_INT(w2.n_parts, 4);
     CHECK_INT(w2.short_parts, 4);
+    CHECK_INT(w2.uncovered, 0);
+    for (uint64_t i = 0; i < 4; i++) {
+        size_t part, start;
+        int len;
+        gb_ds_window_at(&w2, i, &part, &start, &len);
+        CHECK(part == i && start == 0 && len == (int)ds.parts[i].steps - 1);
+    }
     gb_ds_windows_free(&w2);
     CHECK_INT(gb_ds_windows_make(&ds, 0, 0, 1, &w2, &e), GB_ERR_ARG);
     for (int i = 0; i < 4; i++) gb_roll_free(&rolls[i]);
-    free(buf);
+    free(x);
+    free(tg);
+    free(mask);
     gb_ds_windows_free(&w);
     gb_ds_free(&ds);
+}
+
+/* Five parts of 1, 2, 5, 10 and 20 steps (one tick a step), step k holding pitch 40 + k alone. */
+static gb_song ladder_song(void) {
+    static gb_note notes[20];
+    static gb_part parts[5];
+    static const size_t len[5] = {1, 2, 5, 10, 20};
+    for (int k = 0; k < 20; k++) notes[k] = (gb_note){(uint64_t)k, (uint64_t)k + 1, 40 + k, 100};
+    for (int i = 0; i < 5; i++) parts[i] = (gb_part){.track = i, .notes = notes, .n_notes = len[i]};
+    return (gb_song){.format = 1, .division = 4, .n_tracks = 5, .parts = parts, .n_parts = 5};
+}
+
+static void test_short_parts(void) {
+    gb_song s = ladder_song();
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, "ladder", 0, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 5);
+    /* T = 4 every 6: 1 step, nothing to predict; 2, one window of 1; 5, one full window; 10,
+     * one at 0 (targets 1..4; 5..9 left out); 20, at 0, 6, 12 (targets 1-4, 7-10, 13-16; 5, 6,
+     * 11, 12, 17, 18, 19 left out) */
+    gb_ds_windows w;
+    CHECK_INT(gb_ds_windows_make(&ds, 0, 4, 6, &w, &e), GB_OK);
+    CHECK_INT(w.n, 6);
+    CHECK_INT(w.n_parts, 4);
+    CHECK_INT(w.short_parts, 2);
+    CHECK_INT(w.uncovered, 12);
+    const int want[6][3] = {{1, 0, 1}, {2, 0, 4}, {3, 0, 4}, {4, 0, 4}, {4, 6, 4}, {4, 12, 4}};
+    for (uint64_t i = 0; i < w.n && i < 6; i++) {
+        size_t part, start;
+        int len;
+        gb_ds_window_at(&w, i, &part, &start, &len);
+        if (part != (size_t)want[i][0] || start != (size_t)want[i][1] || len != want[i][2]) {
+            fprintf(stderr, "  window %d: part %zu, start %zu, len %d\n", (int)i, part, start,
+                    len);
+            CHECK(!"window");
+        }
+    }
+    /* every 2: 10 steps at 0, 2, 4 (target 9 left out), 20 at 0..14 (target 19) */
+    gb_ds_windows w2;
+    CHECK_INT(gb_ds_windows_make(&ds, 0, 4, 2, &w2, &e), GB_OK);
+    CHECK_INT(w2.n, 1 + 1 + 3 + 8);
+    CHECK_INT(w2.uncovered, 2);
+    CHECK_INT(w2.short_parts, 2);
+    gb_ds_windows_free(&w2);
+    /* T = 1: only the 1-step part is short, and it still gives nothing */
+    CHECK_INT(gb_ds_windows_make(&ds, 0, 1, 1, &w2, &e), GB_OK);
+    CHECK_INT(w2.n, 1 + 4 + 9 + 19);
+    CHECK_INT(w2.short_parts, 1);
+    CHECK_INT(w2.uncovered, 0);
+    gb_ds_windows_free(&w2);
+
+    /* the 2-step part's window and the last of the 20-step part: one real row, then padding */
+    enum { T = 4, B = 2 };
+    uint32_t ids[B] = {0, 5};
+    float x[T * B * 128], tg[T * B * 128], mask[T * B];
+    for (int i = 0; i < T * B * 128; i++) x[i] = tg[i] = 7.0f;
+    for (int i = 0; i < T * B; i++) mask[i] = 7.0f;
+    gb_ds_cut_batch(&ds, &w, ids, B, NULL, x, tg, mask);
+    size_t bad = 0;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            bad += mask[t * B + b] != (b == 1 || t == 0 ? 1.0f : 0.0f);
+            for (int q = 0; q < 128; q++) {
+                int wx = b ? q == 52 + t : t == 0 && q == 40;
+                int wt = b ? q == 53 + t : t == 0 && q == 41;
+                bad += x[(t * B + b) * 128 + q] != (float)wx;
+                bad += tg[(t * B + b) * 128 + q] != (float)wt;
+            }
+        }
+    CHECK_INT(bad, 0);
+    gb_ds_windows_free(&w);
+    gb_ds_free(&ds);
+}
+
+/* Every window of a batch against gb_ds_cut of its steps, with onsets, velocities and meter:
+ * input row t is step start + t (all Din features), target row t the D features of step
+ * start + t + 1, for t < len; padding zero and masked; the chorales' full windows and the
+ * ladder's short ones together. */
+static void test_batch_against_cut(void) {
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    enc.onsets = 1, enc.binary = 0, enc.meter = 1;
+    int D = gb_ds_features(&enc), Din = gb_ds_in_features(&enc);
+    CHECK_INT(D, 256);
+    CHECK_INT(Din, 276);
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    const char *paths[] = {jsb(0), jsb(1), jsb(2)};
+    CHECK_INT(gb_ds_add_paths(&ds, paths, 3, 0, NULL, NULL, &e), GB_OK);
+    gb_song s = ladder_song();
+    CHECK_INT(gb_ds_add_song(&ds, &s, "ladder", 0, &e), GB_OK);
+    int T = 16;
+    gb_ds_windows w;
+    CHECK_INT(gb_ds_windows_make(&ds, 0, T, 8, &w, &e), GB_OK);
+    int B = (int)w.n;
+    uint32_t *ids = malloc((size_t)B * sizeof *ids);
+    for (int b = 0; b < B; b++) ids[b] = (uint32_t)(B - 1 - b);
+    float *x = malloc((size_t)T * B * Din * sizeof *x), *tg = malloc((size_t)T * B * D * 4);
+    float *mask = malloc((size_t)T * B * 4), *rows = malloc((size_t)(T + 1) * Din * 4);
+    float *zero = calloc((size_t)Din, 4);
+    for (size_t i = 0; i < (size_t)T * B * Din; i++) x[i] = 7.0f;
+    for (size_t i = 0; i < (size_t)T * B * D; i++) tg[i] = 7.0f;
+    gb_ds_cut_batch(&ds, &w, ids, B, NULL, x, tg, mask);
+    size_t bad = 0, shorts = 0, metered = 0;
+    for (int b = 0; b < B; b++) {
+        size_t part, start;
+        int len;
+        gb_ds_window_at(&w, ids[b], &part, &start, &len);
+        shorts += len < T;
+        gb_ds_cut(&ds, part, start, (size_t)len + 1, 1, 0, rows);
+        for (int t = 0; t < T; t++) {
+            const float *xr = x + ((size_t)t * B + b) * Din, *tr = tg + ((size_t)t * B + b) * D;
+            if (t < len) {
+                bad += memcmp(xr, rows + (size_t)t * Din, (size_t)Din * 4) != 0;
+                bad += memcmp(tr, rows + (size_t)(t + 1) * Din, (size_t)D * 4) != 0;
+                for (int f = D; f < Din; f++) metered += xr[f] == 1.0f;
+            } else {
+                bad += memcmp(xr, zero, (size_t)Din * 4) != 0;
+                bad += memcmp(tr, zero, (size_t)D * 4) != 0;
+            }
+            bad += mask[(size_t)t * B + b] != (t < len ? 1.0f : 0.0f);
+        }
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(shorts, 3); /* the ladder's parts of 2, 5 and 10 steps */
+    CHECK(B > 50);
+    /* two one-hots in every real input row */
+    uint64_t real = 0;
+    for (size_t i = 0; i < (size_t)T * B; i++) real += mask[i] == 1.0f;
+    CHECK_INT(metered, 2 * real);
+    free(ids), free(x), free(tg), free(mask), free(rows), free(zero);
+    gb_ds_windows_free(&w);
+    gb_ds_free(&ds);
+}
+
+/* The semitones by which rows [0, T) of window b in got are those of base moved up (pitch and
+ * onset features; the rest equal), or 99 when no shift in -20..20 does it. */
+static int shift_of(const float *base, const float *got, int T, int B, int b, int width, int D) {
+    for (int sh = -20; sh <= 20; sh++) {
+        int ok = 1;
+        for (int t = 0; t < T && ok; t++) {
+            const float *r0 = base + ((size_t)t * B + b) * width;
+            const float *r1 = got + ((size_t)t * B + b) * width;
+            for (int f = 0; f < width && ok; f++) {
+                int q = f % 128 - sh, block = f - f % 128;
+                float want = f >= D ? r0[f] : q >= 0 && q < 128 ? r0[block + q] : 0.0f;
+                ok = r1[f] == want;
+            }
+        }
+        if (ok) return sh;
+    }
+    return 99;
+}
+
+static void test_transpose(void) {
+    gb_note notes[] = {
+        {0, 3, 60, 100}, {3, 4, 126, 90}, /* window 0, steps 0..4: room for -5..+1 */
+        {5, 6, 2, 80},   {6, 8, 64, 70},  /* window 1, steps 4..8: -2..+5 */
+        {9, 13, 70, 60}, {10, 11, 72, 50}, /* window 2, steps 8..12: -5..+5 */
+    };
+    gb_song s = hand_song(notes, 6);
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    enc.onsets = 1, enc.binary = 0, enc.meter = 1;
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, "hand", 0, &e), GB_OK);
+    CHECK_INT(ds.parts[0].steps, 13);
+    enum { T = 4, B = 3, D = 256, DIN = 276 };
+    gb_ds_windows w;
+    CHECK_INT(gb_ds_windows_make(&ds, 0, T, 4, &w, &e), GB_OK);
+    CHECK_INT(w.n, 3);
+    uint32_t ids[B] = {0, 1, 2};
+    static float x0[T * B * DIN], t0[T * B * D], x[T * B * DIN], tg[T * B * D];
+    float m0[T * B], m[T * B];
+    gb_ds_cut_batch(&ds, &w, ids, B, NULL, x0, t0, m0);
+    gb_rng rng;
+    gb_rng_seed(&rng, 11);
+    gb_ds_aug aug = {5, &rng};
+    const int lo[B] = {-5, -2, -5}, hi[B] = {1, 5, 5};
+    int seen[B][11] = {{0}}, bad = 0, misaligned = 0;
+    for (int it = 0; it < 300; it++) {
+        gb_rng after = rng; /* one number a window */
+        for (int b = 0; b < B; b++) gb_rng_next(&after);
+        gb_ds_cut_batch(&ds, &w, ids, B, &aug, x, tg, m);
+        misaligned += memcmp(&rng, &after, sizeof rng) != 0;
+        bad += memcmp(m, m0, sizeof m) != 0;
+        for (int b = 0; b < B; b++) {
+            int sx = shift_of(x0, x, T, B, b, DIN, D), st = shift_of(t0, tg, T, B, b, D, D);
+            if (sx != st || sx < lo[b] || sx > hi[b]) {
+                if (!bad) fprintf(stderr, "  window %d: inputs by %d, targets by %d\n", b, sx, st);
+                bad++;
+            } else {
+                seen[b][sx + 5]++;
+            }
+        }
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(misaligned, 0);
+    int missing = 0; /* 300 draws hit each of at most 11 shifts */
+    for (int b = 0; b < B; b++)
+        for (int sh = lo[b]; sh <= hi[b]; sh++) missing += seen[b][sh + 5] == 0;
+    CHECK_INT(missing, 0);
+    CHECK(seen[0][0 + 5] > 0 && seen[1][-2 + 5] > 0); /* the extremes are reachable */
+    /* the same rng state, the same batch */
+    static float x2[T * B * DIN], t2[T * B * D];
+    gb_rng r1, r2;
+    gb_rng_seed(&r1, 3), gb_rng_seed(&r2, 3);
+    gb_ds_aug a1 = {5, &r1}, a2 = {5, &r2};
+    gb_ds_cut_batch(&ds, &w, ids, B, &a1, x, tg, m);
+    gb_ds_cut_batch(&ds, &w, ids, B, &a2, x2, t2, m);
+    CHECK(!memcmp(x, x2, sizeof x) && !memcmp(tg, t2, sizeof tg));
+    /* N = 0: nothing moves, nothing is drawn */
+    gb_rng keep = r1;
+    gb_ds_aug none = {0, &r1};
+    gb_ds_cut_batch(&ds, &w, ids, B, &none, x, tg, m);
+    CHECK(!memcmp(x, x0, sizeof x) && !memcmp(tg, t0, sizeof tg) && !memcmp(m, m0, sizeof m));
+    CHECK(!memcmp(&keep, &r1, sizeof keep));
+    gb_ds_windows_free(&w);
+    gb_ds_free(&ds);
+}
+
+/* Whether 20 meter features are the one-hots of position pos in the beat and beat in the bar. */
+static int is_meter(const float *m, int pos, int beat) {
+    for (int f = 0; f < GB_DS_METER_FEATURES; f++)
+        if (m[f] != (f == pos || f == 8 + beat ? 1.0f : 0.0f)) return 0;
+    return 1;
+}
+
+typedef struct {
+    int step, pos, beat;
+} meter_want;
+
+/* Checks steps of part 0 of ds: inside the part through gb_ds_cut's rows (after the D
+ * features), past its end through gb_ds_meter_row. */
+static void check_meter(const gb_dataset *ds, const meter_want *want, size_t n) {
+    int D = gb_ds_features(&ds->enc), Din = gb_ds_in_features(&ds->enc);
+    float row[276], m[GB_DS_METER_FEATURES];
+    for (size_t i = 0; i < n; i++) {
+        const meter_want *wt = &want[i];
+        const float *got = m;
+        if ((uint32_t)wt->step < ds->parts[0].steps) {
+            gb_ds_cut(ds, 0, (size_t)wt->step, 1, 1, 0, row);
+            got = row + D;
+        } else {
+            gb_ds_meter_row(ds, 0, (uint64_t)wt->step, m);
+        }
+        if (!is_meter(got, wt->pos, wt->beat)) {
+            fprintf(stderr, "  step %d: want position %d, beat %d; got", wt->step, wt->pos,
+                    wt->beat);
+            for (int f = 0; f < GB_DS_METER_FEATURES; f++)
+                if (got[f] != 0) fprintf(stderr, " %d:%g", f, got[f]);
+            fprintf(stderr, " (Din %d)\n", Din);
+            CHECK(!"meter features");
+        }
+    }
+}
+
+static void test_meter(void) {
+    /* format 0, 96 ticks a quarter: 3/4 from tick 0, 6/8 from tick 480 (beat 2 of bar 2, so
+     * the change starts a bar off the 3/4 grid), one C4 from tick 0 to 864 */
+    static const uint8_t mid[] = {
+        'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0, 96,
+        'M', 'T', 'r', 'k', 0, 0, 0, 30,
+        0x00, 0xFF, 0x58, 4, 3, 2, 24, 8,       /* 3/4 */
+        0x00, 0x90, 60, 100,
+        0x83, 0x60, 0xFF, 0x58, 4, 6, 3, 24, 8, /* +480: 6/8 */
+        0x83, 0x00, 0x80, 60, 64,               /* +384: tick 864 */
+        0x00, 0xFF, 0x2F, 0};
+    const char *path = tmp_path("meter.mid");
+    CHECK(write_file(path, mid, sizeof mid));
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    enc.meter = 1;
+    CHECK_INT(gb_ds_in_features(&enc), 148);
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_paths(&ds, &path, 1, 0, NULL, NULL, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 1);
+    if (ds.n_parts == 1) {
+        CHECK_INT(ds.parts[0].steps, 36);
+        /* sixteenths (24 ticks). 3/4: beats of 96 ticks, bars of 288; 6/8 from tick 480 (step
+         * 20): beats of 48 ticks, bars of 288 */
+        const meter_want w4[] = {
+            {0, 0, 0},  {1, 2, 0},  {7, 6, 1},  /* tick 168: 72 into beat 1 */
+            {11, 6, 2}, {12, 0, 0}, {19, 6, 1}, /* tick 456: 168 into bar 2 */
+            {20, 0, 0}, {21, 4, 0}, {23, 4, 1}, /* tick 552: 72 into the 6/8 bar */
+            {31, 4, 5}, {32, 0, 0}, {35, 4, 1},
+            {100, 0, 4}, /* past the end, tick 2400: 1920 = 6 bars of 288 + 192 */
+            {101, 4, 4}, /* tick 2424: + 216 */
+        };
+        check_meter(&ds, w4, sizeof w4 / sizeof *w4);
+        float row[148];
+        gb_ds_cut(&ds, 0, 30, 1, 1, 0, row);
+        CHECK(row[60] == 1.0f && row[61] == 0.0f); /* the pitch features stay first */
+    }
+    uint64_t h4 = gb_ds_hash(&ds);
+    gb_ds_free(&ds);
+    /* quarter steps (96 ticks): every step on a beat of 3/4, then every other eighth of 6/8 */
+    enc.roll.steps_per_beat = 1;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_paths(&ds, &path, 1, 0, NULL, NULL, &e), GB_OK);
+    if (ds.n_parts == 1) {
+        CHECK_INT(ds.parts[0].steps, 9);
+        const meter_want w1[] = {{0, 0, 0}, {2, 0, 2}, {3, 0, 0}, {4, 0, 1}, {5, 0, 0},
+                                 {6, 0, 2}, {7, 0, 4}, {8, 0, 0}, {20, 0, 0}, {21, 0, 2}};
+        check_meter(&ds, w1, sizeof w1 / sizeof *w1);
+    }
+    CHECK(gb_ds_hash(&ds) != h4);
+    gb_ds_free(&ds);
+
+    /* A song by hand, 4 ticks a quarter, steps of 3 ticks: 4/4 until 13/16 at tick 6 (beats
+     * of one tick, beats 11 and 12 on the last feature); a signature of numerator 0 ignored;
+     * 4/4 at tick 100 overtaken by 3/4 at 101 before any step starts (step 34 starts at 102,
+     * one tick into the 3/4 bar) */
+    gb_note note = {0, 30, 60, 100};
+    gb_song s = hand_song(&note, 1);
+    gb_timesig sigs[] = {{6, 13, 16, 24, 8}, {50, 0, 4, 24, 8}, {100, 4, 4, 24, 8},
+                         {101, 3, 4, 24, 8}};
+    s.timesigs = sigs, s.n_timesigs = 4;
+    enc.roll = (gb_roll_opts){.step_ticks = 3};
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, "hand", 0, &e), GB_OK);
+    CHECK_INT(ds.parts[0].steps, 10);
+    const meter_want wh[] = {
+        {0, 0, 0},  {1, 6, 0},  /* tick 3 of a 4-tick beat */
+        {2, 0, 0},  {3, 0, 3},  {6, 0, 11}, /* 13/16, tick 18: beat 12 */
+        {7, 0, 2},  {20, 0, 2}, {33, 0, 2}, /* tick 99: 93 = 7 * 13 + 2 */
+        {34, 2, 0}, {35, 0, 1}, {38, 2, 0}, /* tick 114: 13 = 12 + 1 */
+        {39, 0, 1},
+    };
+    check_meter(&ds, wh, sizeof wh / sizeof *wh);
+    /* the hash sees the time signatures with meter, and only then */
+    uint64_t h1 = gb_ds_hash(&ds);
+    gb_ds_free(&ds);
+    sigs[3].numerator = 2;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, "hand", 0, &e), GB_OK);
+    CHECK(gb_ds_hash(&ds) != h1);
+    gb_ds_free(&ds);
+    enc.meter = 0;
+    uint64_t hn[2];
+    for (int i = 0; i < 2; i++) {
+        sigs[3].numerator = (uint8_t)(3 - i);
+        CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+        CHECK_INT(gb_ds_add_song(&ds, &s, "hand", 0, &e), GB_OK);
+        CHECK(ds.files[0].sigs == NULL);
+        hn[i] = gb_ds_hash(&ds);
+        gb_ds_free(&ds);
+    }
+    CHECK(hn[0] == hn[1] && hn[0] != h1);
+    CHECK_INT(gb_ds_in_features(&enc), 128);
+
+    /* meter counts time that stripping silence would take away */
+    enc.meter = 1;
+    enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_ERR_ARG);
+    CHECK_STR_HAS(e.msg, "meter");
 }
 
 static void test_split(void) {
@@ -516,6 +913,10 @@ int main(void) {
     RUN(test_onsets);
     RUN(test_compact_memory);
     RUN(test_windows);
+    RUN(test_short_parts);
+    RUN(test_batch_against_cut);
+    RUN(test_transpose);
+    RUN(test_meter);
     RUN(test_split);
     RUN(test_walk_and_skips);
     RUN(test_filter);

@@ -15,6 +15,15 @@ tests/fixtures/torch_<preset>.safetensors:
     losses_adam                      (5) the loss before each of 5 Adam steps on the same batch
     adam5.<param>                    the parameters after those 5 steps
 
+A third preset, nade, puts an RNN-NADE head (Boulanger-Lewandowski et al. 2012, section 4) on
+the same LSTMCell stack: the input has E = 20 meter columns after the D pitches (x is
+(T, B, D + E)), fc = nn.Linear(H, D + Hn) is the conditioner (its output is [bv (D) | bh (Hn)]),
+the NADE's own weights are nade.W (D, Hn) and nade.V (D, Hn) (row k: pitch k's, the layout of
+groovybee's parameter block), windows have lengths (mask, T x B), and the file also holds
+mask (T, B), p (T, B, D) (the NADE's conditionals under teacher forcing) and nll (T, B) (nats
+per step); y is the conditioner's output (T, B, D + Hn). See NADE below and
+tests/fixtures/README.md.
+
 Dropout is 0 in these runs: a dropout mask is random, and PyTorch's generator and groovybee's
 (xoshiro256**) cannot draw the same masks, so with p > 0 the two sides would compute different
 (equally right) numbers. The C API has no way to be handed an external mask, so there is no
@@ -33,6 +42,7 @@ no `safetensors` module. Run by developers, not by CI (the fixtures are committe
 The output is deterministic for a given torch build (fixed seeds, one thread).
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -47,27 +57,69 @@ ADAM_STEPS = 5
 
 # The presets at small but non-trivial sizes. paper: the report's encoding (velocities / 127,
 # MSE on the last step's prediction); roll: binary rolls with onsets (D = 256), BCE with logits
-# on every step.
+# on every step; nade: binary rolls plus E meter columns, an RNN-NADE head of Hn hidden units,
+# windows of lengths lens (the NADE's NLL on every real step).
 PRESETS = {
     "paper": dict(D=128, H=32, L=2, T=12, B=4, loss="mse", loss_on="last", density=0.08,
                   seed=20180301),
     "roll": dict(D=256, H=32, L=2, T=16, B=4, loss="bce", loss_on="all", density=0.06,
                  seed=20180302),
+    "nade": dict(D=128, E=20, Hn=16, H=32, L=2, T=8, B=3, lens=(8, 8, 5), loss="nade",
+                 loss_on="mask", density=0.07, seed=20180303),
 }
+
+# The meter columns of the nade preset: two one-hots, E = POS + BEATS. Step s of a piece is at
+# in-beat position (s % 4) * 2 (of POS) and beat (s // 4) % 3 (of BEATS): 4 steps a beat, 3/4.
+METER_POS, METER_BEATS = 8, 12
+METER_START_MAX = 48  # each window starts at a random step in [0, 48) (4 bars)
+
+
+class NADE(nn.Module):
+    """RNN-NADE's output distribution (Boulanger-Lewandowski et al. 2012, section 4) over D
+    binary pitches, in pitch order, given the conditioner's output y = [bv (D) | bh (Hn)]:
+
+        a = bh
+        for k in 0..D-1:
+            h_k = sigmoid(a);  logit_k = bv[k] + V[k] . h_k;  a = a + W[k] * v[k]
+
+    Written as that loop over k (the summation order of a is the C code's). W and V are both
+    (D, Hn), row k for pitch k, as groovybee stores them (nade.h); W is made first."""
+
+    def __init__(self, D, Hn):
+        super().__init__()
+        self.W = nn.Parameter(torch.empty(D, Hn).uniform_(-1 / math.sqrt(D), 1 / math.sqrt(D)))
+        self.V = nn.Parameter(torch.empty(D, Hn).uniform_(-1 / math.sqrt(Hn), 1 / math.sqrt(Hn)))
+
+    def forward(self, y, v):  # y (..., D + Hn), v (..., D) binary -> logits (..., D)
+        D = self.V.shape[0]
+        bv, a = y[..., :D], y[..., D:]
+        logits = []
+        for k in range(D):
+            logits.append(bv[..., k] + torch.sigmoid(a) @ self.V[k])
+            a = a + self.W[k] * v[..., k:k + 1]
+        return torch.stack(logits, -1)
+
+
+def nade_nll(logits, v):
+    """Per-step NLL in nats, summed over the pitches: sum_k softplus(l_k) - v_k l_k."""
+    return (nn.functional.softplus(logits) - v * logits).sum(-1)
 
 
 class Net(nn.Module):
-    """The report's network: two LSTMCells, dropout between them, a linear head."""
+    """The report's network: two LSTMCells, dropout between them, a linear head; with Hn, the
+    linear head is the conditioner of an RNN-NADE over the first D columns."""
 
-    def __init__(self, D, H, dropout):
+    def __init__(self, D, H, dropout, E=0, Hn=0):
         super().__init__()
-        self.lstm1 = nn.LSTMCell(D, H)
+        self.lstm1 = nn.LSTMCell(D + E, H)
         self.lstm2 = nn.LSTMCell(H, H)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(H, D)
+        self.fc = nn.Linear(H, D + Hn)
+        if Hn:
+            self.nade = NADE(D, Hn)
         self.H = H
 
-    def forward(self, x):  # x (T, B, D) -> y (T, B, D)
+    def forward(self, x):  # x (T, B, D + E) -> y (T, B, D + Hn)
         T, B, _ = x.shape
         z = x.new_zeros(B, self.H)
         h1, c1, h2, c2 = z, z, z, z
@@ -79,16 +131,38 @@ class Net(nn.Module):
         return torch.stack(out)
 
 
-def loss_fn(cfg, y, target):
+def make_net(cfg):
+    return Net(cfg["D"], cfg["H"], dropout=0.0, E=cfg.get("E", 0), Hn=cfg.get("Hn", 0))
+
+
+def loss_fn(cfg, net, y, batch):
+    """The preset's loss of the outputs y, and what else the fixture stores of it (nade: p,
+    nll)."""
+    target = batch["target"]
+    if cfg["loss"] == "nade":
+        logits = net.nade(y, target)
+        nll = nade_nll(logits, target)  # (T, B)
+        mask = batch["mask"]
+        loss = (mask * nll).sum() / (cfg["D"] * mask.sum())  # mean over real steps and pitches
+        return loss, {"p": torch.sigmoid(logits), "nll": nll}
     if cfg["loss_on"] == "last":
         y, target = y[-1], target[-1]
     if cfg["loss"] == "mse":
-        return nn.functional.mse_loss(y, target)  # mean reduction
-    return nn.functional.binary_cross_entropy_with_logits(y, target)  # mean reduction
+        return nn.functional.mse_loss(y, target), {}  # mean reduction
+    return nn.functional.binary_cross_entropy_with_logits(y, target), {}  # mean reduction
+
+
+def meter(steps):
+    """The E meter columns of piano-roll steps (any shape of ints) -> (..., E) one-hots."""
+    pos = nn.functional.one_hot((steps % 4) * 2, METER_POS)
+    beat = nn.functional.one_hot((steps // 4) % 3, METER_BEATS)
+    return torch.cat([pos, beat], -1).float()
 
 
 def make_batch(cfg, gen):
-    """A sequence of T + 1 steps per window: x is steps 0..T-1, the target steps 1..T."""
+    """A sequence of T + 1 steps per window: x is steps 0..T-1, the target steps 1..T. With E,
+    x has the meter columns of each step after its D pitches (windows start at random steps);
+    with lens, window b is real for t < lens[b] (mask) and zeros after."""
     T, B, D = cfg["T"], cfg["B"], cfg["D"]
     on = torch.rand(T + 1, B, D, generator=gen) < cfg["density"]
     if cfg["loss"] == "mse":  # velocities 1..127, / 127
@@ -96,28 +170,45 @@ def make_batch(cfg, gen):
         seq = torch.where(on, vel, torch.zeros(()))
     else:
         seq = on.float()
-    return seq[:T].contiguous(), seq[1:].contiguous()
+    batch = {"x": seq[:T].contiguous(), "target": seq[1:].contiguous()}
+    if cfg.get("E"):
+        assert cfg["E"] == METER_POS + METER_BEATS
+        start = torch.randint(0, METER_START_MAX, (B,), generator=gen)
+        steps = start[None, :] + torch.arange(T)[:, None]  # (T, B)
+        batch["x"] = torch.cat([batch["x"], meter(steps)], -1)
+        batch["start"] = start.tolist()
+    if cfg.get("lens"):
+        mask = (torch.arange(T)[:, None] < torch.tensor(cfg["lens"])[None, :]).float()
+        batch["x"] = batch["x"] * mask[:, :, None]
+        batch["target"] = batch["target"] * mask[:, :, None]
+        batch["mask"] = mask
+    return batch
 
 
-def run(net, cfg, x, target):
+def batch_tensors(batch, dtype):
+    return {k: v.to(dtype) for k, v in batch.items() if torch.is_tensor(v)}
+
+
+def run(net, cfg, batch):
     """Forward, loss, gradients; then ADAM_STEPS Adam steps on the same batch."""
     net.eval()  # no dropout (p = 0 anyway)
     names = [n for n, _ in net.named_parameters()]
     net.zero_grad()
-    y = net(x)
-    loss = loss_fn(cfg, y, target)
+    y = net(batch["x"])
+    loss, extra = loss_fn(cfg, net, y, batch)
     loss.backward()
     grads = {n: p.grad.detach().clone() for n, p in net.named_parameters()}
     opt = torch.optim.Adam(net.parameters(), **ADAM)
     losses = []
     for _ in range(ADAM_STEPS):
         opt.zero_grad()
-        l = loss_fn(cfg, net(x), target)
+        l, _ = loss_fn(cfg, net, net(batch["x"]), batch)
         l.backward()
         opt.step()
         losses.append(l.item())
     adam5 = {n: p.detach().clone() for n, p in net.named_parameters()}
-    return names, y.detach(), loss.detach(), grads, torch.tensor(losses), adam5
+    extra = {k: v.detach() for k, v in extra.items()}
+    return names, y.detach(), loss.detach(), extra, grads, torch.tensor(losses), adam5
 
 
 def write_safetensors(path, tensors, meta):
@@ -163,15 +254,17 @@ def main(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     for preset, cfg in PRESETS.items():
         torch.manual_seed(cfg["seed"])
-        net = Net(cfg["D"], cfg["H"], dropout=0.0)
+        net = make_net(cfg)
         gen = torch.Generator().manual_seed(cfg["seed"] + 1)
-        x, target = make_batch(cfg, gen)
+        batch = make_batch(cfg, gen)
         init = {n: p.detach().clone() for n, p in net.named_parameters()}
-        net64 = Net(cfg["D"], cfg["H"], dropout=0.0).double()
+        net64 = make_net(cfg).double()
         net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
 
-        names, y, loss, grads, losses, adam5 = run(net, cfg, x, target)
-        _, y64, loss64, grads64, losses64, adam64 = run(net64, cfg, x.double(), target.double())
+        data = batch_tensors(batch, torch.float32)
+        names, y, loss, extra, grads, losses, adam5 = run(net, cfg, data)
+        _, y64, loss64, extra64, grads64, losses64, adam64 = run(
+            net64, cfg, batch_tensors(batch, torch.float64))
 
         # float32 rounding noise on this problem: float32 torch against float64 torch
         gmax = max(float(g.abs().max()) for g in grads64.values())
@@ -183,6 +276,7 @@ def main(out_dir):
             "noise.losses_adam_rel": float(((losses.double() - losses64) / losses64).abs().max()),
             "noise.adam5_maxabs": max(maxabs(adam5[n], adam64[n]) for n in names),
         }
+        noise.update({"noise.%s_maxabs" % k: maxabs(v, extra64[k]) for k, v in extra.items()})
         meta = {
             "generator": COMMAND,
             "torch_version": torch.__version__,
@@ -199,10 +293,24 @@ def main(out_dir):
             "model": "lstm1=LSTMCell(D,H), dropout, lstm2=LSTMCell(H,H), fc=Linear(H,D); "
                      "per-step loop, zero initial (h,c)",
         }
+        if cfg["loss"] == "nade":
+            meta.update({
+                "E": str(cfg["E"]), "Hn": str(cfg["Hn"]),
+                "lens": ",".join(str(n) for n in cfg["lens"]),
+                "window_start": ",".join(str(n) for n in batch["start"]),
+                "meter": "x[..., D:D+%d] one-hot (s%%4)*2, x[..., D+%d:D+E] one-hot (s//4)%%3, "
+                         "step s = window_start + t" % (METER_POS, METER_POS),
+                "model": "lstm1=LSTMCell(D+E,H), dropout, lstm2=LSTMCell(H,H), "
+                         "fc=Linear(H,D+Hn) -> [bv|bh], RNN-NADE nade.W (D,Hn), nade.V (D,Hn) "
+                         "over the D pitches in order; per-step loop, zero initial (h,c)",
+                "loss_def": "sum_tb mask[t,b] nll[t,b] / (D sum mask), nll[t,b] = sum_k "
+                            "softplus(l_k) - target_k l_k",
+            })
         meta.update({k: "%.3g" % v for k, v in noise.items()})
 
         tensors = [(n, init[n]) for n in names]
-        tensors += [("x", x), ("target", target), ("y", y), ("loss", loss)]
+        tensors += [(k, data[k]) for k in ("x", "target", "mask") if k in data]
+        tensors += [("y", y)] + list(extra.items()) + [("loss", loss)]
         tensors += [("grad." + n, grads[n]) for n in names]
         tensors += [("losses_adam", losses)]
         tensors += [("adam5." + n, adam5[n]) for n in names]

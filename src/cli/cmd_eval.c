@@ -36,50 +36,68 @@ typedef struct {
     uint64_t steps;
 } sums;
 
+/* Buffers for a chunk: inputs x (CHUNK + 1, Din), targets (CHUNK, D), outputs y (CHUNK, Dout),
+ * per-step NLLs (CHUNK): the model's loss (all features) and the reported one (keys). */
+typedef struct {
+    float *x, *target, *y;
+    double *nll_all, *nll_keys;
+} bufs;
+
 /* One part, whole: inputs are steps -1 (zeros) .. S-2, targets steps 0 .. S-1. */
 static void eval_part(const gb_lstm *m, const gb_model_info *in, const gb_dataset *ds, size_t pi,
-                      gb_lstm_stream *st, float *xbuf, float *y, sums *out) {
-    int D = in->net.D;
+                      const uint8_t *keys, gb_lstm_stream *st, bufs *b, sums *out) {
+    int D = in->net.D, Din = gb_lstm_din(&in->net), Dout = gb_lstm_dout(&in->net);
     size_t S = ds->parts[pi].steps;
     gb_lstm_stream_reset(st);
     memset(out, 0, sizeof *out);
     for (size_t k0 = 0; k0 < S; k0 += CHUNK) {
         size_t n = S - k0 < CHUNK ? S - k0 : CHUNK;
-        /* xbuf rows: step k0-1 .. k0+n-1; row 0 is zeros at the start of the part */
+        /* x rows: step k0-1 .. k0+n-1; row 0 is zeros at the start of the part */
         if (k0 == 0) {
-            memset(xbuf, 0, (size_t)D * sizeof *xbuf);
-            gb_ds_cut(ds, pi, 0, n, 1, 0, xbuf + D);
+            memset(b->x, 0, (size_t)Din * sizeof *b->x);
+            gb_ds_cut(ds, pi, 0, n, 1, 0, b->x + Din);
         } else {
-            gb_ds_cut(ds, pi, k0 - 1, n + 1, 1, 0, xbuf);
+            gb_ds_cut(ds, pi, k0 - 1, n + 1, 1, 0, b->x);
         }
-        gb_lstm_stream_run(m, st, xbuf, (int)n, y);
-        const float *tg = xbuf + D;
-        for (size_t t = 0; t < n; t++) {
-            double l = 0, nll = 0;
-            for (int d = 0; d < D; d++) {
-                double v = y[t * D + d], g = tg[t * D + d], e;
-                if (in->loss == GB_LOSS_MSE) {
-                    e = (v - g) * (v - g);
-                } else { /* -log p of the target under sigmoid(v), computed stably */
-                    e = (v > 0 ? v : 0) + log1p(exp(-fabs(v))) - g * v;
-                    if (d < 128) nll += e;
+        gb_lstm_stream_run(m, st, b->x, (int)n, b->y);
+        for (size_t t = 0; t < n; t++)
+            memcpy(b->target + t * D, b->x + (t + 1) * Din, (size_t)D * sizeof *b->target);
+        if (in->loss == GB_LOSS_MSE) {
+            for (size_t t = 0; t < n; t++) {
+                double l = 0;
+                for (int d = 0; d < D; d++) {
+                    double e = b->y[t * Dout + d] - b->target[t * D + d];
+                    l += e * e;
                 }
-                l += e;
+                out->loss += l / D;
             }
-            out->loss += l / D;
-            out->nll += nll;
+        } else {
+            gb_step_nll(m, b->y, b->target, (int)n, NULL, b->nll_all);
+            gb_step_nll(m, b->y, b->target, (int)n, keys, b->nll_keys);
+            for (size_t t = 0; t < n; t++)
+                out->loss += b->nll_all[t] / D, out->nll += b->nll_keys[t];
         }
         out->steps += n;
     }
 }
 
 int cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c, json = 0;
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
+                                         {"keys", required_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c, json = 0, klo = 0, khi = 127;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
+        case 'k': {
+            int used = 0;
+            if (sscanf(optarg, "%d-%d%n", &klo, &khi, &used) != 2 || optarg[used] || klo < 0 ||
+                khi > 127 || klo > khi)
+                return cli_usage_error("eval", "--keys wants LO-HI with 0 <= LO <= HI <= 127 "
+                                       "(21-108: the 88 piano keys), not '%s'", optarg);
+            break;
+        }
         case 'h': return fputs(HELP, stdout), EXIT_OK;
         default: return cli_usage_error("eval", "bad option");
         }
@@ -95,18 +113,22 @@ int cmd_eval(int argc, char **argv) {
         return EXIT_RUNTIME;
     }
     int rc = EXIT_RUNTIME, D = in.net.D, bce = in.loss == GB_LOSS_BCE;
+    uint8_t keys[256] = {0}; /* the pitches the NLL counts; onset features never */
+    for (int k = klo; k <= khi; k++) keys[k] = 1;
     gb_dataset ds;
     gb_lstm_stream *st = NULL;
-    float *xbuf = malloc((size_t)(CHUNK + 1) * D * sizeof *xbuf);
-    float *y = malloc((size_t)CHUNK * D * sizeof *y);
+    bufs b = {malloc((size_t)(CHUNK + 1) * gb_lstm_din(&in.net) * sizeof(float)),
+              malloc((size_t)CHUNK * D * sizeof(float)),
+              malloc((size_t)CHUNK * gb_lstm_dout(&in.net) * sizeof(float)),
+              malloc(CHUNK * sizeof(double)), malloc(CHUNK * sizeof(double))};
     if (gb_ds_init(&ds, &in.enc, &e) != GB_OK) {
         fprintf(stderr, "groovybee: %s: %s\n", mpath, e.msg);
-        free(xbuf), free(y);
+        free(b.x), free(b.target), free(b.y), free(b.nll_all), free(b.nll_keys);
         gb_lstm_free(&m);
         gb_model_info_free(&in);
         return EXIT_RUNTIME;
     }
-    if (!xbuf || !y || gb_lstm_stream_new(&in.net, 1, CHUNK, &st, &e) != GB_OK) {
+    if (!b.x || !b.target || !b.y || !b.nll_all || !b.nll_keys || gb_lstm_stream_new(&in.net, 1, CHUNK, &st, &e) != GB_OK) {
         fprintf(stderr, "groovybee: out of memory\n");
         goto out;
     }
@@ -125,12 +147,14 @@ int cmd_eval(int argc, char **argv) {
     if (json) {
         printf("{\"model\":");
         cli_json_str(stdout, mpath);
-        printf(",\"loss_kind\":\"%s\",\"D\":%d,\"H\":%d,\"L\":%d,\"files\":[", bce ? "bce" : "mse",
-               D, in.net.H, in.net.L);
+        printf(",\"loss_kind\":\"%s\",\"head\":\"%s\",\"D\":%d,\"H\":%d,\"L\":%d,\"keys\":[%d,%d],"
+               "\"files\":[", bce ? "bce" : "mse", in.net.head == GB_HEAD_NADE ? "nade" : "linear",
+               D, in.net.H, in.net.L, klo, khi);
     } else {
-        printf("model: %s (%s preset, %s, D %d, H %d, L %d, %d epoch%s)\n", mpath,
-               in.preset[0] ? in.preset : "no", bce ? "BCE" : "MSE", D, in.net.H, in.net.L,
-               in.epochs, in.epochs == 1 ? "" : "s");
+        printf("model: %s (%s preset, %s%s, D %d, H %d, L %d, %d epoch%s)\n", mpath,
+               in.preset[0] ? in.preset : "no", bce ? "BCE" : "MSE",
+               in.net.head == GB_HEAD_NADE ? " NADE" : "", D, in.net.H, in.net.L, in.epochs,
+               in.epochs == 1 ? "" : "s");
         printf("%-40s %4s %8s %10s%s\n", "file", "part", "steps", "loss", bce ? "    nll" : "");
     }
     for (size_t f = 0; f < ds.n_files; f++) {
@@ -142,7 +166,7 @@ int cmd_eval(int argc, char **argv) {
         }
         for (size_t i = fi->first_part; i < fi->first_part + fi->n_parts; i++) {
             sums s;
-            eval_part(&m, &in, &ds, i, st, xbuf, y, &s);
+            eval_part(&m, &in, &ds, i, keys, st, &b, &s);
             all.loss += s.loss, all.nll += s.nll, all.steps += s.steps;
             const gb_ds_part *p = &ds.parts[i];
             double l = s.loss / (double)s.steps, nll = s.nll / (double)s.steps;
@@ -172,13 +196,13 @@ int cmd_eval(int argc, char **argv) {
         printf("all: %zu file%s, %zu part%s, %llu steps: loss %.6f per step", ds.n_files,
                ds.n_files == 1 ? "" : "s", ds.n_parts, ds.n_parts == 1 ? "" : "s",
                (unsigned long long)all.steps, l);
-        if (bce) printf(", frame NLL %.4f nats per step", nll);
+        if (bce) printf(", frame NLL %.4f nats per step over keys %d-%d", nll, klo, khi);
         printf("\n");
     }
     rc = ds.files_skipped ? EXIT_RUNTIME : EXIT_OK;
 out:
     gb_lstm_stream_free(st);
-    free(xbuf), free(y);
+    free(b.x), free(b.target), free(b.y), free(b.nll_all), free(b.nll_keys);
     gb_ds_free(&ds);
     gb_lstm_free(&m);
     gb_model_info_free(&in);

@@ -277,7 +277,7 @@ int cmd_generate(int argc, char **argv) {
         rc = load_primer_source(m, primer);
         gb_rng rng; /* each model its own stream: adding a model changes no other part */
         gb_rng_seed(&rng, seed + 0x9E3779B97F4A7C15ull * (uint64_t)i);
-        int T = m->in.seq, D = m->in.net.D;
+        int T = m->in.seq, D = m->in.net.D, Din = gb_lstm_din(&m->in.net);
         if (rc == EXIT_OK && gb_gen_pick_primer(&m->ds, T, &rng, &m->part, &m->start, &e) != GB_OK) {
             fprintf(stderr, "groovybee: %s: %s (the window model %s was trained on)\n",
                     primer ? primer : "the model's corpus", e.msg, m->path);
@@ -287,7 +287,7 @@ int cmd_generate(int argc, char **argv) {
         if (rc != EXIT_OK) break;
         long n = steps ? steps : 64 * beat_steps(&g[0]);
         int kept = keep ? T : 0;
-        float *pr = malloc((size_t)T * D * sizeof *pr);
+        float *pr = malloc((size_t)T * Din * sizeof *pr);
         m->n_rows = kept + (int)n;
         m->rows = malloc((size_t)m->n_rows * D * sizeof *m->rows);
         if (!pr || !m->rows) {
@@ -297,9 +297,11 @@ int cmd_generate(int argc, char **argv) {
             break;
         }
         gb_ds_cut(&m->ds, m->part, m->start, (size_t)T, 1, 0, pr);
-        if (kept) memcpy(m->rows, pr, (size_t)T * D * sizeof *pr);
-        gb_status s = gb_generate(&m->m, m->in.loss, pr, T, (int)n, (float)temperature, &rng,
-                                  m->rows + (size_t)kept * D, &e);
+        for (int t = 0; t < kept; t++) /* the primer's rows without their meter */
+            memcpy(m->rows + (size_t)t * D, pr + (size_t)t * Din, (size_t)D * sizeof *pr);
+        gb_gen_meter meter = {&m->ds, m->part, m->start + (uint64_t)T};
+        gb_status s = gb_generate(&m->m, m->in.loss, pr, T, (int)n, (float)temperature, &meter,
+                                  &rng, m->rows + (size_t)kept * D, &e);
         free(pr);
         if (s == GB_OK)
             s = gb_gen_decode(m->rows, m->n_rows, D, m->in.enc.binary, (float)threshold,

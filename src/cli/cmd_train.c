@@ -26,9 +26,10 @@ static const char *HELP =
     "\n"
     "presets (every option below overrides its preset's value):\n"
     "  --preset NAME          roll or paper [roll]\n"
-    "                         roll: sixteenth-note steps with rests, binary rolls, BCE,\n"
-    "                           windows of 64 steps every 32, loss on every step, one\n"
-    "                           layer of 256, lr 0.003\n"
+    "                         roll: sixteenth-note steps with rests and the meter as input,\n"
+    "                           binary rolls, a NADE head (chords drawn jointly), windows\n"
+    "                           of 16 beats every 8, loss on every step, one layer of\n"
+    "                           256, lr 0.003\n"
     "                         paper: the report: one step per MIDI tick, silent steps removed,\n"
     "                           velocity rolls, MSE, windows of 12 every 6, loss on the last,\n"
     "                           two layers of 512, lr 0.001\n"
@@ -36,6 +37,12 @@ static const char *HELP =
     "  --hidden H             hidden units [roll: 256, paper: 512]\n"
     "  --layers L             LSTM layers, 1..4 [roll: 1, paper: 2]\n"
     "  --dropout P            dropout between layers [0.2]\n"
+    "  --dropout-in P         dropout on the inputs [0]\n"
+    "  --dropout-out P        dropout on the top layer's output, before the head [0]\n"
+    "  --head sigmoid|nade    sigmoid: each pitch on its own (the report's linear head);\n"
+    "                         nade: the pitches of a step jointly, each given those below\n"
+    "                         it (RNN-NADE), exact likelihood [roll: nade, paper: sigmoid]\n"
+    "  --nade-hidden N        hidden units of the NADE head [128]\n"
     "  --loss mse|bce         [roll: bce, paper: mse]\n"
     "  --loss-on last|all     the prediction after the last step only, or every step\n"
     "                         [roll: all, paper: last]\n"
@@ -46,13 +53,23 @@ static const char *HELP =
     "  --keep-silence         keep them [roll: on]\n"
     "  --values binary|velocity  0/1 rolls, or velocity/127 [roll: binary, paper: velocity]\n"
     "  --onsets               128 more features marking each note's first step [off]\n"
+    "  --meter, --no-meter    20 more inputs placing each step in its beat and bar, from the\n"
+    "                         time signatures (needs rests kept) [roll: on, paper: off]\n"
     "  --program N            only parts playing GM program N (0..127); repeatable\n"
     "  --instrument NAME      only parts of this instrument: a GM family (piano, strings,\n"
     "                         brass, ...), part of a GM name (cello, sax) or drums; repeatable\n"
     "                         [every part but drums]\n"
     "training:\n"
-    "  --seq T                steps a window feeds the network [roll: 64, paper: 12]\n"
-    "  --stride S             steps between window starts [roll: 32, paper: 6]\n"
+    "  --seq T                steps a window feeds the network, or beats with a b suffix\n"
+    "                         (16b); a part shorter than a window trains as one shorter\n"
+    "                         window [roll: 16b, paper: 12]\n"
+    "  --stride S             steps (or beats: 8b) between window starts [roll: 8b, paper: 6]\n"
+    "  --transpose N          shift each training window by a random -N..N semitones\n"
+    "                         (kept inside 0..127) [0]\n"
+    "  --weight-decay X       AdamW's decoupled weight decay on the weight matrices [0]\n"
+    "  --lr-decay F           multiply the lr by F after --lr-patience epochs without a\n"
+    "                         better validation loss [1: off]\n"
+    "  --lr-patience N        [0: off]\n"
     "  --batch B              windows a batch [64]\n"
     "  --lr X                 Adam learning rate [roll: 0.003, paper: 0.001]\n"
     "  --clip X               clip gradients to this global L2 norm [0: off]\n"
@@ -90,11 +107,11 @@ typedef struct {
 } opt_d;
 
 typedef struct {
-    const char *preset, *loss, *loss_on, *values, *out, *log;
-    opt_l hidden, layers, spb, ticks, seq, stride, batch, epochs, patience, max_windows, threads,
-        seed;
-    opt_d dropout, lr, clip, vfrac, target;
-    int strip, onsets, resume, quiet; /* strip: -1 unset */
+    const char *preset, *loss, *loss_on, *values, *out, *log, *head, *seq, *stride;
+    opt_l hidden, layers, spb, ticks, batch, epochs, patience, max_windows, threads, seed,
+        nade_hidden, transpose, lr_patience;
+    opt_d dropout, dropout_in, dropout_out, lr, clip, vfrac, target, weight_decay, lr_decay;
+    int strip, onsets, meter, resume, quiet; /* strip, meter: -1 unset */
     const char *programs[MAXLIST], *instruments[MAXLIST], *valid[MAXLIST];
     int n_programs, n_instruments, n_valid;
 } args;
@@ -122,18 +139,30 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
     gb_ds_filter_format(e, progs, sizeof progs);
     fprintf(stderr, "groovybee train%s: preset %s\n", resume ? " (resuming)" : "",
             in->preset[0] ? in->preset : "(none)");
-    fprintf(stderr, "  encoding: %s, %s, %s rolls%s, %d features; parts: programs %s%s\n", steps,
-            e->roll.strip_silence ? "silent steps stripped" : "rests kept",
-            e->binary ? "binary" : "velocity", e->onsets ? " + onsets" : "", in->net.D, progs,
+    fprintf(stderr, "  encoding: %s, %s, %s rolls%s, %d features%s; parts: programs %s%s\n",
+            steps, e->roll.strip_silence ? "silent steps stripped" : "rests kept",
+            e->binary ? "binary" : "velocity", e->onsets ? " + onsets" : "", in->net.D,
+            e->meter ? " + meter" : "", progs,
             e->drums ? " + drums" : (strcmp(progs, "all") == 0 ? " but drums" : ""));
-    fprintf(stderr, "  model: LSTM %d x %d, dropout %g, %s loss on %s\n", in->net.L,
-            in->net.H, (double)in->net.dropout, in->loss == GB_LOSS_MSE ? "MSE" : "BCE",
+    char head[48] = "linear head";
+    if (in->net.head == GB_HEAD_NADE) snprintf(head, sizeof head, "NADE head of %d", in->net.Hn);
+    fprintf(stderr, "  model: LSTM %d x %d, %s, dropout %g (in %g, out %g), %s loss on %s\n",
+            in->net.L, in->net.H, head, (double)in->net.dropout, (double)in->net.dropout_in,
+            (double)in->net.dropout_out, in->loss == GB_LOSS_MSE ? "MSE" : "BCE",
             in->loss_on == GB_LOSS_ON_ALL ? "every step" : "the last step");
     char clip[32] = "no clipping";
     if (in->clip > 0) snprintf(clip, sizeof clip, "clip %g", (double)in->clip);
-    fprintf(stderr, "  training: windows of %d steps every %d, batch %d, Adam lr %g, %s, "
-            "seed %llu, threads %d%s\n", in->seq, in->stride, in->batch, (double)in->lr, clip,
-            (unsigned long long)in->seed, in->threads, in->threads ? "" : " (default)");
+    char opt[160] = "";
+    if (in->transpose) snprintf(opt, sizeof opt, ", transposed by up to %d", in->transpose);
+    if (in->weight_decay > 0)
+        snprintf(opt + strlen(opt), sizeof opt - strlen(opt), ", weight decay %g",
+                 (double)in->weight_decay);
+    if (in->lr_patience > 0 && in->lr_decay < 1)
+        snprintf(opt + strlen(opt), sizeof opt - strlen(opt), ", lr x %g after %d flat epochs",
+                 (double)in->lr_decay, in->lr_patience);
+    fprintf(stderr, "  training: windows of %d steps every %d, batch %d, Adam lr %g%s, %s, "
+            "seed %llu, threads %d%s\n", in->seq, in->stride, in->batch, (double)in->lr, opt,
+            clip, (unsigned long long)in->seed, in->threads, in->threads ? "" : " (default)");
     char tl[48] = "", mw[48] = "";
     if (a->target.set) snprintf(tl, sizeof tl, ", target loss %g", a->target.v);
     if (a->max_windows.set) snprintf(mw, sizeof mw, ", at most %ld windows", a->max_windows.v);
@@ -171,12 +200,13 @@ static void print_corpus(const gb_dataset *ds, const gb_ds_windows *wt, const gb
             human_bytes((double)ds->bytes, b, sizeof b));
     fprintf(stderr, "windows: %llu training, %llu validation", (unsigned long long)wt->n,
             (unsigned long long)wv->n);
-    if (wt->short_parts + wv->short_parts)
-        fprintf(stderr, " (%zu part%s shorter than %d steps give%s none)",
-                wt->short_parts + wv->short_parts,
-                wt->short_parts + wv->short_parts == 1 ? "" : "s", T + 1,
-                wt->short_parts + wv->short_parts == 1 ? "s" : "");
-    fprintf(stderr, "\n");
+    size_t sp = wt->short_parts + wv->short_parts;
+    if (sp)
+        fprintf(stderr, "; %zu part%s shorter than %d steps: one shorter window each (none for "
+                "a part of one step)", sp, sp == 1 ? "" : "s", T + 1);
+    uint64_t unc = wt->uncovered + wv->uncovered;
+    fprintf(stderr, "; %llu of %llu steps predicted by no window%s\n", (unsigned long long)unc,
+            (unsigned long long)ds->steps, unc ? " (a smaller --stride covers more)" : "");
 }
 
 typedef struct {
@@ -238,7 +268,8 @@ static int parse_args(int argc, char **argv, args *a) {
         O_PRESET = 256, O_HIDDEN, O_LAYERS, O_DROPOUT, O_LOSS, O_LOSS_ON, O_SPB, O_TICKS, O_STRIP,
         O_KEEP, O_VALUES, O_ONSETS, O_PROGRAM, O_INSTRUMENT, O_SEQ, O_STRIDE, O_BATCH, O_LR,
         O_CLIP, O_EPOCHS, O_VFRAC, O_VALID, O_PATIENCE, O_TARGET, O_MAXW, O_THREADS, O_SEED,
-        O_RESUME, O_LOG
+        O_RESUME, O_LOG, O_HEAD, O_NADE_HIDDEN, O_METER, O_NO_METER, O_TRANSPOSE, O_DROPOUT_IN,
+        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE
     };
     static const struct option opts[] = {
         {"preset", required_argument, 0, O_PRESET}, {"hidden", required_argument, 0, O_HIDDEN},
@@ -260,11 +291,20 @@ static int parse_args(int argc, char **argv, args *a) {
         {"max-windows", required_argument, 0, O_MAXW},
         {"threads", required_argument, 0, O_THREADS}, {"seed", required_argument, 0, O_SEED},
         {"resume", no_argument, 0, O_RESUME}, {"log", required_argument, 0, O_LOG},
+        {"head", required_argument, 0, O_HEAD},
+        {"nade-hidden", required_argument, 0, O_NADE_HIDDEN},
+        {"meter", no_argument, 0, O_METER}, {"no-meter", no_argument, 0, O_NO_METER},
+        {"transpose", required_argument, 0, O_TRANSPOSE},
+        {"dropout-in", required_argument, 0, O_DROPOUT_IN},
+        {"dropout-out", required_argument, 0, O_DROPOUT_OUT},
+        {"weight-decay", required_argument, 0, O_WD},
+        {"lr-decay", required_argument, 0, O_LR_DECAY},
+        {"lr-patience", required_argument, 0, O_LR_PATIENCE},
         {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *C = "train";
     int c;
-    a->strip = -1;
+    a->strip = a->meter = -1;
 #define INTOPT(field, name, lo, hi)                                                          \
     do {                                                                                     \
         if (!cli_int(C, name, optarg, lo, hi, &a->field.v)) return EXIT_USAGE;               \
@@ -296,8 +336,18 @@ static int parse_args(int argc, char **argv, args *a) {
         case O_ONSETS: a->onsets = 1; break;
         case O_PROGRAM: LISTOPT(programs, n_programs, "--program"); break;
         case O_INSTRUMENT: LISTOPT(instruments, n_instruments, "--instrument"); break;
-        case O_SEQ: INTOPT(seq, "--seq", 1, 1 << 16); break;
-        case O_STRIDE: INTOPT(stride, "--stride", 1, 1 << 24); break;
+        case O_SEQ: a->seq = optarg; break;
+        case O_STRIDE: a->stride = optarg; break;
+        case O_HEAD: a->head = optarg; break;
+        case O_NADE_HIDDEN: INTOPT(nade_hidden, "--nade-hidden", 1, 1 << 16); break;
+        case O_METER: a->meter = 1; break;
+        case O_NO_METER: a->meter = 0; break;
+        case O_TRANSPOSE: INTOPT(transpose, "--transpose", 0, 127); break;
+        case O_DROPOUT_IN: DBLOPT(dropout_in, "--dropout-in", 0, 0.99); break;
+        case O_DROPOUT_OUT: DBLOPT(dropout_out, "--dropout-out", 0, 0.99); break;
+        case O_WD: DBLOPT(weight_decay, "--weight-decay", 0, 1e6); break;
+        case O_LR_DECAY: DBLOPT(lr_decay, "--lr-decay", 1e-6, 1); break;
+        case O_LR_PATIENCE: INTOPT(lr_patience, "--lr-patience", 0, 1 << 30); break;
         case O_BATCH: INTOPT(batch, "--batch", 1, 1 << 16); break;
         case O_LR: DBLOPT(lr, "--lr", 1e-12, 1e30); break;
         case O_CLIP: DBLOPT(clip, "--clip", 0, 1e30); break;
@@ -334,7 +384,14 @@ static int parse_args(int argc, char **argv, args *a) {
                           : a->strip >= 0 ? "--strip-silence/--keep-silence"
                           : a->values ? "--values" : a->onsets ? "--onsets"
                           : a->n_programs ? "--program" : a->n_instruments ? "--instrument"
-                          : a->seq.set ? "--seq" : a->stride.set ? "--stride"
+                          : a->seq ? "--seq" : a->stride ? "--stride"
+                          : a->head ? "--head" : a->nade_hidden.set ? "--nade-hidden"
+                          : a->meter >= 0 ? "--meter/--no-meter"
+                          : a->transpose.set ? "--transpose"
+                          : a->dropout_in.set ? "--dropout-in"
+                          : a->dropout_out.set ? "--dropout-out"
+                          : a->weight_decay.set ? "--weight-decay"
+                          : a->lr_decay.set ? "--lr-decay" : a->lr_patience.set ? "--lr-patience"
                           : a->batch.set ? "--batch" : a->lr.set ? "--lr"
                           : a->clip.set ? "--clip" : a->vfrac.set ? "--valid-fraction"
                           : a->seed.set ? "--seed" : NULL;
@@ -345,12 +402,33 @@ static int parse_args(int argc, char **argv, args *a) {
     return EXIT_OK;
 }
 
+/* The roll preset's choices beyond gb_model_info_default (chosen on validation splits; the
+ * figures are in bench/README.md) */
+#define ROLL_NADE_HIDDEN 128
+#define ROLL_TRANSPOSE 0
+#define ROLL_DROPOUT_IN 0.0f
+#define ROLL_DROPOUT_OUT 0.0f
+#define ROLL_WEIGHT_DECAY 0.0f
+#define ROLL_LR_DECAY 1.0f
+#define ROLL_LR_PATIENCE 0
+#define ROLL_SEQ_BEATS 16
+#define ROLL_STRIDE_BEATS 8
+
 /* The preset, then every option given over it. */
 static int resolve(const args *a, gb_model_info *in) {
     const char *C = "train";
     gb_model_info_default(in); /* the roll preset */
     const char *preset = a->preset ? a->preset : "roll";
-    if (strcmp(preset, "paper") == 0) {
+    int seq_stride_beats[2] = {0, 0}; /* the preset's windows in beats (0: in steps) */
+    if (strcmp(preset, "roll") == 0) { /* the measured best: bench/README.md, issue 10 */
+        in->enc.meter = 1;
+        in->net.head = GB_HEAD_NADE, in->net.Hn = ROLL_NADE_HIDDEN;
+        in->transpose = ROLL_TRANSPOSE;
+        in->net.dropout_in = ROLL_DROPOUT_IN, in->net.dropout_out = ROLL_DROPOUT_OUT;
+        in->weight_decay = ROLL_WEIGHT_DECAY;
+        in->lr_decay = ROLL_LR_DECAY, in->lr_patience = ROLL_LR_PATIENCE;
+        seq_stride_beats[0] = ROLL_SEQ_BEATS, seq_stride_beats[1] = ROLL_STRIDE_BEATS;
+    } else if (strcmp(preset, "paper") == 0) {
         in->enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};
         in->enc.binary = 0;
         in->loss = GB_LOSS_MSE;
@@ -396,8 +474,40 @@ static int resolve(const args *a, gb_model_info *in) {
         if (gb_ds_filter_add_instrument(&in->enc, a->instruments[i], &e) != GB_OK)
             return cli_usage_error(C, "--instrument: %s", e.msg);
     }
-    if (a->seq.set) in->seq = (int)a->seq.v;
-    if (a->stride.set) in->stride = (int)a->stride.v;
+    if (a->meter >= 0) in->enc.meter = a->meter;
+    in->net.E = in->enc.meter ? GB_DS_METER_FEATURES : 0;
+    if (a->head) {
+        if (strcmp(a->head, "sigmoid") && strcmp(a->head, "nade"))
+            return cli_usage_error(C, "--head wants 'sigmoid' or 'nade', not '%s'", a->head);
+        in->net.head = a->head[0] == 'n' ? GB_HEAD_NADE : GB_HEAD_LINEAR;
+    }
+    in->net.Hn = in->net.head == GB_HEAD_NADE
+                     ? (a->nade_hidden.set ? (int)a->nade_hidden.v : in->net.Hn ? in->net.Hn : 128)
+                     : 0;
+    if (a->nade_hidden.set && in->net.head != GB_HEAD_NADE)
+        return cli_usage_error(C, "--nade-hidden needs --head nade");
+    /* windows: the preset's in beats become steps at the grid chosen; given ones are steps, or
+     * beats with a 'b' suffix */
+    int spb = in->enc.roll.step_ticks ? 0 : in->enc.roll.steps_per_beat;
+    const char *win[2] = {a->seq, a->stride}, *wname[2] = {"--seq", "--stride"};
+    int *wval[2] = {&in->seq, &in->stride};
+    for (int i = 0; i < 2; i++) {
+        if (!win[i]) {
+            int beats = i ? seq_stride_beats[1] : seq_stride_beats[0];
+            if (beats && spb) *wval[i] = beats * spb;
+            continue;
+        }
+        char *end;
+        long v = strtol(win[i], &end, 10);
+        int in_beats = *end == 'b' && end[1] == 0;
+        if (end == win[i] || (*end && !in_beats) || v < 1 || v > (1 << 16))
+            return cli_usage_error(C, "%s wants a count of steps (64) or of beats (16b) in "
+                                   "1..65536, not '%s'", wname[i], win[i]);
+        if (in_beats && !spb)
+            return cli_usage_error(C, "%s %s: beats need --steps-per-beat (not --step-ticks)",
+                                   wname[i], win[i]);
+        *wval[i] = (int)(in_beats ? v * spb : v);
+    }
     if (a->batch.set) in->batch = (int)a->batch.v;
     if (a->lr.set) in->lr = (float)a->lr.v;
     if (a->clip.set) in->clip = (float)a->clip.v;
@@ -405,6 +515,12 @@ static int resolve(const args *a, gb_model_info *in) {
     if (a->n_valid) in->valid_fraction = 0;
     if (a->seed.set) in->seed = (uint64_t)a->seed.v;
     if (a->threads.set) in->threads = (int)a->threads.v;
+    if (a->transpose.set) in->transpose = (int)a->transpose.v;
+    if (a->dropout_in.set) in->net.dropout_in = (float)a->dropout_in.v;
+    if (a->dropout_out.set) in->net.dropout_out = (float)a->dropout_out.v;
+    if (a->weight_decay.set) in->weight_decay = (float)a->weight_decay.v;
+    if (a->lr_decay.set) in->lr_decay = (float)a->lr_decay.v;
+    if (a->lr_patience.set) in->lr_patience = (int)a->lr_patience.v;
     return EXIT_OK;
 }
 

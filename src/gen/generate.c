@@ -5,20 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/nade.h"
 #include "model/stream.h"
 
-/* Binary models: the row to feed back, drawn from the logits y (D). prev is the row fed back
- * before (for onset consistency), NULL at the first generated step. */
-static void draw_row(const float *y, int D, float temperature, gb_rng *rng, const float *prev,
-                     float *x) {
-    for (int d = 0; d < D; d++) {
-        if (temperature <= 0) {
-            x[d] = y[d] >= 0 ? 1.0f : 0.0f;
-        } else {
-            float p = 1.0f / (1.0f + expf(-y[d] / temperature));
-            x[d] = gb_rng_float(rng) < p ? 1.0f : 0.0f;
+/* Binary models: the row to feed back, drawn from the head's outputs y: each feature on its
+ * own from its logit (linear head), or jointly, feature by feature (NADE head). prev is the row
+ * fed back before (for onset consistency), NULL at the first generated step. scratch: Hn. */
+static void draw_row(const gb_lstm *m, const float *y, float temperature, gb_rng *rng,
+                     const float *prev, float *x, float *scratch) {
+    int D = m->cfg.D;
+    if (m->cfg.head == GB_HEAD_NADE)
+        gb_nade_sample(D, m->cfg.Hn, m->p.nade_w, m->p.nade_v, y, temperature, rng, x, scratch);
+    else
+        for (int d = 0; d < D; d++) {
+            if (temperature <= 0) {
+                x[d] = y[d] >= 0 ? 1.0f : 0.0f;
+            } else {
+                float p = 1.0f / (1.0f + expf(-y[d] / temperature));
+                x[d] = gb_rng_float(rng) < p ? 1.0f : 0.0f;
+            }
         }
-    }
     if (D == 256)
         for (int p = 0; p < 128; p++) {
             int starts = x[p] > 0 && !(prev && prev[p] > 0);
@@ -27,27 +33,36 @@ static void draw_row(const float *y, int D, float temperature, gb_rng *rng, cons
 }
 
 gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, int T, int n,
-                      float temperature, gb_rng *rng, float *out, gb_error *err) {
-    int D = m->cfg.D;
+                      float temperature, const gb_gen_meter *meter, gb_rng *rng, float *out,
+                      gb_error *err) {
+    int D = m->cfg.D, Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg);
     if (T < 1 || n < 0) return gb_fail(err, GB_ERR_ARG, -1, "generate: primer %d, steps %d", T, n);
+    if (m->cfg.E && (!meter || m->cfg.E != GB_DS_METER_FEATURES))
+        return gb_fail(err, GB_ERR_ARG, -1, "generate: the model takes %d meter inputs: it needs "
+                       "the primer's meter", m->cfg.E);
     gb_lstm_stream *st;
-    float *y = malloc((size_t)T * D * sizeof *y);
+    float *y = malloc(((size_t)T * Dout + Din + m->cfg.Hn) * sizeof *y);
     gb_status s = y ? gb_lstm_stream_new(&m->cfg, 1, T, &st, err)
                     : gb_fail(err, GB_ERR_NOMEM, -1, "generate: out of memory");
     if (s != GB_OK) {
         free(y);
         return s;
     }
+    float *xin = y + (size_t)T * Dout, *scratch = xin + Din; /* the row fed back: (Din) */
     gb_lstm_stream_run(m, st, primer, T, y);
-    const float *pred = y + (size_t)(T - 1) * D; /* the prediction of the next step */
+    const float *pred = y + (size_t)(T - 1) * Dout; /* the prediction of the next step */
     for (int k = 0; k < n; k++) {
         float *x = out + (size_t)k * D;
         if (loss == GB_LOSS_MSE)
             memcpy(x, pred, (size_t)D * sizeof *x);
         else
-            draw_row(pred, D, temperature, rng, k ? x - D : primer + (size_t)(T - 1) * D, x);
+            draw_row(m, pred, temperature, rng, k ? x - D : primer + (size_t)(T - 1) * Din, x,
+                     scratch);
         if (k + 1 < n) {
-            gb_lstm_stream_run(m, st, x, 1, y);
+            memcpy(xin, x, (size_t)D * sizeof *x);
+            if (m->cfg.E) /* the count goes on from the primer's: bars stay aligned */
+                gb_ds_meter_row(meter->ds, meter->part, meter->step + (uint64_t)k, xin + D);
+            gb_lstm_stream_run(m, st, xin, 1, y);
             pred = y;
         }
     }

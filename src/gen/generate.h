@@ -4,7 +4,10 @@
  *
  * What is fed back: velocity (MSE) models feed back the predicted velocities as they are, as the
  * report did; binary (BCE) models draw each feature from its probability, sigmoid(logit /
- * temperature), or take p >= 0.5 at temperature 0, and feed back the drawn 0/1 row. With onset
+ * temperature), or take p >= 0.5 at temperature 0, and feed back the drawn 0/1 row; with a NADE
+ * head the features are drawn one after the other, each conditioned on those drawn before it
+ * (nade.h), so that the notes of a chord are drawn together. With meter inputs, the fed-back
+ * row carries the meter of its step, counted on from the primer's. With onset
  * features (D = 256) the drawn row is made consistent before it goes back: an onset only where
  * its pitch sounds, and always where a pitch starts to sound. The rows fed back are the music;
  * gb_gen_decode turns them into notes. */
@@ -15,10 +18,21 @@
 #include "model/lstm.h"
 #include "roll/dataset.h"
 
-/* Feeds primer (T rows of D = m->cfg.D features, T >= 1) then generates n steps into out (n, D).
- * rng draws the samples of binary models (unused for MSE, and at temperature 0). */
+/* Where generated steps sit in the meter: step k generated is step `step` + k of that part of
+ * ds (gb_ds_meter_row goes on past its end). */
+typedef struct {
+    const gb_dataset *ds;
+    size_t part;
+    uint64_t step;
+} gb_gen_meter;
+
+/* Feeds primer (T rows of Din features, T >= 1) then generates n steps into out (n, D). Models
+ * with meter inputs (E > 0) need meter: the meter of the steps fed back. rng draws the samples of
+ * binary models (unused for MSE, and at temperature 0: then each feature, or each conditional of
+ * a NADE, is on where its probability is >= 0.5). */
 gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, int T, int n,
-                      float temperature, gb_rng *rng, float *out, gb_error *err);
+                      float temperature, const gb_gen_meter *meter, gb_rng *rng, float *out,
+                      gb_error *err);
 
 /* Rows (n, D) -> the notes of a part, step k starting at tick k * step_ticks. Binary rows: a
  * pitch sounds where its feature is >= 0.5, at `velocity`; with onsets (D = 256) a re-struck

@@ -25,6 +25,7 @@ void gb_model_info_default(gb_model_info *info) {
     gb_ds_encoding_default(&info->enc);
     info->seq = 64, info->stride = 32, info->batch = 64;
     info->lr = 3e-3f;
+    info->lr_decay = 1;
     info->valid_fraction = 0.1;
     info->seed = 1;
     info->train_loss = NAN;
@@ -135,6 +136,21 @@ gb_status gb_model_info_check(const gb_model_info *in, gb_error *err) {
     if (c->D != gb_ds_features(&in->enc))
         return gb_fail(err, GB_ERR_ARG, -1, "D = %d but the encoding gives %d features (onsets %s)",
                        c->D, gb_ds_features(&in->enc), in->enc.onsets ? "on" : "off");
+    if (gb_lstm_din(c) != gb_ds_in_features(&in->enc))
+        return gb_fail(err, GB_ERR_ARG, -1, "the model takes %d inputs a step but the encoding "
+                       "gives %d (meter %s)", gb_lstm_din(c), gb_ds_in_features(&in->enc),
+                       in->enc.meter ? "on" : "off");
+    if (c->head == GB_HEAD_NADE && (in->loss != GB_LOSS_BCE || !in->enc.binary))
+        return gb_fail(err, GB_ERR_ARG, -1, "a NADE head models binary steps: it needs the BCE "
+                       "loss and binary values");
+    if (c->head == GB_HEAD_NADE ? c->Hn < 1 || c->Hn > MAX_DIM : c->Hn != 0)
+        return gb_fail(err, GB_ERR_ARG, -1, "NADE hidden units %d: need 1..%d with a NADE head, "
+                       "none without", c->Hn, MAX_DIM);
+    if (in->transpose < 0 || in->transpose > 127 || !(in->weight_decay >= 0) ||
+        !(in->lr_decay > 0 && in->lr_decay <= 1) || in->lr_patience < 0)
+        return gb_fail(err, GB_ERR_ARG, -1, "transpose %d (0..127), weight decay %g (>= 0), lr "
+                       "decay %g ((0, 1]), lr patience %d (>= 0)", in->transpose,
+                       (double)in->weight_decay, (double)in->lr_decay, in->lr_patience);
     return GB_OK;
 }
 
@@ -163,7 +179,7 @@ static void putf(meta_b *b, const char *key, const char *fmt, ...) {
     put(b, key, v);
 }
 
-/* Tensors of a parameter block, PyTorch's names; names point into names (L*4+2 of 32 bytes). */
+/* Tensors of a parameter block, PyTorch's names; names point into names (L*4+4 of 32 bytes). */
 static size_t tensor_list(const gb_lstm_config *c, float *block, gb_st_tensor_in *t,
                           char (*names)[32]) {
     gb_lstm_views v;
@@ -171,7 +187,7 @@ static size_t tensor_list(const gb_lstm_config *c, float *block, gb_st_tensor_in
     size_t n = 0;
     int64_t G = 4 * (int64_t)c->H;
     for (int l = 0; l < c->L; l++) {
-        int64_t in = l ? c->H : c->D;
+        int64_t in = l ? c->H : gb_lstm_din(c);
         static const char *const what[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
         float *data[4] = {v.w_ih[l], v.w_hh[l], v.b_ih[l], v.b_hh[l]};
         for (int k = 0; k < 4; k++) {
@@ -182,9 +198,16 @@ static size_t tensor_list(const gb_lstm_config *c, float *block, gb_st_tensor_in
             n++;
         }
     }
+    int64_t dout = gb_lstm_dout(c);
     t[n++] = (gb_st_tensor_in){.name = "fc.weight", .data = v.fc_w, .ndim = 2,
-                               .shape = {c->D, c->H}};
-    t[n++] = (gb_st_tensor_in){.name = "fc.bias", .data = v.fc_b, .ndim = 1, .shape = {c->D}};
+                               .shape = {dout, c->H}};
+    t[n++] = (gb_st_tensor_in){.name = "fc.bias", .data = v.fc_b, .ndim = 1, .shape = {dout}};
+    if (c->head == GB_HEAD_NADE) {
+        t[n++] = (gb_st_tensor_in){.name = "nade.W", .data = v.nade_w, .ndim = 2,
+                                   .shape = {c->D, c->Hn}};
+        t[n++] = (gb_st_tensor_in){.name = "nade.V", .data = v.nade_v, .ndim = 2,
+                                   .shape = {c->D, c->Hn}};
+    }
     return n;
 }
 
@@ -193,11 +216,12 @@ gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
     gb_status s = gb_model_info_check(in, err);
     if (s != GB_OK) return s;
     const gb_lstm_config *c = &m->cfg;
-    if (c->D != in->net.D || c->H != in->net.H || c->L != in->net.L)
-        return gb_fail(err, GB_ERR_ARG, -1, "model (D %d, H %d, L %d) and info disagree", c->D,
-                       c->H, c->L);
-    gb_st_tensor_in t[4 * GB_LSTM_MAX_LAYERS + 2];
-    char names[4 * GB_LSTM_MAX_LAYERS + 2][32];
+    if (c->D != in->net.D || c->H != in->net.H || c->L != in->net.L || c->E != in->net.E ||
+        c->head != in->net.head || c->Hn != in->net.Hn)
+        return gb_fail(err, GB_ERR_ARG, -1, "model (D %d, E %d, H %d, L %d, head %d, Hn %d) and "
+                       "info disagree", c->D, c->E, c->H, c->L, (int)c->head, c->Hn);
+    gb_st_tensor_in t[4 * GB_LSTM_MAX_LAYERS + 4];
+    char names[4 * GB_LSTM_MAX_LAYERS + 4][32];
     size_t nt = tensor_list(c, (float *)(params ? params : m->params), t, names);
 
     meta_b *b = calloc(1, sizeof *b);
@@ -220,6 +244,15 @@ gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
     putf(b, "H", "%d", c->H);
     putf(b, "L", "%d", c->L);
     putf(b, "dropout", "%.9g", (double)in->net.dropout);
+    putf(b, "dropout_in", "%.9g", (double)in->net.dropout_in);
+    putf(b, "dropout_out", "%.9g", (double)in->net.dropout_out);
+    put(b, "head", c->head == GB_HEAD_NADE ? "nade" : "linear");
+    putf(b, "nade_hidden", "%d", c->Hn);
+    putf(b, "meter", "%d", in->enc.meter != 0);
+    putf(b, "transpose", "%d", in->transpose);
+    putf(b, "weight_decay", "%.9g", (double)in->weight_decay);
+    putf(b, "lr_decay", "%.9g", (double)in->lr_decay);
+    putf(b, "lr_patience", "%d", in->lr_patience);
     putf(b, "seq", "%d", in->seq);
     putf(b, "stride", "%d", in->stride);
     putf(b, "batch", "%d", in->batch);
@@ -373,10 +406,23 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
                     "and (4H, H) matrices with D, H in 1..%d", path, MAX_DIM);
         goto out;
     }
-    int D = (int)w0->shape[1], H = (int)h0->shape[1], L = 0;
+    /* Din and H from lstm1; a NADE head when nade.W is there, D and Hn from its shape, else D
+     * from fc.weight; E = Din - D */
+    int Din = (int)w0->shape[1], H = (int)h0->shape[1], L = 0;
+    const gb_st_tensor *nw = gb_st_find(&f, "nade.W"), *fw = gb_st_find(&f, "fc.weight");
+    const gb_st_tensor *dt = nw ? nw : fw;
+    if (!dt || dt->ndim != 2 || dt->shape[0] < 1 || dt->shape[0] > Din ||
+        (nw && (dt->shape[1] < 1 || dt->shape[1] > MAX_DIM))) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %s is %s: want a (D, %s) matrix with D <= "
+                    "lstm1's %d inputs", path, nw ? "nade.W" : "fc.weight",
+                    dt ? "of another shape" : "missing", nw ? "Hn" : "H", Din);
+        goto out;
+    }
+    int D = (int)dt->shape[0], Hn = nw ? (int)nw->shape[1] : 0;
     for (size_t i = 0; i < f.n; i++) { /* every tensor must be one of ours */
         const char *nm = f.t[i].name;
         if (strcmp(nm, "fc.weight") == 0 || strcmp(nm, "fc.bias") == 0) continue;
+        if (nw && (strcmp(nm, "nade.W") == 0 || strcmp(nm, "nade.V") == 0)) continue;
         if (strncmp(nm, "lstm", 4) == 0 && nm[4] >= '1' && nm[4] <= '0' + GB_LSTM_MAX_LAYERS &&
             nm[5] == '.' &&
             (strcmp(nm + 6, "weight_ih") == 0 || strcmp(nm + 6, "weight_hh") == 0 ||
@@ -385,14 +431,17 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
             continue;
         }
         s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: unexpected tensor '%s' (a groovybee model has "
-                    "lstm1..lstm%d.{weight_ih,weight_hh,bias_ih,bias_hh}, fc.weight, fc.bias)",
+                    "lstm1..lstm%d.{weight_ih,weight_hh,bias_ih,bias_hh}, fc.weight, fc.bias, "
+                    "and nade.W, nade.V for a NADE head)",
                     path, nm, GB_LSTM_MAX_LAYERS);
         goto out;
     }
-    info->net.D = D, info->net.H = H, info->net.L = L;
+    gb_lstm_config c = {.D = D, .H = H, .L = L, .E = Din - D, .Hn = Hn,
+                        .head = nw ? GB_HEAD_NADE : GB_HEAD_LINEAR};
+    info->net = c;
     info->enc.onsets = D == 256; /* the default when the metadata does not say */
-    gb_lstm_config c = {D, H, L, 0};
-    const gb_st_tensor *tt[4 * GB_LSTM_MAX_LAYERS + 2];
+    info->enc.meter = c.E == GB_DS_METER_FEATURES;
+    const gb_st_tensor *tt[4 * GB_LSTM_MAX_LAYERS + 4];
     size_t nt = 0;
     for (int l = 1; l <= L; l++) {
         char nm[32];
@@ -400,15 +449,18 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
         for (int k = 0; k < 4; k++) {
             snprintf(nm, sizeof nm, "lstm%d.%s", l, what[k]);
             tt[nt] = want_tensor(&f, path, nm, k < 2 ? 2 : 1, 4 * (int64_t)H,
-                                 k == 0 ? (l == 1 ? D : H) : H, err);
+                                 k == 0 ? (l == 1 ? Din : H) : H, err);
             if (!tt[nt++]) {
                 s = GB_ERR_FORMAT;
                 goto out;
             }
         }
     }
-    if (!(tt[nt++] = want_tensor(&f, path, "fc.weight", 2, D, H, err)) ||
-        !(tt[nt++] = want_tensor(&f, path, "fc.bias", 1, D, 0, err))) {
+    int Dout = gb_lstm_dout(&c);
+    if (!(tt[nt++] = want_tensor(&f, path, "fc.weight", 2, Dout, H, err)) ||
+        !(tt[nt++] = want_tensor(&f, path, "fc.bias", 1, Dout, 0, err)) ||
+        (nw && (!(tt[nt++] = want_tensor(&f, path, "nade.W", 2, D, Hn, err)) ||
+                !(tt[nt++] = want_tensor(&f, path, "nade.V", 2, D, Hn, err))))) {
         s = GB_ERR_FORMAT;
         goto out;
     }
@@ -416,7 +468,8 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
     /* metadata over the defaults; every present key must parse */
     const char *v;
     int iv, spb = info->enc.roll.steps_per_beat, st = 0, strip = 0, ons = info->enc.onsets;
-    int bin = info->enc.binary, drums = 0, md = D, mh = H, ml = L;
+    int bin = info->enc.binary, drums = 0, md = D, mh = H, ml = L, meter = info->enc.meter;
+    int mhn = Hn;
     double dv;
     if ((v = gb_st_meta(&f, "preset"))) snprintf(info->preset, sizeof info->preset, "%s", v);
     iv = info->loss == GB_LOSS_BCE;
@@ -431,6 +484,10 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
         (s = meta_int(&f, path, "onsets", 0, 1, &ons, err)) ||
         (s = meta_int(&f, path, "binary", 0, 1, &bin, err)) ||
         (s = meta_int(&f, path, "drums", 0, 1, &drums, err)) ||
+        (s = meta_int(&f, path, "meter", 0, 1, &meter, err)) ||
+        (s = meta_int(&f, path, "nade_hidden", 0, MAX_DIM, &mhn, err)) ||
+        (s = meta_int(&f, path, "transpose", 0, 127, &info->transpose, err)) ||
+        (s = meta_int(&f, path, "lr_patience", 0, 1 << 30, &info->lr_patience, err)) ||
         (s = meta_int(&f, path, "D", 1, MAX_DIM, &md, err)) ||
         (s = meta_int(&f, path, "H", 1, MAX_DIM, &mh, err)) ||
         (s = meta_int(&f, path, "L", 1, GB_LSTM_MAX_LAYERS, &ml, err)) ||
@@ -444,9 +501,15 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
         (s = meta_u64(&f, path, "train_windows", 10, &info->train_windows, err)) ||
         (s = meta_u64(&f, path, "valid_windows", 10, &info->valid_windows, err)))
         goto out;
-    if (md != D || mh != H || ml != L) {
-        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata says D %d, H %d, L %d but the tensors "
-                    "have D %d, H %d, L %d", path, md, mh, ml, D, H, L);
+    if (md != D || mh != H || ml != L || mhn != Hn) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata says D %d, H %d, L %d, NADE hidden %d "
+                    "but the tensors have D %d, H %d, L %d, NADE hidden %d", path, md, mh, ml,
+                    mhn, D, H, L, Hn);
+        goto out;
+    }
+    if ((v = gb_st_meta(&f, "head")) && strcmp(v, nw ? "nade" : "linear") != 0) {
+        s = bad_meta(err, path, "head", v, nw ? "'nade' (the file has nade.W)"
+                                              : "'linear' (the file has no nade.W)");
         goto out;
     }
     if (st == 0 && spb == 0) {
@@ -456,6 +519,7 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
     info->enc.roll = (gb_roll_opts){.steps_per_beat = st ? 0 : spb, .step_ticks = st,
                                     .strip_silence = strip};
     info->enc.onsets = ons, info->enc.binary = bin, info->enc.drums = drums;
+    info->enc.meter = meter;
     if ((v = gb_st_meta(&f, "programs"))) {
         gb_error pe;
         if (gb_ds_filter_parse(&info->enc, v, &pe) != GB_OK) {
@@ -463,12 +527,17 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
             goto out;
         }
     }
-    dv = info->net.dropout;
-    if ((s = meta_double(&f, path, "dropout", 0, 0.999999, 0, &dv, err))) goto out;
-    info->net.dropout = (float)dv;
-    dv = info->lr;
-    if ((s = meta_double(&f, path, "lr", 0, 1e30, 0, &dv, err))) goto out;
-    info->lr = (float)dv;
+    float *fv[6] = {&info->net.dropout, &info->net.dropout_in, &info->net.dropout_out,
+                    &info->weight_decay, &info->lr_decay, &info->lr};
+    static const char *const fk[6] = {"dropout", "dropout_in", "dropout_out", "weight_decay",
+                                      "lr_decay", "lr"};
+    for (int i = 0; i < 6; i++) {
+        dv = *fv[i];
+        if ((s = meta_double(&f, path, fk[i], 0, i < 3 ? 0.999999 : i == 4 ? 1 : 1e30, 0, &dv,
+                             err)))
+            goto out;
+        *fv[i] = (float)dv;
+    }
     dv = info->clip;
     if ((s = meta_double(&f, path, "clip", -1e30, 1e30, 0, &dv, err))) goto out;
     info->clip = (float)dv;
@@ -492,7 +561,7 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
     if (m) {
         gb_rng r;
         gb_rng_seed(&r, 0);
-        c.dropout = info->net.dropout;
+        c = info->net;
         gb_error le;
         if ((s = gb_lstm_init(m, &c, &r, &le)) != GB_OK) {
             gb_fail(err, s, -1, "%s: %s", path, le.msg);
@@ -554,6 +623,7 @@ gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_p
     putf(b, "best_loss", "%.17g", pr->best_loss);
     putf(b, "bad_epochs", "%d", pr->bad_epochs);
     putf(b, "train_loss", "%.17g", pr->train_loss);
+    putf(b, "lr", "%.9g", (double)pr->lr);
     putf(b, "rng", "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, pr->rng.s[0],
          pr->rng.s[1], pr->rng.s[2], pr->rng.s[3]);
     putf(b, "corpus_hash", "%016" PRIx64, pr->corpus_hash);
@@ -596,6 +666,9 @@ gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr,
         (s = meta_double(&f, path, "train_loss", 0, INFINITY, 1, &pr->train_loss, err)) ||
         (s = meta_u64(&f, path, "corpus_hash", 16, &pr->corpus_hash, err)))
         goto out;
+    double lr = 0; /* the learning rate reached (lr decay); absent: the model's own */
+    if ((s = meta_double(&f, path, "lr", 0, 1e30, 0, &lr, err))) goto out;
+    pr->lr = (float)lr;
     if (D != m->cfg.D || H != m->cfg.H || L != m->cfg.L) {
         s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: optimizer state of a D %d, H %d, L %d model, "
                     "not of this one (D %d, H %d, L %d)", path, D, H, L, m->cfg.D, m->cfg.H,

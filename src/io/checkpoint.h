@@ -1,9 +1,11 @@
 /* checkpoint.h - a gb_lstm as a safetensors file, named as PyTorch names the module
  *
- *     lstm1 = nn.LSTMCell(D, H); lstm2 = nn.LSTMCell(H, H); ...; fc = nn.Linear(H, D)
+ *     lstm1 = nn.LSTMCell(Din, H); lstm2 = nn.LSTMCell(H, H); ...; fc = nn.Linear(H, Dout)
+ *     (and for a NADE head: nade.W, nade.V = nn.Parameter (D, Hn) each)
  *
  * that is lstmK.weight_ih (4H, in), lstmK.weight_hh (4H, H), lstmK.bias_ih (4H),
- * lstmK.bias_hh (4H) for K = 1..L, then fc.weight (D, H), fc.bias (D), all F32, so that
+ * lstmK.bias_hh (4H) for K = 1..L, then fc.weight (Dout, H), fc.bias (Dout), [nade.W, nade.V],
+ * all F32 (lstm.h's legend), so that
  * `model.load_state_dict(safetensors.torch.load_file(path))` takes it as it is; and
  * __metadata__ strings with everything needed to use the model (gb_model_info, keys in
  * docs/formats.md).
@@ -27,7 +29,7 @@
  * and how it was trained (options and figures). */
 typedef struct {
     char preset[16];     /* "paper", "roll", or "" when unknown */
-    gb_lstm_config net;  /* D, H, L, dropout */
+    gb_lstm_config net;  /* D, E, H, L, dropouts, head, Hn */
     gb_loss_kind loss;
     gb_loss_on loss_on;
     gb_ds_encoding enc;  /* steps, silence, binary/velocity, onsets, part filter */
@@ -35,6 +37,11 @@ typedef struct {
     int seq, stride, batch;
     float lr, clip;      /* clip <= 0: none */
     double valid_fraction;
+    int transpose;       /* training windows shifted by up to this many semitones (0: none) */
+    float weight_decay;  /* AdamW's decoupled decay (0: Adam) */
+    float lr_decay;      /* lr multiplied by this after lr_patience epochs without improvement
+                            (1: never) */
+    int lr_patience;
     uint64_t seed;
     int threads;         /* 0: the libraries' default */
     char *corpus;        /* the corpus arguments as a JSON array of strings (owned; may be NULL) */
@@ -82,6 +89,7 @@ typedef struct {
     double best_loss;     /* its criterion: validation loss, or training loss without one */
     int bad_epochs;       /* epochs since the best (for --patience) */
     double train_loss;    /* of the last epoch */
+    float lr;             /* the learning rate the next epoch starts with (0: the model's) */
     gb_rng rng;           /* the dropout stream, as the next epoch will start it */
     uint64_t corpus_hash; /* gb_ds_hash of the corpus the run trains on */
 } gb_ckpt_progress;

@@ -16,7 +16,28 @@ float gb_lstm_clip(gb_lstm *m, float max_norm) {
     return (float)norm;
 }
 
-void gb_adam_step(gb_lstm *m, float lr, float beta1, float beta2, float eps) {
+/* AdamW's decoupled decay, p *= 1 - lr * wd, on the weight matrices (biases keep their values,
+ * as usual: decaying them only shifts the units' operating points). */
+static void decay(gb_lstm *m, float f) {
+    const gb_lstm_config *c = &m->cfg;
+    size_t G = (size_t)4 * c->H, dout = (size_t)gb_lstm_dout(c), dh = (size_t)c->D * c->Hn;
+    struct span { float *p; size_t n; } mats[2 * GB_LSTM_MAX_LAYERS + 3];
+    int nm = 0;
+    for (int l = 0; l < c->L; l++) {
+        mats[nm++] = (struct span){m->p.w_ih[l], G * (size_t)(l ? c->H : gb_lstm_din(c))};
+        mats[nm++] = (struct span){m->p.w_hh[l], G * c->H};
+    }
+    mats[nm++] = (struct span){m->p.fc_w, dout * c->H};
+    if (c->head == GB_HEAD_NADE) {
+        mats[nm++] = (struct span){m->p.nade_w, dh};
+        mats[nm++] = (struct span){m->p.nade_v, dh};
+    }
+    for (int i = 0; i < nm; i++)
+        for (size_t k = 0; k < mats[i].n; k++) mats[i].p[k] *= f;
+}
+
+void gb_adam_step(gb_lstm *m, float lr, float beta1, float beta2, float eps, float weight_decay) {
+    if (weight_decay > 0) decay(m, 1.0f - lr * weight_decay);
     m->adam_t++;
     /* p -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / bc1, v_hat = v / bc2, written as
      * PyTorch computes it: (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps) */

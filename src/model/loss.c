@@ -1,25 +1,83 @@
-/* loss.c - the two losses of the report, with PyTorch's mean reduction, and dL/dy. */
-#include "model/lstm.h"
+/* loss.c - the losses of the heads (lstm.h): MSE and BCE on the linear head with PyTorch's mean
+ * reduction, the NADE's exact likelihood (nade.h), over the steps a window's mask and the
+ * loss-on mode cover; and dL/dy. */
+#include "model/nade.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-float gb_loss(gb_loss_kind k, gb_loss_on on, const float *y, const float *target, int T, int B,
-              int D, float *dy) {
-    size_t all = (size_t)T * B * D, n = on == GB_LOSS_ON_ALL ? all : (size_t)B * D;
-    size_t first = all - n; /* ON_LAST: the last step's B*D elements */
-    memset(dy, 0, first * sizeof *dy);
-    double sum = 0, inv = 1.0 / (double)n;
-    for (size_t i = first; i < all; i++) {
-        double v = y[i], t = target[i];
-        if (k == GB_LOSS_MSE) { /* (y - t)^2, d/dy = 2 (y - t) */
-            sum += (v - t) * (v - t);
-            dy[i] = (float)(2.0 * (v - t) * inv);
-        } else { /* softplus(y) - t y = max(y, 0) + log1p(exp(-|y|)) - t y; d/dy = sigmoid(y) - t */
-            sum += (v > 0 ? v : 0) + log1p(exp(-fabs(v))) - t * v;
-            double s = v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v));
-            dy[i] = (float)((s - t) * inv);
+static double bce(double v, double t) { /* softplus(v) - t v = max(v, 0) + log1p(e^-|v|) - t v */
+    return (v > 0 ? v : 0) + log1p(exp(-fabs(v))) - t * v;
+}
+
+float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on, const float *y,
+              const float *target, const float *mask, int T, int B, float *dy) {
+    int D = m->cfg.D, Dout = gb_lstm_dout(&m->cfg), nade = m->cfg.head == GB_HEAD_NADE;
+    size_t n = (size_t)T * B;
+    /* w[r]: 1 on the rows (steps of windows) the loss covers, then 1 / (rows covered * D) */
+    float *w = malloc(n * sizeof *w);
+    double *nll = nade ? malloc(n * sizeof *nll) : NULL;
+    if (!w || (nade && !nll)) {
+        free(w), free(nll);
+        return NAN; /* no error channel: the caller stops on a non-finite loss */
+    }
+    size_t rows = 0;
+    for (int b = 0; b < B; b++) {
+        int last = -1; /* ON_LAST: the window's last real step */
+        for (int t = 0; t < T; t++) {
+            int real = !mask || mask[(size_t)t * B + b] != 0.0f;
+            w[(size_t)t * B + b] = real && on == GB_LOSS_ON_ALL;
+            if (real) last = t;
+        }
+        if (on == GB_LOSS_ON_LAST && last >= 0) w[(size_t)last * B + b] = 1;
+    }
+    for (size_t r = 0; r < n; r++) rows += w[r] != 0;
+    float inv = rows ? (float)(1.0 / ((double)rows * D)) : 0;
+    for (size_t r = 0; r < n; r++) w[r] *= inv;
+    double sum = 0;
+    if (nade) {
+        gb_nade_fast((int)n, D, m->cfg.Hn, m->p.nade_w, m->p.nade_v, y, target, w, NULL, nll,
+                     g ? dy : NULL, g ? g->nade_w : NULL, g ? g->nade_v : NULL);
+        for (size_t r = 0; r < n; r++)
+            if (w[r] != 0) sum += nll[r];
+    } else {
+        for (size_t r = 0; r < n; r++) {
+            const float *yr = y + r * Dout, *tr = target + r * D;
+            float *dyr = g ? dy + r * Dout : NULL;
+            if (w[r] == 0) {
+                if (dyr) memset(dyr, 0, (size_t)Dout * sizeof *dyr);
+                continue;
+            }
+            for (int d = 0; d < D; d++) {
+                double v = yr[d], t = tr[d];
+                if (k == GB_LOSS_MSE) { /* (y - t)^2, d/dy = 2 (y - t) */
+                    sum += (v - t) * (v - t);
+                    if (dyr) dyr[d] = (float)(2.0 * (v - t) * w[r]);
+                } else { /* d/dy = sigmoid(y) - t */
+                    sum += bce(v, t);
+                    double s = v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v));
+                    if (dyr) dyr[d] = (float)((s - t) * w[r]);
+                }
+            }
         }
     }
-    return (float)(sum * inv);
+    free(w), free(nll);
+    return rows ? (float)(sum / ((double)rows * D)) : 0.0f;
+}
+
+void gb_step_nll(const gb_lstm *m, const float *y, const float *target, int n,
+                 const uint8_t *keys, double *nll) {
+    int D = m->cfg.D, Dout = gb_lstm_dout(&m->cfg);
+    if (m->cfg.head == GB_HEAD_NADE) {
+        gb_nade_fast(n, D, m->cfg.Hn, m->p.nade_w, m->p.nade_v, y, target, NULL, keys, nll, NULL,
+                     NULL, NULL);
+        return;
+    }
+    for (int r = 0; r < n; r++) {
+        double s = 0;
+        for (int d = 0; d < D; d++)
+            if (!keys || keys[d]) s += bce(y[(size_t)r * Dout + d], target[(size_t)r * D + d]);
+        nll[r] = s;
+    }
 }

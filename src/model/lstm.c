@@ -23,13 +23,14 @@ struct gb_lstm_acts {
     gb_lstm_config cfg;
     int T, B;   /* capacity: the (T, B) the buffers were sized for */
     int fT, fB; /* the last forward's (T, B); 0 before the first */
-    int masked; /* the last forward dropped units between layers */
+    int masked[GB_LSTM_MAX_LAYERS + 1]; /* the last forward dropped out the input of layer l
+                                           (l = L: the head's) */
     int step_threads; /* gb_fast_step_threads(), asked once when the activations are made */
     /* per layer l; buffers below are laid out with the forward's B, rows of a (T, B, .) block
      * are steps, and (T+1, B, H) blocks keep the zero initial state in row 0 (step t's state is
-     * row t+1) */
-    float *x_in[GB_LSTM_MAX_LAYERS];  /* (T, B, H) l > 0: dropped-out h of layer l-1, if masked */
-    float *mask[GB_LSTM_MAX_LAYERS];  /* (T, B, H) l < L-1: 0 or 1/(1-p) on layer l's output */
+     * row t+1). x_in and mask go up to l = L, the head, whose input is the top layer's h. */
+    float *x_in[GB_LSTM_MAX_LAYERS + 1]; /* (T, B, in) layer l's input after its mask */
+    float *mask[GB_LSTM_MAX_LAYERS + 1]; /* (T, B, in) 0 or 1/(1-p) on layer l's input */
     float *gates[GB_LSTM_MAX_LAYERS]; /* (T, B, G) i, f, g, o after their nonlinearities */
     float *c[GB_LSTM_MAX_LAYERS];     /* (T+1, B, H) cell states */
     float *tc[GB_LSTM_MAX_LAYERS];    /* (T, B, H) tanh(c_t) */
@@ -52,8 +53,9 @@ void gb_lstm_use_reference(int on) { use_ref = on != 0; }
 static size_t layer_params(int in, int H) { return (size_t)4 * H * (in + H) + (size_t)8 * H; }
 
 size_t gb_lstm_n_params(const gb_lstm_config *c) {
-    size_t n = (size_t)c->D * c->H + c->D; /* head */
-    for (int l = 0; l < c->L; l++) n += layer_params(l ? c->H : c->D, c->H);
+    size_t dout = (size_t)gb_lstm_dout(c), n = dout * c->H + dout; /* head */
+    for (int l = 0; l < c->L; l++) n += layer_params(l ? c->H : gb_lstm_din(c), c->H);
+    if (c->head == GB_HEAD_NADE) n += (size_t)2 * c->D * c->Hn;
     return n;
 }
 
@@ -61,14 +63,19 @@ void gb_lstm_views_of(const gb_lstm_config *c, float *block, gb_lstm_views *v) {
     size_t G = (size_t)4 * c->H;
     memset(v, 0, sizeof *v);
     for (int l = 0; l < c->L; l++) {
-        size_t in = l ? c->H : c->D;
+        size_t in = (size_t)(l ? c->H : gb_lstm_din(c));
         v->w_ih[l] = block, block += G * in;
         v->w_hh[l] = block, block += G * c->H;
         v->b_ih[l] = block, block += G;
         v->b_hh[l] = block, block += G;
     }
-    v->fc_w = block, block += (size_t)c->D * c->H;
-    v->fc_b = block;
+    size_t dout = (size_t)gb_lstm_dout(c);
+    v->fc_w = block, block += dout * c->H;
+    v->fc_b = block, block += dout;
+    if (c->head == GB_HEAD_NADE) {
+        v->nade_w = block, block += (size_t)c->D * c->Hn;
+        v->nade_v = block;
+    }
 }
 
 static gb_status check_config(const gb_lstm_config *c, gb_error *err) {
@@ -77,8 +84,17 @@ static gb_status check_config(const gb_lstm_config *c, gb_error *err) {
     if (c->L < 1 || c->L > GB_LSTM_MAX_LAYERS)
         return gb_fail(err, GB_ERR_ARG, -1, "lstm: L = %d: need 1..%d", c->L,
                        GB_LSTM_MAX_LAYERS);
-    if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
-        return gb_fail(err, GB_ERR_ARG, -1, "lstm: dropout %g: need [0, 1)", (double)c->dropout);
+    if (c->E < 0 || c->E > (1 << 20))
+        return gb_fail(err, GB_ERR_ARG, -1, "lstm: E = %d: need 0..2^20", c->E);
+    float ps[3] = {c->dropout, c->dropout_in, c->dropout_out};
+    for (int i = 0; i < 3; i++)
+        if (!(ps[i] >= 0.0f && ps[i] < 1.0f))
+            return gb_fail(err, GB_ERR_ARG, -1, "lstm: dropout %g: need [0, 1)", (double)ps[i]);
+    if (c->head != GB_HEAD_LINEAR && c->head != GB_HEAD_NADE)
+        return gb_fail(err, GB_ERR_ARG, -1, "lstm: unknown head %d", (int)c->head);
+    if (c->head == GB_HEAD_NADE ? c->Hn < 1 || c->Hn > (1 << 16) : c->Hn != 0)
+        return gb_fail(err, GB_ERR_ARG, -1, "lstm: Hn = %d: need 1..65536 with a NADE head, 0 "
+                       "without", c->Hn);
     return GB_OK;
 }
 
@@ -94,14 +110,20 @@ gb_status gb_lstm_init(gb_lstm *m, const gb_lstm_config *c, gb_rng *rng, gb_erro
         free(p), free(g), free(am), free(av);
         return gb_fail(err, GB_ERR_NOMEM, -1, "lstm: out of memory for %zu parameters", n);
     }
-    /* PyTorch: LSTMCell and Linear(H, D) both draw uniform(-1/sqrt(H), 1/sqrt(H)) */
-    float k = 1.0f / sqrtf((float)c->H);
-    for (size_t i = 0; i < n; i++) p[i] = -k + 2.0f * k * gb_rng_float(rng);
     m->cfg = *c;
     m->n_params = n;
     m->params = p, m->grads = g, m->adam_m = am, m->adam_v = av;
     gb_lstm_views_of(c, p, &m->p);
     gb_lstm_views_of(c, g, &m->g);
+    /* PyTorch: LSTMCell and Linear(H, Dout) both draw uniform(-1/sqrt(H), 1/sqrt(H)); the NADE's
+     * W and V by their own fan-ins, D and Hn */
+    size_t nade = c->head == GB_HEAD_NADE ? (size_t)2 * c->D * c->Hn : 0, dh = nade / 2;
+    float k = 1.0f / sqrtf((float)c->H);
+    for (size_t i = 0; i < n; i++) {
+        if (i == n - nade) k = 1.0f / sqrtf((float)c->D);
+        if (nade && i == n - dh) k = 1.0f / sqrtf((float)c->Hn);
+        p[i] = -k + 2.0f * k * gb_rng_float(rng);
+    }
     return GB_OK;
 }
 
@@ -121,20 +143,21 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
     gb_status s = check_config(c, err);
     if (s != GB_OK) return s;
     if (T < 1 || B < 1) return gb_fail(err, GB_ERR_ARG, -1, "lstm: T = %d, B = %d", T, B);
-    int L = c->L;
+    int L = c->L, Din = gb_lstm_din(c);
     /* the floats below, counted in double first: no size_t overflow, and T*B rows fit the int
      * dimensions of cblas */
-    double dtbh = (double)T * B * c->H, dbh = (double)B * c->H;
-    double est = L * (4 * dtbh + 2 * (dtbh + dbh) + dtbh) + (L - 1) * 2 * dtbh + 4 * dtbh + dtbh +
-                 dbh + 2.0 * L * dbh;
-    if (est > (double)(SIZE_MAX / sizeof(float)) / 2 || (double)T * B * 4 * c->H > INT_MAX)
+    double dtbh = (double)T * B * c->H, dbh = (double)B * c->H, dtbx = (double)T * B * Din;
+    double est = L * (4 * dtbh + 2 * (dtbh + dbh) + dtbh) + 2 * (L * dtbh + dtbx) + 4 * dtbh +
+                 dtbh + dbh + 2.0 * L * dbh;
+    if (est > (double)(SIZE_MAX / sizeof(float)) / 2 || (double)T * B * 4 * c->H > INT_MAX ||
+        dtbx > INT_MAX)
         return gb_fail(err, GB_ERR_LIMIT, -1, "lstm: activations for T = %d, B = %d too large",
                        T, B);
     gb_lstm_acts *a = calloc(1, sizeof *a);
     if (!a) return gb_fail(err, GB_ERR_NOMEM, -1, "lstm: out of memory");
     size_t tbh = (size_t)T * B * c->H, tbg = tbh * 4, sbh = (size_t)(T + 1) * B * c->H;
-    size_t bh = (size_t)B * c->H;
-    size_t n = (size_t)L * (tbg + 2 * sbh + tbh) + (size_t)(L - 1) * 2 * tbh /* x_in, mask */
+    size_t bh = (size_t)B * c->H, tbx = (size_t)T * B * Din;
+    size_t n = (size_t)L * (tbg + 2 * sbh + tbh) + 2 * ((size_t)L * tbh + tbx) /* x_in, mask */
                + tbg + tbh + bh + (size_t)2 * L * bh;
     a->mem = calloc(n, sizeof(float));
     if (!a->mem) {
@@ -143,9 +166,11 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
                        n);
     }
     float *p = a->mem;
-    for (int l = 0; l < L; l++) {
-        if (l > 0) a->x_in[l] = p, p += tbh;
-        if (l < L - 1) a->mask[l] = p, p += tbh;
+    for (int l = 0; l <= L; l++) {
+        size_t in = l ? tbh : tbx;
+        a->x_in[l] = p, p += in;
+        a->mask[l] = p, p += in;
+        if (l == L) break;
         a->gates[l] = p, p += tbg;
         a->c[l] = p, p += sbh;
         a->tc[l] = p, p += tbh;
@@ -170,18 +195,29 @@ void gb_lstm_acts_free(gb_lstm_acts *a) {
 }
 
 const float *gb_lstm_acts_mask(const gb_lstm_acts *a, int l) {
-    return a->masked && l >= 0 && l < a->cfg.L - 1 ? a->mask[l] : NULL;
+    return l >= 0 && l <= a->cfg.L && a->masked[l] ? a->mask[l] : NULL;
 }
 
-/* Layer l's input (T, B, in) for the current forward: the window, or layer l-1's h after its
- * dropout mask (x_in), or layer l-1's h itself (rows 1..T of its (T+1, B, H) block). */
+/* Layer l's input (T, B, in) for the current forward (l = L: the head's): after its mask
+ * (x_in), or else the window, or layer l-1's h itself (rows 1..T of its (T+1, B, H) block). */
 static const float *layer_input(const gb_lstm_acts *a, const float *x, int l) {
-    if (l == 0) return x;
-    return a->masked ? a->x_in[l] : a->h[l - 1] + (size_t)a->fB * a->cfg.H;
+    if (a->masked[l]) return a->x_in[l];
+    return l == 0 ? x : a->h[l - 1] + (size_t)a->fB * a->cfg.H;
+}
+
+/* x_in of layer l for steps [t0, t0 + nt): its unmasked input times its mask. */
+static void apply_mask(gb_lstm_acts *a, const float *x, int l, int t0, int nt) {
+    size_t row = (size_t)a->fB * (l ? a->cfg.H : gb_lstm_din(&a->cfg));
+    const float *src = l == 0 ? x : a->h[l - 1] + (size_t)a->fB * a->cfg.H;
+    src += t0 * row;
+    float *dst = a->x_in[l] + t0 * row;
+    const float *mk = a->mask[l] + t0 * row;
+    for (size_t k = 0; k < nt * row; k++) dst[k] = src[k] * mk[k];
 }
 
 static int same_config(const gb_lstm_config *p, const gb_lstm_config *q) {
-    return p->D == q->D && p->H == q->H && p->L == q->L;
+    return p->D == q->D && p->H == q->H && p->L == q->L && p->E == q->E &&
+           gb_lstm_dout(p) == gb_lstm_dout(q);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -189,38 +225,33 @@ static int same_config(const gb_lstm_config *p, const gb_lstm_config *q) {
 
 static void forward_ref(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
                         float *y) {
-    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L;
+    int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg), H = m->cfg.H, L = m->cfg.L;
     size_t bh = (size_t)B * H, bg = 4 * bh;
     for (int t = 0; t < T; t++) {
-        for (int l = 0; l < L; l++) {
-            int in = l ? H : D;
-            if (l > 0 && a->masked) { /* x_in_t = h^{l-1}_t * mask */
-                float *xi = a->x_in[l] + t * bh;
-                const float *hp = a->h[l - 1] + (t + 1) * bh, *mk = a->mask[l - 1] + t * bh;
-                for (size_t k = 0; k < bh; k++) xi[k] = hp[k] * mk[k];
-            }
+        for (int l = 0; l <= L; l++) {
+            int in = l ? H : Din;
+            if (a->masked[l]) apply_mask(a, x, l, t, 1);
             const float *xt = layer_input(a, x, l) + (size_t)t * B * in;
+            if (l == L) {
+                gb_ref_head_forward(B, H, Dout, xt, m->p.fc_w, m->p.fc_b, y + (size_t)t * B * Dout);
+                break;
+            }
             gb_ref_cell_forward(B, in, H, xt, a->h[l] + t * bh, a->c[l] + t * bh, m->p.w_ih[l],
                                 m->p.w_hh[l], m->p.b_ih[l], m->p.b_hh[l], a->gates[l] + t * bg,
                                 a->c[l] + (t + 1) * bh, a->tc[l] + t * bh,
                                 a->h[l] + (t + 1) * bh);
         }
-        gb_ref_head_forward(B, H, D, a->h[L - 1] + (t + 1) * bh, m->p.fc_w, m->p.fc_b,
-                            y + (size_t)t * B * D);
     }
 }
 
 static void forward_fast(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
                          float *y) {
-    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L, G = 4 * H, TB = T * B;
+    int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg);
+    int H = m->cfg.H, L = m->cfg.L, G = 4 * H, TB = T * B;
     size_t bh = (size_t)B * H, bg = 4 * bh;
     for (int l = 0; l < L; l++) {
-        int in = l ? H : D;
-        if (l > 0 && a->masked) { /* x_in (T, B, H) = h^{l-1} rows 1..T * mask */
-            float *xi = a->x_in[l];
-            const float *hp = a->h[l - 1] + bh, *mk = a->mask[l - 1];
-            for (size_t k = 0; k < (size_t)TB * H; k++) xi[k] = hp[k] * mk[k];
-        }
+        int in = l ? H : Din;
+        if (a->masked[l]) apply_mask(a, x, l, 0, T);
         const float *X = layer_input(a, x, l); /* (T*B, in) */
         float *Z = a->gates[l];                 /* (T*B, G), activated in place step by step */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, G, in, 1.0f, X, in,
@@ -234,10 +265,11 @@ static void forward_fast(const gb_lstm *m, gb_lstm_acts *a, const float *x, int 
                                    a->h[l] + (t + 1) * bh, a->step_threads);
         }
     }
-    /* head: Y (T*B, D) = b_fc + H_top (T*B, H) fc_w^T */
-    for (int r = 0; r < TB; r++) memcpy(y + (size_t)r * D, m->p.fc_b, (size_t)D * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, D, H, 1.0f, a->h[L - 1] + bh, H,
-                m->p.fc_w, H, 1.0f, y, D);
+    /* head: Y (T*B, Dout) = b_fc + H_top (T*B, H) fc_w^T */
+    if (a->masked[L]) apply_mask(a, x, L, 0, T);
+    for (int r = 0; r < TB; r++) memcpy(y + (size_t)r * Dout, m->p.fc_b, (size_t)Dout * sizeof *y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, Dout, H, 1.0f, layer_input(a, x, L),
+                H, m->p.fc_w, H, 1.0f, y, Dout);
 }
 
 void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
@@ -248,22 +280,25 @@ void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, i
         /* outside the contract (acts sized for a smaller batch, or another model): no error
          * channel here, so the outputs become NaN and the loss carries that to the caller */
         if (T > 0 && B > 0)
-            for (size_t i = 0; i < (size_t)T * B * c->D; i++) y[i] = NAN;
+            for (size_t i = 0; i < (size_t)T * B * gb_lstm_dout(c); i++) y[i] = NAN;
         return;
     }
     a->fT = T, a->fB = B;
-    size_t bh = (size_t)B * c->H, tbh = (size_t)T * bh;
+    size_t bh = (size_t)B * c->H;
     for (int l = 0; l < c->L; l++) { /* zero initial states */
         memset(a->c[l], 0, bh * sizeof(float));
         memset(a->h[l], 0, bh * sizeof(float));
     }
-    /* dropout masks, all drawn up front in one order (layer, step, row, unit) so that both
-     * paths, and a re-run from the same rng state, see the same ones */
-    a->masked = rng && c->dropout > 0.0f && c->L > 1;
-    if (a->masked) {
-        float p = c->dropout, keep = 1.0f / (1.0f - p);
-        for (int l = 0; l < c->L - 1; l++)
-            for (size_t k = 0; k < tbh; k++) a->mask[l][k] = gb_rng_float(rng) < p ? 0.0f : keep;
+    /* dropout masks, all drawn up front in one order (the input of layer 0, 1, ..., L-1, then
+     * the head's; each step, row, unit) so that both paths, and a re-run from the same rng
+     * state, see the same ones */
+    for (int l = 0; l <= c->L; l++) {
+        float p = l == 0 ? c->dropout_in : l == c->L ? c->dropout_out : c->dropout;
+        a->masked[l] = rng && p > 0.0f;
+        if (!a->masked[l]) continue;
+        float keep = 1.0f / (1.0f - p);
+        size_t n = (size_t)T * B * (l ? c->H : gb_lstm_din(c));
+        for (size_t k = 0; k < n; k++) a->mask[l][k] = gb_rng_float(rng) < p ? 0.0f : keep;
     }
     if (use_ref)
         forward_ref(m, a, x, T, B, y);
@@ -276,16 +311,18 @@ void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, i
 
 static void backward_ref(gb_lstm *m, gb_lstm_acts *a, const float *x, const float *dy, int T,
                          int B) {
-    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L;
+    int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg), H = m->cfg.H, L = m->cfg.L;
     size_t bh = (size_t)B * H, bg = 4 * bh;
     memset(a->dhr, 0, L * bh * sizeof(float));
     memset(a->dc, 0, L * bh * sizeof(float));
     float *dabove = a->dh; /* (B, H) the gradient reaching h^l_t from above */
     for (int t = T - 1; t >= 0; t--) {
-        gb_ref_head_backward(B, H, D, a->h[L - 1] + (t + 1) * bh, m->p.fc_w,
-                             dy + (size_t)t * B * D, m->g.fc_w, m->g.fc_b, dabove);
+        gb_ref_head_backward(B, H, Dout, layer_input(a, x, L) + t * bh, m->p.fc_w,
+                             dy + (size_t)t * B * Dout, m->g.fc_w, m->g.fc_b, dabove);
+        if (a->masked[L]) /* through the head's dropout mask */
+            for (size_t k = 0; k < bh; k++) dabove[k] *= a->mask[L][t * bh + k];
         for (int l = L - 1; l >= 0; l--) {
-            int in = l ? H : D;
+            int in = l ? H : Din;
             float *dhr = a->dhr + l * bh; /* in: from step t+1; out: to step t-1 */
             for (size_t k = 0; k < bh; k++) dabove[k] += dhr[k];
             const float *xt = layer_input(a, x, l) + (size_t)t * B * in;
@@ -294,8 +331,8 @@ static void backward_ref(gb_lstm *m, gb_lstm_acts *a, const float *x, const floa
                                  a->tc[l] + t * bh, dabove, a->dc + l * bh, a->dz, m->g.w_ih[l],
                                  m->g.w_hh[l], m->g.b_ih[l], m->g.b_hh[l], l ? a->dx : NULL,
                                  dhr);
-            if (l > 0) { /* through layer l-1's dropout mask */
-                const float *mk = a->masked ? a->mask[l - 1] + t * bh : NULL;
+            if (l > 0) { /* through layer l's input mask */
+                const float *mk = a->masked[l] ? a->mask[l] + t * bh : NULL;
                 for (size_t k = 0; k < bh; k++) dabove[k] = mk ? a->dx[k] * mk[k] : a->dx[k];
             }
         }
@@ -323,19 +360,22 @@ static void colsum_add(int rows, int cols, const float *mat, float *a, float *b,
 
 static void backward_fast(gb_lstm *m, gb_lstm_acts *a, const float *x, const float *dy, int T,
                           int B) {
-    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L, G = 4 * H, TB = T * B;
+    int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg);
+    int H = m->cfg.H, L = m->cfg.L, G = 4 * H, TB = T * B;
     size_t bh = (size_t)B * H, bg = 4 * bh;
-    const float *Htop = a->h[L - 1] + bh; /* (T*B, H) */
-    float *dh = a->dh;                    /* (T*B, H) */
-    float *dZ = a->dz;                    /* (T*B, G) */
-    /* head: dfc_w (D, H) += dy^T Htop, dfc_b += colsum dy, dh = dy fc_w */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, TB, 1.0f, dy, D, Htop, H, 1.0f,
-                m->g.fc_w, H);
-    colsum_add(TB, D, dy, m->g.fc_b, NULL, a->step_threads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, TB, H, D, 1.0f, dy, D, m->p.fc_w, H,
-                0.0f, dh, H);
+    const float *Htop = layer_input(a, x, L); /* (T*B, H) the head's input */
+    float *dh = a->dh;                        /* (T*B, H) */
+    float *dZ = a->dz;                        /* (T*B, G) */
+    /* head: dfc_w (Dout, H) += dy^T Htop, dfc_b += colsum dy, dh = (dy fc_w) * mask */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, H, TB, 1.0f, dy, Dout, Htop, H,
+                1.0f, m->g.fc_w, H);
+    colsum_add(TB, Dout, dy, m->g.fc_b, NULL, a->step_threads);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, TB, H, Dout, 1.0f, dy, Dout,
+                m->p.fc_w, H, 0.0f, dh, H);
+    if (a->masked[L])
+        for (size_t k = 0; k < (size_t)TB * H; k++) dh[k] *= a->mask[L][k];
     for (int l = L - 1; l >= 0; l--) {
-        int in = l ? H : D;
+        int in = l ? H : Din;
         float *dc = a->dc; /* (B, H) */
         memset(dc, 0, bh * sizeof(float));
         for (int t = T - 1; t >= 0; t--) {
@@ -354,11 +394,11 @@ static void backward_fast(gb_lstm *m, gb_lstm_acts *a, const float *x, const flo
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (T - 1) * B, 1.0f,
                         dZ + bg, G, a->h[l] + bh, H, 1.0f, m->g.w_hh[l], H);
         colsum_add(TB, G, dZ, m->g.b_ih[l], m->g.b_hh[l], a->step_threads);
-        if (l > 0) { /* dh of layer l-1 (T*B, H) = (dZ W_ih) * mask */
+        if (l > 0) { /* dh of layer l-1 (T*B, H) = (dZ W_ih) * layer l's input mask */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, TB, H, G, 1.0f, dZ, G,
                         m->p.w_ih[l], H, 0.0f, dh, H);
-            if (a->masked) {
-                const float *mk = a->mask[l - 1];
+            if (a->masked[l]) {
+                const float *mk = a->mask[l];
                 for (size_t k = 0; k < (size_t)TB * H; k++) dh[k] *= mk[k];
             }
         }

@@ -5,15 +5,21 @@
  *
  * Legend of dimension letters, used in the shape comments:
  *   T  time steps of a window      B  windows in a batch
- *   D  features per step (128 pitches, 256 with onsets)      H  hidden units
+ *   D  features predicted per step (128 pitches, 256 with onsets)      H  hidden units
+ *   E  extra input features per step, never predicted (the meter, 20 with --meter; else 0)
+ *   Din = D + E, the input width   Dout = the head's output width: D, or D + Hn for NADE
  *   L  LSTM layers (1..4)          G = 4H gate rows, PyTorch's order: i, f, g, o
+ *   Hn hidden units of the NADE head
  *
- * The cell, per layer l with input x_t (layer 0: the window's step; layer l > 0: the dropped-out
- * hidden state of layer l-1 at the same step):
+ * The cell, per layer l with input x_t (layer 0: the window's step, dropped out with p_in;
+ * layer l > 0: the hidden state of layer l-1 at the same step, dropped out with p):
  *   z_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh            (G)
  *   i = sigmoid(z_i)  f = sigmoid(z_f)  g = tanh(z_g)  o = sigmoid(z_o)
  *   c_t = f * c_{t-1} + i * g          h_t = o * tanh(c_t)
- * and the head y_t = W_fc h^{L-1}_t + b_fc (D), logits for BCE, velocities/127 for MSE.
+ * and the head y_t = W_fc h^{L-1}_t + b_fc (Dout) on the top state (dropped out with p_out):
+ *   linear head: logits for BCE, velocities/127 for MSE, one per feature;
+ *   NADE head (nade.h): y_t = [b_v (D) | b_h (Hn)], the biases of a NADE over the D features of
+ *   step t+1, whose own weights W, V (D, Hn) sit after the head in the parameter block.
  * States start at zero for each window. Each step runs through every layer, as in the report's
  * LSTMCell loop; since layer l at step t needs only layer l-1 at step t and itself at t-1, the
  * code may run a layer over all steps before the next (the same numbers, larger GEMMs). */
@@ -27,20 +33,37 @@
 
 typedef enum { GB_LOSS_MSE = 0, GB_LOSS_BCE = 1 } gb_loss_kind;
 
+typedef enum { GB_HEAD_LINEAR = 0, GB_HEAD_NADE = 1 } gb_head_kind;
+
 typedef struct {
     int D, H, L;
-    float dropout; /* probability of zeroing a unit between layers during training */
+    float dropout;     /* probability of zeroing a unit between layers during training */
+    int E;             /* extra input features (0: none) */
+    float dropout_in;  /* ... of zeroing an input feature of layer 0 */
+    float dropout_out; /* ... of zeroing a unit of the top state before the head */
+    gb_head_kind head;
+    int Hn;            /* NADE hidden units (head NADE); 0 otherwise */
 } gb_lstm_config;
 
+/* Din and Dout of the legend above. */
+static inline int gb_lstm_din(const gb_lstm_config *c) { return c->D + c->E; }
+static inline int gb_lstm_dout(const gb_lstm_config *c) {
+    return c->D + (c->head == GB_HEAD_NADE ? c->Hn : 0);
+}
+
 /* Named views into one flat block of floats (parameters, or gradients, laid out alike).
- * Order in the block, per layer: w_ih, w_hh, b_ih, b_hh; then fc_w, fc_b. */
+ * Order in the block, per layer: w_ih, w_hh, b_ih, b_hh; then fc_w, fc_b; then, for a NADE
+ * head, nade_w, nade_v. */
 typedef struct {
-    float *w_ih[GB_LSTM_MAX_LAYERS]; /* (G, D) for layer 0, (G, H) above */
+    float *w_ih[GB_LSTM_MAX_LAYERS]; /* (G, Din) for layer 0, (G, H) above */
     float *w_hh[GB_LSTM_MAX_LAYERS]; /* (G, H) */
     float *b_ih[GB_LSTM_MAX_LAYERS]; /* (G) */
     float *b_hh[GB_LSTM_MAX_LAYERS]; /* (G) */
-    float *fc_w;                     /* (D, H) */
-    float *fc_b;                     /* (D) */
+    float *fc_w;                     /* (Dout, H) */
+    float *fc_b;                     /* (Dout) */
+    float *nade_w;                   /* (D, Hn) row k: feature k's weights into the NADE's hidden
+                                        units; NULL without a NADE head */
+    float *nade_v;                   /* (D, Hn) row k: the hidden units' weights to feature k */
 } gb_lstm_views;
 
 size_t gb_lstm_n_params(const gb_lstm_config *c);
@@ -56,7 +79,8 @@ typedef struct {
 
 /* Allocates and initialises as PyTorch does: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]
  * (LSTMCell and, since its fan-in is H, Linear too: weight and bias alike), drawn from rng in
- * block order. Gradients and moments start at zero. */
+ * block order; the NADE's W in [-1/sqrt(D), 1/sqrt(D)] and V in [-1/sqrt(Hn), 1/sqrt(Hn)] (their
+ * fan-ins). Gradients and moments start at zero. */
 gb_status gb_lstm_init(gb_lstm *m, const gb_lstm_config *c, gb_rng *rng, gb_error *err);
 void gb_lstm_free(gb_lstm *m);
 
@@ -68,21 +92,33 @@ void gb_lstm_acts_free(gb_lstm_acts *a);
 
 typedef enum { GB_LOSS_ON_LAST = 0, GB_LOSS_ON_ALL = 1 } gb_loss_on;
 
-/* Forward over a batch of windows x (T, B, D); y (T, B, D) receives the head's outputs.
+/* Forward over a batch of windows x (T, B, Din); y (T, B, Dout) receives the head's outputs.
  * Training mode (rng != NULL) draws dropout masks from rng (inverted dropout: kept units scaled
  * by 1/(1-p)); rng == NULL is evaluation, no dropout. */
 void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
                      float *y, gb_rng *rng);
 
-/* Loss of y against targets (T, B, D), averaged as PyTorch's mean reduction over the elements
- * it covers (the last step's B*D, or all T*B*D); writes dL/dy into dy (T, B, D), zero where no
- * loss applies. MSE: mean (y - t)^2. BCE: mean of softplus(y) - t*y (sigmoid cross-entropy on
- * logits, computed stably). */
-float gb_loss(gb_loss_kind k, gb_loss_on on, const float *y, const float *target, int T, int B,
-              int D, float *dy);
+/* The loss of the head's outputs y (T, B, Dout) against targets (T, B, D), loss.c: the mean
+ * over the features and the steps it covers: every step, or (ON_LAST) each window's last real
+ * step; mask (T, B) marks the real steps of windows shorter than T (1 real, 0 padding; NULL: all
+ * real). Linear head: MSE, mean (y - t)^2, or BCE, mean of softplus(y) - t y (sigmoid
+ * cross-entropy on logits, computed stably): PyTorch's mean reductions. NADE head: the mean of
+ * -log p(t_k | t_<k, y) over steps and features, so that D times it is the step's exact negative
+ * log-likelihood, in the BCE head's units. With g != NULL, writes dL/dy into dy (T, B, Dout),
+ * zero where no loss applies, and adds the NADE's own gradients into g; g == NULL: loss only
+ * (dy unused, may be NULL). */
+float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on, const float *y,
+              const float *target, const float *mask, int T, int B, float *dy);
 
-/* Backward through the head and all layers and steps (BPTT) of the last forward; adds the
- * gradients into m->grads (zeroing is gb_lstm_zero_grad's job). */
+/* Negative log-likelihood in nats of each of n steps' binary targets (n, D) under a BCE or NADE
+ * model's outputs y (n, Dout), into nll (n): the sum over the features whose keys[k] is set
+ * (NULL: all) of -log p(t_k | y) (BCE: the features are independent) or -log p(t_k | t_<k, y)
+ * (NADE: each conditioned on the features below it as the targets have them; docs/metrics.md). */
+void gb_step_nll(const gb_lstm *m, const float *y, const float *target, int n,
+                 const uint8_t *keys, double *nll);
+
+/* Backward through the head (dy (T, B, Dout)) and all layers and steps (BPTT) of the last
+ * forward; adds the gradients into m->grads (zeroing is gb_lstm_zero_grad's job). */
 void gb_lstm_backward(gb_lstm *m, gb_lstm_acts *a, const float *x, const float *dy, int T,
                       int B);
 void gb_lstm_zero_grad(gb_lstm *m);
@@ -91,8 +127,10 @@ void gb_lstm_zero_grad(gb_lstm *m);
  * norm before clipping. */
 float gb_lstm_clip(gb_lstm *m, float max_norm);
 
-/* One Adam step with PyTorch's semantics (bias-corrected, eps added to sqrt(v_hat)). */
-void gb_adam_step(gb_lstm *m, float lr, float beta1, float beta2, float eps);
+/* One Adam step with PyTorch's semantics (bias-corrected, eps added to sqrt(v_hat)); with
+ * weight_decay > 0, AdamW's decoupled decay (PyTorch's AdamW: p -= lr * wd * p first) on the
+ * weight matrices only, never on biases. */
+void gb_adam_step(gb_lstm *m, float lr, float beta1, float beta2, float eps, float weight_decay);
 
 /* Kernels: a naive reference, kept as the oracle, and the fast path (OpenBLAS + OpenMP).
  * gb_lstm_use_reference(1) makes forward/backward use the reference; tests compare the two. */

@@ -30,7 +30,7 @@ gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_
         return gb_fail(err, GB_ERR_ARG, -1, "stream: D %d, H %d, L %d, B %d, T %d", c->D, c->H,
                        c->L, B, T_max);
     double tbg = (double)T_max * B * 4 * c->H;
-    if (tbg > INT_MAX || (double)T_max * B * c->D > INT_MAX)
+    if (tbg > INT_MAX || (double)T_max * B * (gb_lstm_din(c) + gb_lstm_dout(c)) > INT_MAX)
         return gb_fail(err, GB_ERR_LIMIT, -1, "stream: chunks of %d x %d too large", T_max, B);
     size_t bh = (size_t)B * c->H, tbh = (size_t)T_max * bh;
     size_t n = (size_t)2 * c->L * bh + (size_t)tbg + 2 * tbh + 2 * bh;
@@ -96,11 +96,11 @@ static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
  * of hidden units, reads their four gate rows of W_ih and W_hh once and finishes their cells:
  * one pass over the weights, one barrier per layer. */
 static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float *y) {
-    int D = m->cfg.D, H = m->cfg.H, L = m->cfg.L;
+    int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg), H = m->cfg.H, L = m->cfg.L;
     float *hn = s->out[0], *cn = s->c2;
-#pragma omp parallel if ((long)H * (D + H) >= 1L << 16)
+#pragma omp parallel if ((long)H * (Din + H) >= 1L << 16)
     for (int l = 0; l < L; l++) {
-        int in = l ? H : D;
+        int in = l ? H : Din;
         const float *xin = l ? s->h[l - 1] : x, *wi = m->p.w_ih[l], *wh = m->p.w_hh[l];
         const float *bi = m->p.b_ih[l], *bh = m->p.b_hh[l];
 #pragma omp for schedule(static)
@@ -120,11 +120,11 @@ static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float 
     }
     const float *top = s->h[L - 1];
     int d = 0;
-    for (; d + 4 <= D; d += 4) {
+    for (; d + 4 <= Dout; d += 4) {
         for (int k = 0; k < 4; k++) y[d + k] = m->p.fc_b[d + k];
         dot4(m->p.fc_w + (size_t)d * H, (size_t)H, top, H, y + d);
     }
-    for (; d < D; d++) {
+    for (; d < Dout; d++) {
         y[d] = m->p.fc_b[d];
         for (int k = 0; k < H; k++) y[d] += m->p.fc_w[(size_t)d * H + k] * top[k];
     }
@@ -132,8 +132,10 @@ static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float 
 
 void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int T, float *y) {
     const gb_lstm_config *c = &m->cfg;
-    int D = c->D, H = c->H, L = c->L, G = 4 * H, B = s->B, TB = T * B;
-    if (T < 1 || T > s->T_max || D != s->cfg.D || H != s->cfg.H || L != s->cfg.L) {
+    int Din = gb_lstm_din(c), D = gb_lstm_dout(c), H = c->H, L = c->L, G = 4 * H, B = s->B;
+    int TB = T * B;
+    if (T < 1 || T > s->T_max || Din != gb_lstm_din(&s->cfg) || D != gb_lstm_dout(&s->cfg) ||
+        H != s->cfg.H || L != s->cfg.L) {
         if (T > 0)
             for (size_t i = 0; i < (size_t)T * B * D; i++) y[i] = NAN;
         return;
@@ -145,7 +147,7 @@ void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int
     size_t bh = (size_t)B * H, bg = 4 * bh;
     const float *X = x; /* (T*B, in) the layer's input */
     for (int l = 0; l < L; l++) {
-        int in = l ? H : D;
+        int in = l ? H : Din;
         float *Z = s->z, *O = s->out[l & 1]; /* (T*B, G), (T*B, H) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, G, in, 1.0f, X, in,
                     m->p.w_ih[l], in, 0.0f, Z, G);
@@ -161,7 +163,7 @@ void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int
         memcpy(s->h[l], O + (size_t)(T - 1) * bh, bh * sizeof(float));
         X = O;
     }
-    /* head: Y (T*B, D) = b_fc + H_top (T*B, H) fc_w^T */
+    /* head: Y (T*B, Dout) = b_fc + H_top (T*B, H) fc_w^T */
     for (int r = 0; r < TB; r++) memcpy(y + (size_t)r * D, m->p.fc_b, (size_t)D * sizeof *y);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, D, H, 1.0f, X, H, m->p.fc_w, H,
                 1.0f, y, D);

@@ -1,6 +1,6 @@
 /* dataset.c - the compact corpus of dataset.h: walking folders, encoding parts straight from
- * their notes into per-step cell lists (never a dense roll), the split by file, windows and the
- * batch cutter. */
+ * their notes into per-step cell lists (never a dense roll), the meter map, the split by file,
+ * windows and the batch cutter with its augmentation. */
 #define _POSIX_C_SOURCE 200809L
 #include "roll/dataset.h"
 #include "roll/quantise.h"
@@ -24,6 +24,10 @@ void gb_ds_encoding_default(gb_ds_encoding *e) {
 }
 
 int gb_ds_features(const gb_ds_encoding *e) { return e->onsets ? 256 : 128; }
+
+int gb_ds_in_features(const gb_ds_encoding *e) {
+    return gb_ds_features(e) + (e->meter ? GB_DS_METER_FEATURES : 0);
+}
 
 void gb_ds_filter_clear(gb_ds_encoding *e) {
     e->drums = 0;
@@ -132,6 +136,9 @@ static gb_status check_encoding(const gb_ds_encoding *e, gb_error *err) {
     if (e->roll.step_ticks == 0 && (e->roll.steps_per_beat < 1 || e->roll.steps_per_beat > 960))
         return gb_fail(err, GB_ERR_ARG, -1, "steps_per_beat %d is not in 1..960",
                        e->roll.steps_per_beat);
+    if (e->meter && e->roll.strip_silence)
+        return gb_fail(err, GB_ERR_ARG, -1, "meter features need the rests kept: stripping "
+                       "silent steps loses the time they count");
     return GB_OK;
 }
 
@@ -145,7 +152,7 @@ gb_status gb_ds_init(gb_dataset *ds, const gb_ds_encoding *e, gb_error *err) {
 
 void gb_ds_free(gb_dataset *ds) {
     if (!ds) return;
-    for (size_t i = 0; i < ds->n_files; i++) free(ds->files[i].path);
+    for (size_t i = 0; i < ds->n_files; i++) free(ds->files[i].path), free(ds->files[i].sigs);
     for (size_t i = 0; i < ds->n_parts; i++) free(ds->parts[i].mem);
     free(ds->files);
     free(ds->parts);
@@ -317,6 +324,44 @@ static size_t part_bytes(const gb_ds_part *p) {
     return ((size_t)2 * p->n_runs + 1) * 4 + (size_t)p->n_cells * 2;
 }
 
+/* The song's time signatures on the step grid, into f: 4/4 from step 0 until the first; one a
+ * file cannot mean (numerator or denominator 0) left out; one under which no step starts (the
+ * next takes over first) dropped, so that each entry holds from a later step than the one
+ * before. The grid's fraction num / den and tpq are kept for gb_ds_meter_row, whose arithmetic
+ * needs tpq * num < 2^31 (any MIDI file's: 15-bit division x at most 960 steps a beat). */
+static gb_status meter_map(const gb_song *s, const gb_roll_opts *o, gb_ds_file *f,
+                           gb_error *err) {
+    gb_quantiser q;
+    gb_status st = gb_quantiser_of(s, o, &q, err);
+    if (st != GB_OK) return st;
+    uint64_t tpq = (uint64_t)gb_song_ticks_per_quarter(s);
+    if (tpq * q.num >= 1u << 31)
+        return gb_fail(err, GB_ERR_LIMIT, -1, "meter: %llu ticks a quarter note in steps of "
+                       "1/%llu: too fine a grid", (unsigned long long)tpq,
+                       (unsigned long long)q.num);
+    gb_ds_timesig *m = malloc((s->n_timesigs + 1) * sizeof *m);
+    if (!m) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %zu time signatures",
+                           s->n_timesigs);
+    uint32_t n = 0;
+    m[n++] = (gb_ds_timesig){0, 0, 4, 4};
+    for (size_t i = 0; i < s->n_timesigs; i++) {
+        const gb_timesig *t = &s->timesigs[i];
+        if (!t->numerator || !t->denominator) continue;
+        /* the first step at or after the tick, ceil(tick * num / den), split as gb_quantise
+         * does to stay in 64 bits (saturating: such a step is never reached) */
+        uint64_t qt = t->tick / q.den, r = t->tick % q.den, up = (r * q.num + q.den - 1) / q.den;
+        uint64_t step = qt > (UINT64_MAX - up) / q.num ? UINT64_MAX : qt * q.num + up;
+        while (n && m[n - 1].step >= step) n--; /* this one takes over from there */
+        m[n++] = (gb_ds_timesig){step, (uint32_t)(up * q.den - r * q.num), t->numerator,
+                                 t->denominator};
+    }
+    gb_ds_timesig *fit = realloc(m, n * sizeof *m);
+    f->sigs = fit ? fit : m;
+    f->n_sigs = n;
+    f->num = (uint32_t)q.num, f->den = (uint32_t)q.den, f->tpq = (uint32_t)tpq;
+    return GB_OK;
+}
+
 gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int valid,
                          gb_error *err) {
     size_t first = ds->n_parts, filtered = 0;
@@ -339,18 +384,20 @@ gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int
         dp.file = ds->n_files;
         ds->parts[ds->n_parts++] = dp;
     }
-    char *copy = NULL;
+    gb_ds_file fi = {.valid = valid != 0, .first_part = first, .n_parts = ds->n_parts - first};
     if (st == GB_OK && ds->n_parts > first) {
-        copy = strdup(path ? path : "");
-        if (!copy ||
+        fi.path = strdup(path ? path : "");
+        if (!fi.path ||
             gb_grow((void **)&ds->files, &ds->cap_files, ds->n_files + 1, sizeof *ds->files) !=
                 GB_OK)
             st = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for files");
+        else if (ds->enc.meter)
+            st = meter_map(s, &ds->enc.roll, &fi, err);
     }
     if (st != GB_OK) { /* take back this song's parts */
         for (size_t i = first; i < ds->n_parts; i++) free(ds->parts[i].mem);
         ds->n_parts = first;
-        free(copy);
+        free(fi.path);
         return st;
     }
     ds->parts_filtered += filtered;
@@ -358,7 +405,8 @@ gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int
         ds->files_no_parts++;
         return GB_OK;
     }
-    ds->files[ds->n_files++] = (gb_ds_file){copy, valid != 0, first, ds->n_parts - first};
+    ds->files[ds->n_files++] = fi;
+    ds->bytes += fi.n_sigs * sizeof *fi.sigs;
     for (size_t i = first; i < ds->n_parts; i++) {
         ds->steps += ds->parts[i].steps;
         ds->runs += ds->parts[i].n_runs;
@@ -464,10 +512,23 @@ uint64_t gb_ds_hash(const gb_dataset *ds) {
     uint64_t h = 0xCBF29CE484222325ull;
     int feat[4] = {ds->enc.binary, ds->enc.onsets, gb_ds_features(&ds->enc), (int)ds->n_files};
     h = fnv(h, feat, sizeof feat);
+    if (ds->enc.meter) { /* only then, so that corpora without meter keep their earlier hash */
+        int din = gb_ds_in_features(&ds->enc);
+        h = fnv(h, &din, sizeof din);
+    }
     for (size_t f = 0; f < ds->n_files; f++) {
         const gb_ds_file *fi = &ds->files[f];
         uint32_t head[2] = {(uint32_t)fi->valid, (uint32_t)fi->n_parts};
         h = fnv(h, head, sizeof head);
+        if (fi->sigs) {
+            uint32_t grid[4] = {fi->n_sigs, fi->num, fi->den, fi->tpq};
+            h = fnv(h, grid, sizeof grid);
+            for (uint32_t i = 0; i < fi->n_sigs; i++) { /* field by field: no padding bytes */
+                const gb_ds_timesig *g = &fi->sigs[i];
+                uint64_t v[3] = {g->step, g->late, (uint64_t)g->numerator << 8 | g->denominator};
+                h = fnv(h, v, sizeof v);
+            }
+        }
         for (size_t i = fi->first_part; i < fi->first_part + fi->n_parts; i++) {
             const gb_ds_part *p = &ds->parts[i];
             uint32_t sz[3] = {p->steps, p->n_runs, p->n_cells};
@@ -483,21 +544,61 @@ uint64_t gb_ds_hash(const gb_dataset *ds) {
 /* ------------------------------------------------------------------------------------------ */
 /* cutting */
 
-void gb_ds_cut(const gb_dataset *ds, size_t part, size_t k0, size_t n, int B, int b, float *out) {
+/* floor((a + j * b) / c) mod m, exact in 64 bits for any j when a, b < 2^40 and c < 2^31:
+ * with j = jq * c + jr and b = bq * c + br, (a + j * b) / c = jq * b + jr * bq + a / c
+ * + (a % c + jr * br) / c, whose last term's dividend stays below 2^62 and whose others are
+ * summed mod m. */
+static uint64_t floor_mod(uint64_t a, uint64_t b, uint64_t c, uint64_t j, uint64_t m) {
+    uint64_t jq = j / c, jr = j % c;
+    return ((jq % m) * (b % m) + (jr % m) * (b / c % m) + a / c % m +
+            (a % c + jr * (b % c)) / c) % m;
+}
+
+void gb_ds_meter_row(const gb_dataset *ds, size_t part, uint64_t step, float *out) {
+    const gb_ds_file *f = &ds->files[ds->parts[part].file];
+    uint32_t lo = 0, hi = f->n_sigs; /* the last signature from step or before (sigs[0]: 0) */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (f->sigs[mid].step <= step) lo = mid;
+        else hi = mid;
+    }
+    const gb_ds_timesig *g = &f->sigs[lo];
+    /* the step starts (late + j * den) / num ticks after the signature's tick, j steps after
+     * g->step; an eighth of a beat lasts tpq / (2 * denominator) ticks; counted mod a bar */
+    uint64_t d2 = 2u * g->denominator;
+    uint64_t e = floor_mod(d2 * g->late, d2 * f->den, (uint64_t)f->tpq * f->num, step - g->step,
+                           8u * g->numerator);
+    memset(out, 0, GB_DS_METER_FEATURES * sizeof *out);
+    out[e % 8] = 1.0f;
+    out[8 + (e / 8 < 11 ? e / 8 : 11)] = 1.0f;
+}
+
+/* Writes steps [k0, k0 + n) of a part as rows of D features moved up by shift semitones (the
+ * caller keeps them inside 0..127), then with meter its meter features: step k0 + t at
+ * out + (t * B + b) * width, zeroed first. */
+static void cut_rows(const gb_dataset *ds, size_t part, size_t k0, size_t n, int shift,
+                     int meter, int B, int b, float *out) {
     const gb_ds_part *p = &ds->parts[part];
     int D = gb_ds_features(&ds->enc), binary = ds->enc.binary, onsets = ds->enc.onsets;
+    int width = D + (meter ? GB_DS_METER_FEATURES : 0);
     uint32_t r = seg_of(p->run_start, p->n_runs, (uint32_t)k0); /* the run holding step k0 */
     for (size_t t = 0; t < n; t++) {
         size_t k = k0 + t;
         while (r + 1 < p->n_runs && p->run_start[r + 1] <= k) r++;
-        float *row = out + ((size_t)t * B + b) * D;
+        float *row = out + ((size_t)t * B + b) * width;
         memset(row, 0, (size_t)D * sizeof *row);
         for (uint32_t c = p->run_cell[r]; c < p->run_cell[r + 1]; c++) {
-            unsigned cell = p->cells[c], pitch = cell & 127, vel = cell >> 7 & 127;
+            unsigned cell = p->cells[c], vel = cell >> 7 & 127;
+            int pitch = (int)(cell & 127) + shift;
             row[pitch] = binary ? 1.0f : (float)vel / 127.0f;
             if (onsets && cell >> 14) row[128 + pitch] = 1.0f;
         }
+        if (meter) gb_ds_meter_row(ds, part, k, row + D);
     }
+}
+
+void gb_ds_cut(const gb_dataset *ds, size_t part, size_t k0, size_t n, int B, int b, float *out) {
+    cut_rows(ds, part, k0, n, 0, ds->enc.meter, B, b, out);
 }
 
 gb_status gb_ds_windows_make(const gb_dataset *ds, int valid, int T, int stride,
@@ -511,8 +612,9 @@ gb_status gb_ds_windows_make(const gb_dataset *ds, int valid, int T, int stride,
     for (size_t f = 0; f < ds->n_files; f++)
         if ((ds->files[f].valid != 0) == (valid != 0)) np += ds->files[f].n_parts;
     w->part = malloc((np ? np : 1) * sizeof *w->part);
+    w->len = malloc((np ? np : 1) * sizeof *w->len);
     w->cum = malloc((np + 1) * sizeof *w->cum);
-    if (!w->part || !w->cum) {
+    if (!w->part || !w->len || !w->cum) {
         gb_ds_windows_free(w);
         return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for windows");
     }
@@ -521,14 +623,18 @@ gb_status gb_ds_windows_make(const gb_dataset *ds, int valid, int T, int stride,
         const gb_ds_file *fi = &ds->files[f];
         if ((fi->valid != 0) != (valid != 0)) continue;
         for (size_t i = fi->first_part; i < fi->first_part + fi->n_parts; i++) {
-            uint32_t S = ds->parts[i].steps;
-            if (S < (uint64_t)T + 1) {
-                w->short_parts++;
-                continue;
-            }
+            uint64_t S = ds->parts[i].steps;
+            uint64_t full = S >= (uint64_t)T + 1 ? (S - T - 1) / (uint64_t)stride + 1 : 0;
+            w->short_parts += !full;
+            if (S < 2) continue; /* one step: nothing to predict */
             w->part[w->n_parts] = i;
+            w->len[w->n_parts] = full ? T : (int)(S - 1);
             w->cum[w->n_parts++] = total;
-            total += (S - (uint64_t)T - 1) / (uint64_t)stride + 1;
+            total += full ? full : 1;
+            /* full windows cover targets [s + 1, s + T] for s = 0, stride, ...: one stretch
+             * when stride <= T, else T apart; a short part's one window covers them all */
+            if (full)
+                w->uncovered += S - 1 - T - (full - 1) * (uint64_t)(stride < T ? stride : T);
         }
     }
     w->cum[w->n_parts] = total;
@@ -543,11 +649,12 @@ gb_status gb_ds_windows_make(const gb_dataset *ds, int valid, int T, int stride,
 
 void gb_ds_windows_free(gb_ds_windows *w) {
     free(w->part);
+    free(w->len);
     free(w->cum);
     memset(w, 0, sizeof *w);
 }
 
-void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *start) {
+void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *start, int *len) {
     size_t lo = 0, hi = w->n_parts; /* the last part whose first window is <= i */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
@@ -556,14 +663,46 @@ void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *s
     }
     *part = w->part[lo];
     *start = (size_t)((i - w->cum[lo]) * (uint64_t)w->stride);
+    *len = w->len[lo];
+}
+
+/* The transposition of the window of steps [start, start + len] of p: uniform over [-N, N] cut
+ * to the shifts that keep its lowest and highest pitches inside 0..127 (0 always among them),
+ * from one number of the rng whatever the range (its high 32 bits scaled by the range's size:
+ * a bias below size / 2^32). */
+static int draw_shift(const gb_ds_part *p, size_t start, int len, const gb_ds_aug *aug) {
+    int64_t lo = -(int64_t)aug->transpose, hi = aug->transpose;
+    int low = 128, high = -1;
+    for (uint32_t r = seg_of(p->run_start, p->n_runs, (uint32_t)start);
+         r < p->n_runs && p->run_start[r] <= start + (size_t)len; r++)
+        if (p->run_cell[r] < p->run_cell[r + 1]) { /* pitches ascend within a run */
+            int a = p->cells[p->run_cell[r]] & 127, z = p->cells[p->run_cell[r + 1] - 1] & 127;
+            if (a < low) low = a;
+            if (z > high) high = z;
+        }
+    if (high >= 0) {
+        if (lo < -low) lo = -low;
+        if (hi > 127 - high) hi = 127 - high;
+    }
+    uint64_t u = gb_rng_next(aug->rng) >> 32;
+    return (int)(lo + (int64_t)((u * (uint64_t)(hi - lo + 1)) >> 32));
 }
 
 void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_t *ids, int B,
-                     float *buf) {
+                     const gb_ds_aug *aug, float *x, float *target, float *mask) {
+    int T = w->T, D = gb_ds_features(&ds->enc), Din = gb_ds_in_features(&ds->enc);
     for (int b = 0; b < B; b++) {
         size_t part, start;
-        gb_ds_window_at(w, ids[b], &part, &start);
-        gb_ds_cut(ds, part, start, (size_t)w->T + 1, B, b, buf);
+        int len;
+        gb_ds_window_at(w, ids[b], &part, &start, &len);
+        int shift = aug && aug->transpose > 0 ? draw_shift(&ds->parts[part], start, len, aug) : 0;
+        cut_rows(ds, part, start, (size_t)len, shift, ds->enc.meter, B, b, x);
+        cut_rows(ds, part, start + 1, (size_t)len, shift, 0, B, b, target);
+        for (int t = 0; t < T; t++) mask[(size_t)t * B + b] = t < len ? 1.0f : 0.0f;
+        for (int t = len; t < T; t++) { /* the padding of a short window */
+            memset(x + ((size_t)t * B + b) * Din, 0, (size_t)Din * sizeof *x);
+            memset(target + ((size_t)t * B + b) * D, 0, (size_t)D * sizeof *target);
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 /* dataset.h - a training corpus: the parts of many MIDI files, kept compact, split into train
- * and validation by file, cut into windows of T+1 steps and into float batches on demand.
+ * and validation by file, cut into windows of up to T+1 steps and into float batches on demand.
  *
  * Memory grows with the notes, not with steps x 128: a part is kept as runs of identical steps
  * (a row can only change where a note starts or ends), each run its first step and its
@@ -11,16 +11,32 @@
  * The steps are exactly gb_roll_encode's (same quantisation, later notes overwriting earlier ones
  * of the same pitch, silent steps stripped on request): tests/test_dataset.c holds them equal.
  *
- * Features of a step (D of them, see gb_ds_features):
+ * Features of a step (D of them, see gb_ds_features; the model predicts these):
  *   [0, 128)    pitch p sounding: 1 (binary) or velocity / 127 (velocity rolls, the report's MSE)
  *   [128, 256)  with onsets only: 1 where a note of pitch p starts at this step (its first step
  *               after later notes have overwritten earlier ones), so that a re-struck note
  *               differs from a held one; 0 elsewhere.
+ * Inputs (Din = gb_ds_in_features) are those D, then with meter only GB_DS_METER_FEATURES more
+ * that say where the step falls in the bar, so that the model need not count steps to know it
+ * (they are known ahead, so never predicted). Step k starts at tick k * step ticks (the grid
+ * notes are quantised to: tpq / steps_per_beat, or step_ticks, as exact fractions; tpq the
+ * ticks per quarter note, gb_song_ticks_per_quarter); a beat lasts 4 * tpq / denominator ticks,
+ * a bar `numerator` beats, counted from the tick of the time signature in force (a change
+ * starts a new bar there; 4/4 from tick 0 until the first):
+ *   [D, D + 8)       one-hot: the step's position inside its beat in eighths of a beat,
+ *                    floor(8 * (tick - beat start) / beat ticks): 0, 2, 4, 6 for sixteenth
+ *                    steps in quarter-note beats.
+ *   [D + 8, D + 20)  one-hot: the beat's index in its bar, 0 = downbeat; beats 11 and above all
+ *                    on the last (D + 19), bars that long being rare and alike.
+ * Steps past a part's end go on counting in its last time signature, so that generation can
+ * continue after a primer (gb_ds_meter_row).
  *
- * Windows: a window of T steps starting at step t needs T+1 steps of its part: inputs are steps
- * t..t+T-1, targets t+1..t+T. Windows start every `stride` steps from 0; a part shorter than T+1
- * steps gives none. A batch of B windows is cut into one buffer of (T+1, B, D) floats: inputs are
- * its first T rows (T, B, D), targets the T rows after the first, both contiguous. */
+ * Windows: a window of length len <= T starting at step t needs len + 1 steps of its part:
+ * inputs are steps t..t+len-1, targets t+1..t+len. Full windows (len = T) start every `stride`
+ * steps from 0 while they fit; a part of 2..T steps, which gives none, gives instead one window
+ * of len = steps - 1 from step 0, padded to T with zero rows that the mask leaves out of the
+ * loss. A batch of B windows is cut into inputs (T, B, Din), targets (T, B, D) and a mask
+ * (T, B) of 1 on real rows and 0 on padding. */
 #ifndef GB_DATASET_H
 #define GB_DATASET_H
 
@@ -28,22 +44,27 @@
 #include "core/rng.h"
 
 #define GB_DS_MAX_WINDOWS 0xFFFFFFFFu /* window ids are 32-bit */
+#define GB_DS_METER_FEATURES 20       /* 8 positions in the beat, 12 beats in the bar */
 
 /* How parts become features, and which parts are taken. */
 typedef struct {
     gb_roll_opts roll; /* steps_per_beat / step_ticks / strip_silence, as gb_roll_encode */
     int binary;        /* 1: features 0/1; 0: velocity / 127 */
     int onsets;        /* 1: 128 more features marking a note's first step (D = 256) */
+    int meter;         /* 1: GB_DS_METER_FEATURES more inputs (never targets) placing each step
+                          in its beat and bar; needs the rests kept (no strip_silence) */
     /* the part filter: a drum part (channel 10) is taken when drums is set; any other part when
      * programs[its GM program] is set */
     int drums;
     uint8_t programs[128];
 } gb_ds_encoding;
 
-/* The default: sixteenth steps, rests kept, binary, no onsets, every non-drum part. */
+/* The default: sixteenth steps, rests kept, binary, no onsets, no meter, every non-drum part. */
 void gb_ds_encoding_default(gb_ds_encoding *e);
-/* Features per step: 128, or 256 with onsets. */
+/* Features per step, the targets and the model's outputs (D): 128, or 256 with onsets. */
 int gb_ds_features(const gb_ds_encoding *e);
+/* Features per input row (Din): D, plus GB_DS_METER_FEATURES with meter. */
+int gb_ds_in_features(const gb_ds_encoding *e);
 
 /* Part filter helpers. gb_ds_filter_clear takes no part; gb_ds_filter_add_instrument adds the
  * parts NAME names, case-insensitively: "drums"; a GM family ("piano", "chromatic percussion",
@@ -56,10 +77,24 @@ gb_status gb_ds_filter_add_instrument(gb_ds_encoding *e, const char *name, gb_er
 void gb_ds_filter_format(const gb_ds_encoding *e, char *out, size_t cap);
 gb_status gb_ds_filter_parse(gb_ds_encoding *e, const char *programs, gb_error *err);
 
+/* A time signature on the step grid: in force from `step`, the first step starting at or
+ * after its tick, which starts `late` / num ticks after that tick (late < den; 0 when the
+ * signature falls on the grid). */
+typedef struct {
+    uint64_t step;
+    uint32_t late;
+    uint8_t numerator, denominator;
+} gb_ds_timesig;
+
 typedef struct {
     char *path;
     int valid;                     /* 1: in the validation split */
     size_t first_part, n_parts;    /* its parts in gb_dataset.parts */
+    /* with meter only (else NULL, 0): the song's time signatures, a few a file. Step k starts
+     * at tick k * den / num (the quantiser's fraction), a quarter note lasts tpq ticks. */
+    gb_ds_timesig *sigs;           /* (n_sigs) steps increasing, the first at step 0 */
+    uint32_t n_sigs;
+    uint32_t num, den, tpq;
 } gb_ds_file;
 
 typedef struct {
@@ -95,10 +130,11 @@ typedef struct {
     size_t files_no_parts; /* read, but no part passed the filter */
     size_t parts_filtered; /* parts the filter left out */
     uint64_t steps, runs, cells;
-    size_t bytes;          /* held by the parts' arrays */
+    size_t bytes;          /* held by the parts' arrays and the files' time signatures */
 } gb_dataset;
 
-/* An empty dataset with that encoding (validated: GB_ERR_ARG for bad step options). */
+/* An empty dataset with that encoding (validated: GB_ERR_ARG for bad step options, and for
+ * meter with strip_silence, where steps no longer keep time). */
 gb_status gb_ds_init(gb_dataset *ds, const gb_ds_encoding *e, gb_error *err);
 void gb_ds_free(gb_dataset *ds);
 
@@ -125,32 +161,53 @@ gb_status gb_split_choose(size_t n, double fraction, uint64_t seed, uint8_t *val
 gb_status gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed, gb_error *err);
 
 /* A hash of what training sees: the files' split and every part's steps and cells (not paths),
- * so that --resume can tell that the corpus is the same. */
+ * with meter also the flag and each file's time signatures, so that --resume can tell that the
+ * corpus is the same. */
 uint64_t gb_ds_hash(const gb_dataset *ds);
 
-/* Writes steps [k0, k0 + n) of a part as feature rows: step k0 + t goes to out + (t * B + b) * D
- * (zeroed first). k0 + n <= steps. */
+/* Writes steps [k0, k0 + n) of a part as input rows of Din features (the D of the step, then
+ * its meter): step k0 + t goes to out + (t * B + b) * Din (zeroed first). k0 + n <= steps. */
 void gb_ds_cut(const gb_dataset *ds, size_t part, size_t k0, size_t n, int B, int b, float *out);
+/* The GB_DS_METER_FEATURES meter features of step `step` of a part, any step >= 0, also past
+ * its end (the last time signature goes on). Only with meter. */
+void gb_ds_meter_row(const gb_dataset *ds, size_t part, uint64_t step, float *out);
 
 /* The windows of one split. */
 typedef struct {
     int T, stride;
     size_t n_parts;
-    size_t *part;    /* (n_parts) parts with at least one window */
+    size_t *part;    /* (n_parts) parts with at least one window: those of 2 steps or more */
+    int *len;        /* (n_parts) the length of each of their windows: T, or steps - 1 */
     uint64_t *cum;   /* (n_parts + 1) windows before each of them */
     uint64_t n;      /* windows in all */
-    size_t short_parts; /* parts of the split shorter than T + 1 steps */
+    size_t short_parts; /* parts of the split shorter than T + 1 steps: one short window each,
+                           none for a part of one step (it has no target) */
+    uint64_t uncovered; /* target steps (1..steps-1 of each part) in no window: the gaps when
+                           stride > T and the tail after the last full window */
 } gb_ds_windows;
 
 /* Enumerates the windows of the training (valid = 0) or validation (1) files. */
 gb_status gb_ds_windows_make(const gb_dataset *ds, int valid, int T, int stride,
                              gb_ds_windows *w, gb_error *err);
 void gb_ds_windows_free(gb_ds_windows *w);
-/* Window i: its part and first step. */
-void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *start);
-/* Cuts windows ids[0..B) into buf (T+1, B, D): row t of window b is step start_b + t. */
+/* Window i: its part, first step and length (T, or less for the one window of a short part). */
+void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *start, int *len);
+
+/* Augmentation while cutting a batch. transpose N > 0: each window is moved by a semitone
+ * count drawn uniformly from [-N, N] cut down to the shifts that keep all of its pitches
+ * (its len + 1 steps) inside 0..127, pitch and onset features alike, inputs and targets by the
+ * same count, the meter never. Exactly one number of rng a window, windows in order, so that a
+ * run replays from the rng's state. */
+typedef struct {
+    int transpose; /* 0: none */
+    gb_rng *rng;
+} gb_ds_aug;
+
+/* Cuts windows ids[0..B): x (T, B, Din) inputs, row t of window b step start_b + t; target
+ * (T, B, D) the next steps, start_b + t + 1; mask (T, B) 1 for t < len_b, 0 on the padding,
+ * whose x and target rows are zero. aug may be NULL: no augmentation. */
 void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_t *ids, int B,
-                     float *buf);
+                     const gb_ds_aug *aug, float *x, float *target, float *mask);
 
 /* A pseudorandom permutation of 0..n-1 that stores nothing: position i maps to window
  * gb_ds_perm_at(p, i), computed on demand by a keyed bijection on the next power of two above n

@@ -29,19 +29,27 @@ static void order_ids(const gb_ds_perm *perm, uint64_t b0, int Bc, uint32_t *ids
         ids[b] = perm ? gb_ds_perm_at(perm, (uint32_t)(b0 + b)) : (uint32_t)(b0 + b);
 }
 
+/* A batch's buffers: inputs x (T, B, Din), targets (T, B, D), mask (T, B), the head's outputs
+ * y and their gradients dy (T, B, Dout), window ids (B). */
+typedef struct {
+    float *x, *target, *mask, *y, *dy;
+    uint32_t *ids;
+} batch_bufs;
+
 /* The loss averaged over the first n windows of the order perm, in evaluation mode, batch by
  * batch. */
 static double valid_loss(const gb_dataset *ds, const gb_ds_windows *w, const gb_ds_perm *perm,
                          uint64_t n, const gb_model_info *in, const gb_lstm *m, gb_lstm_acts *a,
-                         float *buf, float *y, float *dy, uint32_t *ids) {
-    int T = in->seq, D = in->net.D;
+                         batch_bufs *bb) {
+    int T = in->seq;
     double sum = 0;
     for (uint64_t b0 = 0; b0 < n; b0 += (uint64_t)in->batch) {
         int Bc = n - b0 < (uint64_t)in->batch ? (int)(n - b0) : in->batch;
-        order_ids(perm, b0, Bc, ids);
-        gb_ds_cut_batch(ds, w, ids, Bc, buf);
-        gb_lstm_forward(m, a, buf, T, Bc, y, NULL);
-        sum += (double)gb_loss(in->loss, in->loss_on, y, buf + (size_t)Bc * D, T, Bc, D, dy) * Bc;
+        order_ids(perm, b0, Bc, bb->ids);
+        gb_ds_cut_batch(ds, w, bb->ids, Bc, NULL, bb->x, bb->target, bb->mask);
+        gb_lstm_forward(m, a, bb->x, T, Bc, bb->y, NULL);
+        sum += (double)gb_loss(m, NULL, in->loss, in->loss_on, bb->y, bb->target, bb->mask, T, Bc,
+                               NULL) * Bc;
     }
     return n ? sum / (double)n : NAN;
 }
@@ -78,16 +86,18 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
                        info->stride, info->batch);
     if (!(info->lr > 0) || !o->model_path || o->epochs < 0)
         return gb_fail(err, GB_ERR_ARG, -1, "training needs lr > 0, a model path, epochs >= 0");
-    if (gb_ds_features(&ds->enc) != info->net.D)
-        return gb_fail(err, GB_ERR_ARG, -1, "the corpus has %d features a step, the model D = %d",
-                       gb_ds_features(&ds->enc), info->net.D);
+    if (gb_ds_features(&ds->enc) != info->net.D ||
+        gb_ds_in_features(&ds->enc) != gb_lstm_din(&info->net))
+        return gb_fail(err, GB_ERR_ARG, -1, "the corpus has %d features a step (%d inputs), the "
+                       "model D = %d (%d inputs)", gb_ds_features(&ds->enc),
+                       gb_ds_in_features(&ds->enc), info->net.D, gb_lstm_din(&info->net));
 
     int T = info->seq, B = info->batch, D = info->net.D;
+    int Din = gb_lstm_din(&info->net), Dout = gb_lstm_dout(&info->net);
     gb_ds_windows wt = {0}, wv = {0};
     gb_lstm m = {0};
     gb_lstm_acts *acts = NULL;
-    float *buf = NULL, *y = NULL, *dy = NULL;
-    uint32_t *ids = NULL;
+    batch_bufs bb = {0};
     char *optim_path = gb_ckpt_optim_path(o->model_path);
     if (!optim_path) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
 
@@ -95,9 +105,8 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         (s = gb_ds_windows_make(ds, 1, T, info->stride, &wv, err)) != GB_OK)
         goto out;
     if (wt.n == 0) {
-        s = gb_fail(err, GB_ERR_ARG, -1, "no training windows: %zu training part%s, %zu of them "
-                    "shorter than seq + 1 = %d steps", wt.n_parts + wt.short_parts,
-                    wt.n_parts + wt.short_parts == 1 ? "" : "s", wt.short_parts, T + 1);
+        s = gb_fail(err, GB_ERR_ARG, -1, "no training windows: no training part has 2 steps or "
+                    "more");
         goto out;
     }
     uint64_t n_train = o->max_windows && o->max_windows < wt.n ? o->max_windows : wt.n;
@@ -109,7 +118,8 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
     gb_rng rinit, rdrop;
     gb_rng_seed(&rinit, gb_train_seed(info->seed, GB_SEED_INIT, 0));
     if ((s = gb_lstm_init(&m, &info->net, &rinit, err)) != GB_OK) goto out;
-    gb_ckpt_progress pr = {.best_loss = INFINITY, .train_loss = NAN, .corpus_hash = hash};
+    gb_ckpt_progress pr = {.best_loss = INFINITY, .train_loss = NAN, .corpus_hash = hash,
+                           .lr = info->lr};
     gb_rng_seed(&pr.rng, gb_train_seed(info->seed, GB_SEED_DROPOUT, 0));
     if (o->resume) {
         if ((s = gb_ckpt_load_optim(optim_path, &m, &pr, err)) != GB_OK) goto out;
@@ -121,6 +131,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         }
     }
     rdrop = pr.rng;
+    if (!(pr.lr > 0)) pr.lr = info->lr; /* an optim file from before lr decay */
     info->corpus_hash = hash;
     info->train_windows = wt.n, info->valid_windows = wv.n;
     res->epochs_done = pr.epoch;
@@ -128,13 +139,15 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
     res->best_loss = pr.best_epoch ? pr.best_loss : NAN;
     res->train_loss = pr.train_loss;
 
-    /* buffers: the batch (T+1, B, D), outputs and their gradients (T, B, D), activations */
-    size_t tbd = (size_t)T * B * D;
-    buf = malloc((tbd + (size_t)B * D) * sizeof *buf);
-    y = malloc(tbd * sizeof *y), dy = malloc(tbd * sizeof *dy);
-    ids = malloc((size_t)B * sizeof *ids);
-    if (!buf || !y || !dy || !ids) {
-        s = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for a batch of %d x %d x %d", T, B, D);
+    /* buffers of a batch, activations */
+    size_t tb = (size_t)T * B;
+    bb.x = malloc(tb * Din * sizeof *bb.x), bb.target = malloc(tb * D * sizeof *bb.target);
+    bb.mask = malloc(tb * sizeof *bb.mask);
+    bb.y = malloc(tb * Dout * sizeof *bb.y), bb.dy = malloc(tb * Dout * sizeof *bb.dy);
+    bb.ids = malloc((size_t)B * sizeof *bb.ids);
+    if (!bb.x || !bb.target || !bb.mask || !bb.y || !bb.dy || !bb.ids) {
+        s = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for a batch of %d x %d x %d", T, B,
+                    Din + Dout);
         goto out;
     }
     if ((s = gb_lstm_acts_new(&info->net, T, B, &acts, err)) != GB_OK) goto out;
@@ -163,21 +176,25 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         gb_rng_seed(&rs, gb_train_seed(info->seed, GB_SEED_SHUFFLE, (uint64_t)epoch));
         gb_ds_perm perm;
         gb_ds_perm_init(&perm, wt.n, &rs);
+        gb_rng raug; /* transpositions: a stream of the epoch's own, for resumption */
+        gb_rng_seed(&raug, gb_train_seed(info->seed, GB_SEED_AUG, (uint64_t)epoch));
+        gb_ds_aug aug = {.transpose = info->transpose, .rng = &raug};
         gb_train_progress p = {.epoch = epoch, .epochs = o->epochs, .total = n_train,
                                .valid_loss = NAN, .train_loss = NAN};
         double sum = 0;
         uint64_t batch = 0;
         for (uint64_t b0 = 0; b0 < n_train; b0 += (uint64_t)B, batch++) {
             int Bc = n_train - b0 < (uint64_t)B ? (int)(n_train - b0) : B;
-            order_ids(&perm, b0, Bc, ids);
-            gb_ds_cut_batch(ds, &wt, ids, Bc, buf);
+            order_ids(&perm, b0, Bc, bb.ids);
+            gb_ds_cut_batch(ds, &wt, bb.ids, Bc, &aug, bb.x, bb.target, bb.mask);
             if (o->hook) o->hook(o->ctx, epoch, batch, &m);
-            gb_lstm_forward(&m, acts, buf, T, Bc, y, &rdrop);
-            float loss = gb_loss(info->loss, info->loss_on, y, buf + (size_t)Bc * D, T, Bc, D, dy);
+            gb_lstm_forward(&m, acts, bb.x, T, Bc, bb.y, &rdrop);
+            gb_lstm_zero_grad(&m);
+            float loss = gb_loss(&m, &m.g, info->loss, info->loss_on, bb.y, bb.target, bb.mask, T,
+                                 Bc, bb.dy);
             float norm = 0;
             if (isfinite(loss)) {
-                gb_lstm_zero_grad(&m);
-                gb_lstm_backward(&m, acts, buf, dy, T, Bc);
+                gb_lstm_backward(&m, acts, bb.x, bb.dy, T, Bc);
                 norm = gb_lstm_clip(&m, info->clip);
             }
             if (!isfinite(loss) || !isfinite(norm)) {
@@ -185,7 +202,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
                 res->bad_epoch = epoch, res->bad_batch = batch;
                 goto out; /* nothing more is written: the files keep the last good epoch */
             }
-            gb_adam_step(&m, info->lr, 0.9f, 0.999f, 1e-8f);
+            gb_adam_step(&m, pr.lr, 0.9f, 0.999f, 1e-8f, info->weight_decay);
             sum += (double)loss * Bc;
             p.done = b0 + (uint64_t)Bc;
             p.loss = sum / (double)p.done;
@@ -195,7 +212,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         double train_s = now() - t0;
         double tl = sum / (double)n_train;
         double vl = valid_loss(ds, &wv, n_valid < wv.n ? &vperm : NULL, n_valid, info, &m, acts,
-                               buf, y, dy, ids);
+                               &bb);
         if (n_valid && !isfinite(vl)) {
             res->stop = GB_STOP_NONFINITE;
             res->bad_epoch = epoch, res->bad_in_valid = 1;
@@ -214,7 +231,13 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
             if ((s = gb_ckpt_save(o->model_path, &m, NULL, info, err)) != GB_OK) goto out;
         } else {
             pr.bad_epochs++;
+            /* on a plateau: the lr falls by lr_decay every lr_patience epochs without a new
+             * best (PyTorch's ReduceLROnPlateau, mode min, threshold 0, cooldown 0) */
+            if (info->lr_patience > 0 && info->lr_decay < 1 &&
+                pr.bad_epochs % info->lr_patience == 0)
+                pr.lr *= info->lr_decay;
         }
+        p.lr = pr.lr;
         if ((s = gb_ckpt_save_optim(optim_path, &m, &pr, err)) != GB_OK) goto out;
         double secs = now() - t0, wps = train_s > 0 ? (double)n_train / train_s : 0;
         if (o->log_path &&
@@ -236,6 +259,7 @@ out:
     gb_lstm_free(&m);
     gb_ds_windows_free(&wt);
     gb_ds_windows_free(&wv);
-    free(buf), free(y), free(dy), free(ids), free(optim_path);
+    free(bb.x), free(bb.target), free(bb.mask), free(bb.y), free(bb.dy), free(bb.ids);
+    free(optim_path);
     return s;
 }

@@ -10,7 +10,10 @@
  *   - batches of `batch` windows in that order; the last, smaller batch is kept (every window
  *     of the epoch is trained on; the loss is PyTorch's mean over the batch it has);
  *   - dropout masks come from one RNG stream seeded from the seed and carried across epochs
- *     (saved in the optim file);
+ *     (saved in the optim file); transpositions (info->transpose) from a stream seeded from
+ *     (seed, e);
+ *   - Adam (AdamW with info->weight_decay) at a learning rate that falls by info->lr_decay
+ *     after every info->lr_patience epochs without improvement (saved in the optim file);
  *   - the validation loss: evaluation mode (no dropout), every validation window (or, with
  *     max_windows, the same seeded subset of that many each epoch), the mean over windows;
  *   - the criterion is the validation loss, or the training loss when there are no validation
@@ -42,6 +45,7 @@ typedef struct {
     double train_loss, valid_loss; /* valid_loss NaN without validation windows */
     double windows_per_s; /* training windows per second of training (not validation) */
     int improved;         /* the model file was rewritten with this epoch's weights */
+    float lr;             /* the learning rate the next epoch will use (lr decay) */
 } gb_train_progress;
 
 typedef void (*gb_train_progress_fn)(void *ctx, const gb_train_progress *p);
@@ -93,6 +97,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
 /* The RNG seeds the run derives from its seed: weights, dropout, each epoch's shuffle, the
  * validation subset. */
 uint64_t gb_train_seed(uint64_t seed, uint64_t stream, uint64_t index);
-enum { GB_SEED_INIT = 1, GB_SEED_DROPOUT = 2, GB_SEED_SHUFFLE = 3, GB_SEED_VALID = 4 };
+enum { GB_SEED_INIT = 1, GB_SEED_DROPOUT = 2, GB_SEED_SHUFFLE = 3, GB_SEED_VALID = 4,
+       GB_SEED_AUG = 5 };
 
 #endif
