@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-L")) L = atoi(argv[i + 1]);
         else return fprintf(stderr, "usage: %s [-n STEPS] [-H 512] [-L 2]\n", argv[0]), 2;
     }
-    gb_lstm_config c = {D, H, L, 0.2f};
+    gb_lstm_config c = {.D = D, .H = H, .L = L, .dropout = 0.2f};
     gb_rng r;
     gb_rng_seed(&r, 1);
     gb_lstm m;

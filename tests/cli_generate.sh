@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # cli_generate.sh GROOVYBEE - `groovybee generate` as a user meets it: small models trained
-# here, then the same seed giving the same bytes, every file read back by mido with the notes
-# `groovybee notes` lists, --key-fix leaving only in-key notes, two models making a two-track
-# file with both programs, --wav and --png, and each bad input getting its error with nothing
-# left behind. Ends with "N passed, N failed".
+# here (NADE with meter inputs, the roll preset's; sigmoid; NADE without meter; paper), then the
+# same seed giving the same bytes, every file read back by mido with the notes `groovybee notes`
+# lists, --temperature 0 drawing nothing, --keep-primer keeping the primer as it was, a meter
+# model hearing the primer's time signature, --key-fix leaving only in-key notes, two models
+# making a two-track file with both programs, --wav and --png, and each bad input getting its
+# error with nothing left behind. Ends with "N passed, N failed".
 set -u
 . "$(dirname "$0")/cli_lib.sh"
 
@@ -14,6 +16,24 @@ J=$(ls data/jsb/jsb_train_00*.mid)
 # shellcheck disable=SC2086
 "$G" train $J --preset paper --hidden 16 --epochs 1 --max-windows 256 -q \
     -o "$T/paper.safetensors" 2>"$T/err" || bad "training a small paper model: $(tail -3 "$T/err")"
+# the roll preset's model above has a NADE head and meter inputs; these two lack one each
+# shellcheck disable=SC2086
+"$G" train $J --seq 16 --stride 8 --hidden 16 --epochs 1 --head sigmoid -q -o "$T/sig.safetensors" \
+    2>"$T/err" || bad "training a small sigmoid model: $(tail -3 "$T/err")"
+# shellcheck disable=SC2086
+"$G" train $J --seq 16 --stride 8 --hidden 16 --epochs 1 --no-meter -q -o "$T/nometer.safetensors" \
+    2>"$T/err" || bad "training a small NADE model without the meter: $(tail -3 "$T/err")"
+# primers of one window (16 steps: 4 beats, chords on C D E F), in 4/4 and in 3/4: a seed has no
+# window to choose
+"$PY" -c '
+import mido, sys
+for name, num in (("p44", 4), ("p34", 3)):
+    m = mido.MidiFile(ticks_per_beat=480); t = mido.MidiTrack(); m.tracks.append(t)
+    t.append(mido.MetaMessage("time_signature", numerator=num, denominator=4, time=0))
+    for chord in ((60, 64, 67), (62, 65, 69), (64, 67, 72), (65, 69, 74)):
+        t += [mido.Message("note_on", note=p, velocity=80, time=0) for p in chord]
+        t += [mido.Message("note_off", note=p, time=480 if i == 0 else 0) for i, p in enumerate(chord)]
+    m.save("%s/%s.mid" % (sys.argv[1], name))' "$T" || bad "writing the primers with mido"
 
 expect "generate --help" 0 "$G" generate --help
 has "generate --help shows usage" "$T/out" "usage: groovybee generate"
@@ -44,6 +64,63 @@ kept_end=$("$G" notes "$T/k.mid" | awk -F, 'NR > 1 && $8 > m { m = $8 } END { pr
 # ---- mido reads every generated file with the notes groovybee lists
 "$PY" tests/mido_check.py "$G" "$T/a.mid" "$T/k.mid" >"$T/mido" 2>&1 &&
     ok "mido reads generated files as groovybee does" || bad "mido check: $(tail -5 "$T/mido")"
+
+# ---- the NADE head with meter inputs (the roll preset's): pitch by pitch, the meter counted on
+"$PY" - "$T/roll.safetensors" <<'EOF' >"$T/nm" 2>&1 && ok "the roll model above is a NADE with meter inputs" || bad "roll model: $(tail -2 "$T/nm")"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+m = h.pop("__metadata__")
+assert m["head"] == "nade" and m["meter"] == "1" and "nade.W" in h, m
+assert h["lstm1.weight_ih"]["shape"][1] == 148, h["lstm1.weight_ih"]
+EOF
+expect "--temperature 0 (NADE + meter)" 0 "$G" generate "$T/roll.safetensors" --primer "$T/p44.mid" \
+    --temperature 0 --seed 1 --steps 64 -o "$T/t0.mid"
+has "--temperature 0: primed with the one window" "$T/err" "primed with $T/p44.mid step 0"
+[ "$("$G" notes "$T/t0.mid" | wc -l)" -gt 1 ] && ok "--temperature 0 plays notes" || bad "--temperature 0 wrote no note"
+"$G" generate "$T/roll.safetensors" --primer "$T/p44.mid" --temperature 0 --seed 2 --steps 64 -q -o "$T/t0b.mid"
+cmp -s "$T/t0.mid" "$T/t0b.mid" && ok "--temperature 0 draws nothing: another seed, the same bytes" ||
+    bad "--temperature 0 depends on the seed"
+"$G" generate "$T/roll.safetensors" --primer "$T/p44.mid" --temperature 0 --seed 1 --steps 64 \
+    --keep-primer -q -o "$T/t0k.mid"
+for f in p44 t0 t0k; do "$G" encode -o "$T/t0rolls" "$T/$f.mid" 2>"$T/err" || bad "encode $f: $(cat "$T/err")"; done
+"$PY" - "$T/t0rolls" <<'EOF' >"$T/kc" 2>&1 && ok "--keep-primer: the primer's 16 steps, then the same music" || bad "--keep-primer at --temperature 0: $(tail -2 "$T/kc")"
+import glob, sys
+import numpy as np
+p, g, k = (np.load(glob.glob("%s/%s.*.npy" % (sys.argv[1], n))[0]) for n in ("p44", "t0", "t0k"))
+assert p.shape[0] == 16 and 0 < g.shape[0] <= 64 and k.shape[0] <= 80, (p.shape, g.shape, k.shape)
+assert (k[:16] == p).all(), "the primer is not kept as it was"
+assert (k[16:16 + len(g)] == g).all() and not k[16 + len(g):].any(), "the music after it differs"
+EOF
+# the same draws (one window, one seed) after a primer in 4/4 and one in 3/4
+for p in p44 p34; do
+    "$G" generate "$T/roll.safetensors" --primer "$T/$p.mid" --seed 1 --steps 64 -q -o "$T/m-$p.mid" \
+        2>"$T/err" || bad "generate with the meter model: $(cat "$T/err")"
+    "$G" generate "$T/nometer.safetensors" --primer "$T/$p.mid" --seed 1 --steps 64 -q \
+        -o "$T/nm-$p.mid" 2>"$T/err" || bad "generate with the model without the meter: $(cat "$T/err")"
+done
+cmp -s <("$G" notes "$T/m-p44.mid") <("$G" notes "$T/m-p34.mid") && bad "a meter model ignores the primer's 3/4" ||
+    ok "a meter model plays other notes after a primer in 3/4"
+cmp -s <("$G" notes "$T/nm-p44.mid") <("$G" notes "$T/nm-p34.mid") &&
+    ok "a model without the meter plays the same notes in 3/4" || bad "the time signature reached a --no-meter model"
+"$G" generate "$T/roll.safetensors" -o "$T/hot.mid" --seed 5 --steps 64 --temperature 2 -q ||
+    bad "NADE at --temperature 2"
+"$PY" tests/mido_check.py "$G" "$T/t0.mid" "$T/t0k.mid" "$T/m-p34.mid" "$T/hot.mid" >"$T/mido" 2>&1 &&
+    ok "mido reads the NADE model's files as groovybee does" || bad "mido check: $(tail -5 "$T/mido")"
+
+# ---- the sigmoid head: each pitch drawn on its own
+expect "generate with a sigmoid model" 0 "$G" generate "$T/sig.safetensors" -o "$T/s1.mid" --seed 7 --steps 64
+"$G" generate "$T/sig.safetensors" -o "$T/s2.mid" --seed 7 --steps 64 -q
+cmp -s "$T/s1.mid" "$T/s2.mid" && ok "sigmoid: same seed, same bytes" || bad "sigmoid: same seed gave other bytes"
+"$G" generate "$T/sig.safetensors" -o "$T/s3.mid" --seed 8 --steps 64 -q
+cmp -s "$T/s1.mid" "$T/s3.mid" && bad "sigmoid: another seed gave the same bytes" || ok "sigmoid: another seed, other music"
+expect "sigmoid --temperature 0" 0 "$G" generate "$T/sig.safetensors" --primer "$T/p44.mid" \
+    --temperature 0 --seed 1 --steps 64 -o "$T/s0.mid"
+"$G" generate "$T/sig.safetensors" --primer "$T/p44.mid" --temperature 0 --seed 2 --steps 64 -q -o "$T/s0b.mid"
+cmp -s "$T/s0.mid" "$T/s0b.mid" && ok "sigmoid --temperature 0: another seed, the same bytes" ||
+    bad "sigmoid --temperature 0 depends on the seed"
+"$PY" tests/mido_check.py "$G" "$T/s1.mid" "$T/s0.mid" >"$T/mido" 2>&1 &&
+    ok "mido reads the sigmoid model's files as groovybee does" || bad "mido check: $(tail -5 "$T/mido")"
 
 # ---- --key-fix: every note in the key the summary names
 expect "generate --key-fix" 0 "$G" generate "$T/roll.safetensors" -o "$T/key.mid" --seed 3 \

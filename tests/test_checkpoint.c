@@ -26,7 +26,7 @@ static int has_tmp_files(const char *dir) {
 static void make_model(gb_lstm *m, gb_model_info *in, int D, int H, int L, uint64_t seed) {
     gb_model_info_default(in);
     snprintf(in->preset, sizeof in->preset, "paper");
-    in->net = (gb_lstm_config){D, H, L, 0.25f};
+    in->net = (gb_lstm_config){.D = D, .H = H, .L = L, .dropout = 0.25f};
     in->loss = GB_LOSS_MSE;
     in->loss_on = GB_LOSS_ON_LAST;
     in->enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};

@@ -1,6 +1,7 @@
 /* test_gen.c - generation (src/gen): key finding and correction against keys worked out by
  * hand, the decoding of generated rows into notes, and the feedback loop against the stream run
- * over the same sequence whole. */
+ * over the same sequence whole (linear heads; a NADE head with meter inputs, its greedy rows
+ * against the NADE's conditionals worked out in double and its meter against 4/4 by hand). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -105,7 +106,7 @@ static void test_decode(void) {
 /* The loop feeds back what it generates: running the stream over primer + generated rows
  * whole must predict each generated row from the ones before it. */
 static void check_feedback(gb_loss_kind loss, int D, float temperature) {
-    gb_lstm_config cfg = {D, 24, 2, 0.2f};
+    gb_lstm_config cfg = {.D = D, .H = 24, .L = 2, .dropout = 0.2f};
     gb_rng r;
     gb_rng_seed(&r, 7);
     gb_lstm m;
@@ -116,9 +117,9 @@ static void check_feedback(gb_loss_kind loss, int D, float temperature) {
     for (int i = 0; i < T * D; i++) all[i] = gb_rng_float(&r) < 0.1f;
     gb_rng s1, s2;
     gb_rng_seed(&s1, 3), gb_rng_seed(&s2, 3);
-    CHECK_INT(gb_generate(&m, loss, all, T, N, temperature, &s1, all + T * D, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, loss, all, T, N, temperature, NULL, &s1, all + T * D, &e), GB_OK);
     float *again = malloc((size_t)N * D * sizeof *again);
-    CHECK_INT(gb_generate(&m, loss, all, T, N, temperature, &s2, again, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, loss, all, T, N, temperature, NULL, &s2, again, &e), GB_OK);
     CHECK(!memcmp(again, all + T * D, (size_t)N * D * sizeof *again)); /* same seed, same rows */
     gb_lstm_stream *st;
     CHECK_INT(gb_lstm_stream_new(&cfg, 1, T + N, &st, &e), GB_OK);
@@ -152,10 +153,127 @@ static void test_feedback(void) {
     check_feedback(GB_LOSS_BCE, 256, 1);
 }
 
+/* The meter features of step s of a 4/4 part in sixteenth steps, by hand (dataset.h): position
+ * (s % 4) * 2 of 8 in the beat, beat (s / 4) % 4 of 12 in the bar. */
+static void meter_44(uint64_t s, float *out) {
+    memset(out, 0, GB_DS_METER_FEATURES * sizeof *out);
+    out[(s % 4) * 2] = 1;
+    out[8 + (s / 4) % 4] = 1;
+}
+
+/* The NADE's logits l_k (D) in double for the step x (D) under the head's outputs y (D + Hn):
+ * nade.h's definition, written again. */
+static void nade_logits(const gb_lstm *m, const float *y, const float *x, double *l) {
+    int D = m->cfg.D, Hn = m->cfg.Hn;
+    double a[64];
+    for (int j = 0; j < Hn; j++) a[j] = y[D + j];
+    for (int k = 0; k < D; k++) {
+        l[k] = y[k];
+        for (int j = 0; j < Hn; j++)
+            l[k] += m->p.nade_v[(size_t)k * Hn + j] * (1.0 / (1.0 + exp(-a[j])));
+        for (int j = 0; j < Hn; j++) a[j] += x[k] * m->p.nade_w[(size_t)k * Hn + j];
+    }
+}
+
+/* A NADE head with the meter as extra inputs (E = 20): what is fed back carries the meter of its
+ * step, counted on from the primer's; the stream run over primer + generated rows (with the meter
+ * of 4/4 written by hand) must predict each row: at temperature 0 each feature is on exactly
+ * where its conditional's logit, given the features below it as drawn, is >= 0. Logits within
+ * 1e-4 of 0 are left out (2 of 3072 here, both agreeing): the stream's one-step and chunk
+ * kernels round differently, by float rounding (~1e-6), so such a feature could go either way
+ * without anything being wrong. Then: the same
+ * seed gives the same rows at temperature 1, binary; a meter shifted by one step changes the
+ * greedy rows (the check above could fail); a model with meter inputs refuses to run without a
+ * meter. */
+static void test_feedback_nade_meter(void) {
+    enum { D = 128, E = GB_DS_METER_FEATURES, Din = D + E, Hn = 16, Dout = D + Hn };
+    enum { T = 6, N = 24, P0 = 3 }; /* the primer is steps P0..P0+T-1 of the part */
+    gb_lstm_config cfg = {.D = D, .H = 24, .L = 2, .dropout = 0.2f, .E = E, .dropout_in = 0.1f,
+                          .dropout_out = 0.1f, .head = GB_HEAD_NADE, .Hn = Hn};
+    gb_rng r;
+    gb_rng_seed(&r, 11);
+    gb_lstm m;
+    gb_error e = {0};
+    CHECK_INT(gb_lstm_init(&m, &cfg, &r, &e), GB_OK);
+    /* a 4/4 part (the default meter), one tick a step, so that steps past its end go on in 4/4 */
+    gb_note note = {0, 8, 60, 100};
+    gb_part part = {.notes = &note, .n_notes = 1};
+    gb_song song = {.format = 1, .division = 4, .n_tracks = 1, .parts = &part, .n_parts = 1};
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    enc.meter = 1;
+    gb_dataset ds;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &song, "hand", 0, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 1);
+    if (ds.n_parts != 1) {
+        gb_ds_free(&ds), gb_lstm_free(&m);
+        return;
+    }
+    /* the whole sequence as input rows: primer, then the generated rows, each with its meter */
+    float *all = calloc((size_t)(T + N) * Din, sizeof *all), *gen = calloc((size_t)N * D, 4);
+    float *again = calloc((size_t)N * D, 4), *y = calloc((size_t)(T + N) * Dout, 4);
+    for (int t = 0; t < T; t++) {
+        for (int d = 0; d < D; d++) all[(size_t)t * Din + d] = gb_rng_float(&r) < 0.1f;
+        meter_44(P0 + t, all + (size_t)t * Din + D);
+    }
+    gb_gen_meter meter = {&ds, 0, P0 + T};
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 0.0f, &meter, NULL, gen, &e), GB_OK);
+    for (int k = 0; k < N; k++) {
+        memcpy(all + (size_t)(T + k) * Din, gen + (size_t)k * D, D * sizeof *all);
+        meter_44(P0 + T + k, all + (size_t)(T + k) * Din + D);
+    }
+    gb_lstm_stream *st;
+    CHECK_INT(gb_lstm_stream_new(&cfg, 1, T + N, &st, &e), GB_OK);
+    gb_lstm_stream_run(&m, st, all, T + N - 1, y);
+    int bad = 0, ties = 0, ones = 0;
+    double l[D];
+    for (int k = 0; k < N; k++) {
+        const float *row = gen + (size_t)k * D;
+        nade_logits(&m, y + (size_t)(T - 1 + k) * Dout, row, l);
+        for (int d = 0; d < D; d++) {
+            if (fabs(l[d]) < 1e-4) {
+                ties++;
+                continue;
+            }
+            bad += row[d] != (l[d] >= 0 ? 1.0f : 0.0f);
+            ones += row[d] == 1;
+        }
+    }
+    if (bad || getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr, "  nade greedy: %d wrong, %d near ties, %d on of %d\n", bad, ties, ones,
+                N * D);
+    CHECK_INT(bad, 0);
+    CHECK(ties <= 10); /* ~1 expected: mean |l| is 0.26, so ~4e-4 of them lie within 1e-4 */
+    CHECK(ones > 0 && ones < N * D); /* neither all off nor all on: the check is not vacuous */
+    /* the meter one step off: other rows */
+    gb_gen_meter off = {&ds, 0, P0 + T + 1};
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 0.0f, &off, NULL, again, &e), GB_OK);
+    CHECK(memcmp(again, gen, (size_t)N * D * sizeof *gen) != 0);
+    /* temperature 1: the same seed, the same binary rows */
+    gb_rng s1, s2;
+    gb_rng_seed(&s1, 5), gb_rng_seed(&s2, 5);
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, &meter, &s1, gen, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, &meter, &s2, again, &e), GB_OK);
+    CHECK(!memcmp(again, gen, (size_t)N * D * sizeof *gen));
+    int binary = 1;
+    for (int i = 0; i < N * D; i++) binary &= gen[i] == 0.0f || gen[i] == 1.0f;
+    CHECK(binary);
+    /* meter inputs without a meter */
+    e = (gb_error){0};
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, NULL, &s1, gen, &e), GB_ERR_ARG);
+    CHECK(e.msg[0] != 0);
+    gb_lstm_stream_free(st);
+    gb_ds_free(&ds);
+    gb_lstm_free(&m);
+    free(all), free(gen), free(again), free(y);
+}
+
 int main(void) {
     RUN(test_key_detect);
     RUN(test_key_fix);
     RUN(test_decode);
     RUN(test_feedback);
+    RUN(test_feedback_nade_meter);
     TEST_END();
 }

@@ -1,7 +1,9 @@
 /* test_lstm.c - the LSTM of src/model: finite-difference gradient checks (one cell step, each
- * loss, the whole model in both kernel paths, with and without dropout), the fast path against
- * the reference at a realistic size, initialisation, clipping, Adam by hand, and a training
- * smoke test on a periodic sequence. */
+ * loss and head, the whole model in both kernel paths against a double oracle written here:
+ * every parameter block, dropout on each of its three sites, extra inputs (E), short windows,
+ * the NADE head), the fast path against the reference at a realistic size, the dropout masks,
+ * initialisation, clipping, Adam and AdamW by hand, and a training smoke test on a periodic
+ * sequence. (The NADE's own kernels and sampling: tests/test_nade.c.) */
 #include "model/kernels.h"
 #include "test.h"
 
@@ -144,63 +146,180 @@ static void test_step_kernels_threads(void) {
 /* ------------------------------------------------------------------------------------------ */
 /* the losses alone */
 
+/* A model for gb_loss alone: its head has D (+ Hn) outputs; only its config and (NADE) its W, V
+ * matter there. */
+static gb_lstm head_model(int D, gb_head_kind head, int Hn) {
+    gb_lstm_config c = {.D = D, .H = 2, .L = 1, .head = head, .Hn = Hn};
+    gb_lstm m;
+    gb_rng r;
+    gb_rng_seed(&r, 1);
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    return m;
+}
+
 static void test_loss_values(void) {
+    gb_lstm m = head_model(2, GB_HEAD_LINEAR, 0);
     /* T = 2, B = 1, D = 2: hand-computed */
     float y[4] = {0.5f, -1.0f, 0.25f, 2.0f}, t[4] = {1.0f, 0.0f, 0.0f, 1.0f}, dy[4];
-    float L = gb_loss(GB_LOSS_MSE, GB_LOSS_ON_ALL, y, t, 2, 1, 2, dy);
+    float L = gb_loss(&m, &m.g, GB_LOSS_MSE, GB_LOSS_ON_ALL, y, t, NULL, 2, 1, dy);
     CHECK_NEAR(L, (0.25 + 1.0 + 0.0625 + 1.0) / 4, 1e-7);
     CHECK_NEAR(dy[0], 2 * (0.5 - 1.0) / 4, 1e-7);
     CHECK_NEAR(dy[3], 2 * (2.0 - 1.0) / 4, 1e-7);
-    L = gb_loss(GB_LOSS_MSE, GB_LOSS_ON_LAST, y, t, 2, 1, 2, dy);
+    L = gb_loss(&m, &m.g, GB_LOSS_MSE, GB_LOSS_ON_LAST, y, t, NULL, 2, 1, dy);
     CHECK_NEAR(L, (0.0625 + 1.0) / 2, 1e-7);
     CHECK(dy[0] == 0 && dy[1] == 0);
     CHECK_NEAR(dy[2], 2 * 0.25 / 2, 1e-7);
     float z[4] = {0, 0, 0, 0};
-    L = gb_loss(GB_LOSS_BCE, GB_LOSS_ON_ALL, z, t, 2, 1, 2, dy);
+    L = gb_loss(&m, &m.g, GB_LOSS_BCE, GB_LOSS_ON_ALL, z, t, NULL, 2, 1, dy);
     CHECK_NEAR(L, log(2.0), 1e-7);
     CHECK_NEAR(dy[0], (0.5 - 1.0) / 4, 1e-7);
     CHECK_NEAR(dy[1], 0.5 / 4, 1e-7);
+    /* a short window, mask {1, 0}: step 1 is padding, so both modes cover step 0 alone */
+    float half[2] = {1, 0};
+    for (int on = 0; on < 2; on++) {
+        for (int i = 0; i < 4; i++) dy[i] = 7;
+        L = gb_loss(&m, &m.g, GB_LOSS_MSE, on, y, t, half, 2, 1, dy);
+        CHECK_NEAR(L, (0.25 + 1.0) / 2, 1e-7);
+        CHECK_NEAR(dy[0], 2 * (0.5 - 1.0) / 2, 1e-7);
+        CHECK_NEAR(dy[1], 2 * -1.0 / 2, 1e-7);
+        CHECK(dy[2] == 0 && dy[3] == 0);
+    }
+    /* g == NULL: the loss alone, dy untouched */
+    for (int i = 0; i < 4; i++) dy[i] = 7;
+    L = gb_loss(&m, NULL, GB_LOSS_MSE, GB_LOSS_ON_ALL, y, t, NULL, 2, 1, dy);
+    CHECK_NEAR(L, (0.25 + 1.0 + 0.0625 + 1.0) / 4, 1e-7);
+    CHECK(dy[0] == 7 && dy[1] == 7 && dy[2] == 7 && dy[3] == 7);
+    CHECK_NEAR(gb_loss(&m, NULL, GB_LOSS_MSE, GB_LOSS_ON_ALL, y, t, NULL, 2, 1, NULL), L, 0);
+    gb_lstm_free(&m);
+
+    /* D = 1, T = 3, B = 2: window 0 real throughout, window 1 one step long; targets 0, so each
+     * covered step costs y^2. y (T, B): {1, 2}, {3, 4}, {5, 6}. ON_ALL covers 1, 2, 3, 5; ON_LAST
+     * each window's last real step: 5 (t = 2) and 2 (t = 0), not the padding's 6. */
+    m = head_model(1, GB_HEAD_LINEAR, 0);
+    float y6[6] = {1, 2, 3, 4, 5, 6}, t6[6] = {0}, dy6[6], mk6[6] = {1, 1, 1, 0, 1, 0};
+    L = gb_loss(&m, &m.g, GB_LOSS_MSE, GB_LOSS_ON_ALL, y6, t6, mk6, 3, 2, dy6);
+    CHECK_NEAR(L, (1.0 + 4 + 9 + 25) / 4, 1e-6);
+    const float want_all[6] = {2 * 1 / 4.0f, 2 * 2 / 4.0f, 2 * 3 / 4.0f, 0, 2 * 5 / 4.0f, 0};
+    for (int i = 0; i < 6; i++) CHECK_NEAR(dy6[i], want_all[i], 1e-7);
+    L = gb_loss(&m, &m.g, GB_LOSS_MSE, GB_LOSS_ON_LAST, y6, t6, mk6, 3, 2, dy6);
+    CHECK_NEAR(L, (25.0 + 4) / 2, 1e-6);
+    const float want_last[6] = {0, 2 * 2 / 2.0f, 0, 0, 2 * 5 / 2.0f, 0};
+    for (int i = 0; i < 6; i++) CHECK_NEAR(dy6[i], want_last[i], 1e-7);
+    /* nothing real: no loss, no gradient */
+    float none[6] = {0};
+    for (int on = 0; on < 2; on++) {
+        for (int i = 0; i < 6; i++) dy6[i] = 7;
+        CHECK(gb_loss(&m, &m.g, GB_LOSS_BCE, on, y6, t6, none, 3, 2, dy6) == 0.0f);
+        for (int i = 0; i < 6; i++) CHECK(dy6[i] == 0.0f);
+    }
+    gb_lstm_free(&m);
+
     /* stable at large logits: no inf, no NaN */
+    m = head_model(4, GB_HEAD_LINEAR, 0);
     float big[4] = {100, -100, 100, -100}, tb[4] = {1, 1, 0, 0};
-    L = gb_loss(GB_LOSS_BCE, GB_LOSS_ON_ALL, big, tb, 1, 1, 4, dy);
+    L = gb_loss(&m, &m.g, GB_LOSS_BCE, GB_LOSS_ON_ALL, big, tb, NULL, 1, 1, dy);
     CHECK_NEAR(L, (0 + 100 + 100 + 0) / 4.0, 1e-4);
     CHECK_NEAR(dy[0], 0, 1e-7);
     CHECK_NEAR(dy[1], -0.25, 1e-7);
     CHECK_NEAR(dy[2], 0.25, 1e-7);
     CHECK_NEAR(dy[3], 0, 1e-7);
+    gb_lstm_free(&m);
+
+    /* NADE, D = 2, Hn = 1, by hand: W = {ln 3, 0.7}, V = {2, 4}, y = [b_v | b_h] = {-1, -2 | 0}.
+     * x = {1, 1}: h_0 = sigmoid(0) = 1/2, l_0 = -1 + 2/2 = 0; a = 0 + ln 3, h_1 = 3/4,
+     * l_1 = -2 + 4 * 3/4 = 1. -log p = softplus(0) - 0 + softplus(1) - 1 = ln 2 + ln(1 + 1/e);
+     * the loss is that over D = 2. dl_k = (sigmoid(l_k) - x_k) / 2: dl_0 = -1/4,
+     * dl_1 = -1/(2(1 + e)). d b_h = dl_0 V_0 h_0 (1 - h_0) + dl_1 V_1 h_1 (1 - h_1);
+     * dV_k = dl_k h_k; dW_0 = x_0 dl_1 V_1 h_1 (1 - h_1); dW_1 = 0 (no feature above it).
+     * W_1 never enters: 0.7 is there to show it. The NADE's gradients are added into g. */
+    m = head_model(2, GB_HEAD_NADE, 1);
+    m.p.nade_w[0] = (float)log(3.0), m.p.nade_w[1] = 0.7f;
+    m.p.nade_v[0] = 2, m.p.nade_v[1] = 4;
+    float yn[3] = {-1, -2, 0}, xn[2] = {1, 1}, dyn[3];
+    gb_lstm_zero_grad(&m);
+    m.g.nade_w[0] = 0.25f, m.g.nade_w[1] = 0.5f, m.g.nade_v[0] = -1; /* added to */
+    L = gb_loss(&m, &m.g, GB_LOSS_BCE, GB_LOSS_ON_ALL, yn, xn, NULL, 1, 1, dyn);
+    double e1 = exp(1.0), dl0 = -0.25, dl1 = -1 / (2 * (1 + e1));
+    CHECK_NEAR(L, (log(2.0) + log(1 + 1 / e1)) / 2, 1e-6);
+    CHECK_NEAR(dyn[0], dl0, 1e-6);
+    CHECK_NEAR(dyn[1], dl1, 1e-6);
+    CHECK_NEAR(dyn[2], dl0 * 2 * 0.25 + dl1 * 4 * 0.1875, 1e-6);
+    CHECK_NEAR(m.g.nade_v[0], -1 + dl0 * 0.5, 1e-6);
+    CHECK_NEAR(m.g.nade_v[1], dl1 * 0.75, 1e-6);
+    CHECK_NEAR(m.g.nade_w[0], 0.25 + dl1 * 4 * 0.1875, 1e-6);
+    CHECK(m.g.nade_w[1] == 0.5f);
+    int others = 1; /* gb_loss touches no other gradient */
+    for (float *g = m.grads; g < m.g.nade_w; g++) others &= *g == 0;
+    CHECK(others);
+    /* x = {0, 1}: W_0 is not added, h_1 = 1/2, l_1 = 0: -log p = 2 ln 2, the loss ln 2 */
+    xn[0] = 0;
+    CHECK_NEAR(gb_loss(&m, NULL, GB_LOSS_BCE, GB_LOSS_ON_ALL, yn, xn, NULL, 1, 1, NULL), log(2.0),
+               1e-6);
+    /* the loss kind does not matter to a NADE head */
+    CHECK_NEAR(gb_loss(&m, NULL, GB_LOSS_MSE, GB_LOSS_ON_ALL, yn, xn, NULL, 1, 1, NULL), log(2.0),
+               1e-6);
+    gb_lstm_free(&m);
 }
 
-/* dy against five-point differences of the loss in each element of y. The loss comes back as
- * a float (~0.5, rounding ~3e-8), so the estimate carries ~5e-6 of noise (measured: max 8e-6)
- * against dy ~1e-2..1e-1; truncation at h^4 ~1e-9. Bounds: atol 5e-5 + rtol 1e-3 per element,
- * 5e-4 relative L2 overall. */
+/* dy against five-point differences of the loss in each element of y, and (NADE) the NADE's
+ * own gradients against differences in each of its weights, with and without a short window
+ * (mask: window 1 of 2 steps of 3). The loss comes back as a float (~0.5, rounding ~3e-8), so
+ * the estimate carries ~5e-6 of noise (measured: max 8e-6) against gradients ~1e-2..1e-1;
+ * truncation at h^4 ~1e-9. Bounds: atol 5e-5 + rtol 1e-3 per element, 5e-4 relative L2
+ * overall. */
 static void test_loss_fd(void) {
-    enum { T = 3, B = 2, D = 4, N = T * B * D };
+    enum { T = 3, B = 2, D = 4, Hn = 3, N = T * B * (D + Hn) };
     gb_rng r;
     gb_rng_seed(&r, 5);
-    float y[N], t[N], dy[N], dy2[N];
+    float y[N], t[T * B * D], dy[N], mk[T * B] = {1, 1, 1, 1, 1, 0};
     fill(y, N, &r, -2.0f, 2.0f);
-    for (int kind = 0; kind < 2; kind++)
-        for (int on = 0; on < 2; on++) {
-            for (int i = 0; i < N; i++)
-                t[i] = kind == GB_LOSS_BCE ? gb_rng_float(&r) < 0.5f : gb_rng_float(&r);
-            gb_loss(kind, on, y, t, T, B, D, dy);
-            gradcmp g = {0};
-            for (int i = 0; i < N; i++) {
-                float y0 = y[i], h = FD_H, off[4] = {-2 * h, -h, h, 2 * h};
-                double f[4];
-                for (int s = 0; s < 4; s++)
-                    y[i] = y0 + off[s], f[s] = gb_loss(kind, on, y, t, T, B, D, dy2);
-                y[i] = y0;
-                gradcmp_add(&g, dy[i], fd5(f[0], f[1], f[2], f[3], h), 5e-5, 1e-3);
-                if (on == GB_LOSS_ON_LAST && i < (T - 1) * B * D) CHECK(dy[i] == 0.0f);
-            }
-            if (getenv("GB_TEST_VERBOSE"))
-                fprintf(stderr, "  info loss %d %d: max err %.2g, rel L2 %.2g\n", kind, on,
-                        g.max_err, gradcmp_rel(&g));
-            CHECK_INT(g.bad, 0);
-            CHECK(gradcmp_rel(&g) < 5e-4);
-        }
+    for (int head = 0; head < 2; head++)
+        for (int kind = head; kind < 2; kind++) /* NADE: binary targets (kind unused) */
+            for (int on = 0; on < 2; on++)
+                for (int masked = 0; masked < 2; masked++) {
+                    gb_lstm m = head_model(D, head, head ? Hn : 0);
+                    if (head) /* weights of a size that matters */
+                        fill(m.params, m.n_params, &r, -1.5f, 1.5f);
+                    int ny = T * B * gb_lstm_dout(&m.cfg);
+                    const float *mask = masked ? mk : NULL;
+                    for (int i = 0; i < T * B * D; i++)
+                        t[i] = kind == GB_LOSS_BCE ? gb_rng_float(&r) < 0.5f : gb_rng_float(&r);
+                    gb_lstm_zero_grad(&m);
+                    gb_loss(&m, &m.g, kind, on, y, t, mask, T, B, dy);
+                    /* y, then (NADE) W and V: each against the loss alone */
+                    float *wrt[3] = {y, m.p.nade_w, m.p.nade_v};
+                    const float *grad[3] = {dy, m.g.nade_w, m.g.nade_v};
+                    int n[3] = {ny, head ? D * Hn : 0, head ? D * Hn : 0};
+                    gradcmp g = {0};
+                    for (int w = 0; w < 3; w++)
+                        for (int i = 0; i < n[w]; i++) {
+                            float v0 = wrt[w][i], h = FD_H, off[4] = {-2 * h, -h, h, 2 * h};
+                            double f[4];
+                            for (int s = 0; s < 4; s++) {
+                                wrt[w][i] = v0 + off[s];
+                                f[s] = gb_loss(&m, NULL, kind, on, y, t, mask, T, B, NULL);
+                            }
+                            wrt[w][i] = v0;
+                            gradcmp_add(&g, grad[w][i], fd5(f[0], f[1], f[2], f[3], h), 5e-5,
+                                        1e-3);
+                        }
+                    /* no gradient where no loss applies: ON_LAST's earlier steps, padding */
+                    int Dout = gb_lstm_dout(&m.cfg), zero = 1;
+                    for (int row = 0; row < T * B; row++) {
+                        int tt = row / B, b = row % B, last = b == 1 && masked ? 1 : T - 1;
+                        int covered = on == GB_LOSS_ON_ALL ? tt <= last : tt == last;
+                        for (int d = 0; d < Dout && !covered; d++) zero &= dy[row * Dout + d] == 0;
+                    }
+                    CHECK(zero);
+                    if (getenv("GB_TEST_VERBOSE"))
+                        fprintf(stderr, "  info loss %s %d %d mask %d: max err %.2g, rel L2 %.2g\n",
+                                head ? "nade" : "linear", kind, on, masked, g.max_err,
+                                gradcmp_rel(&g));
+                    CHECK_INT(g.bad, 0);
+                    CHECK(gradcmp_rel(&g) < 5e-4);
+                    CHECK(g.n == ny + 2 * n[1]);
+                    gb_lstm_free(&m);
+                }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -210,7 +329,8 @@ typedef struct {
     gb_lstm m;
     gb_lstm_acts *a;
     int T, B;
-    float *x, *t, *y, *dy;
+    float *x, *t, *y, *dy; /* x (T, B, Din), t (T, B, D), y and dy (T, B, Dout) */
+    float *mask;           /* (T, B): the real steps of short windows; NULL: all real */
     gb_loss_kind kind;
     gb_loss_on on;
 } prob;
@@ -221,33 +341,64 @@ static void prob_new(prob *p, gb_lstm_config c, int T, int B, uint64_t seed, gb_
     gb_rng_seed(&r, seed);
     CHECK_INT(gb_lstm_init(&p->m, &c, &r, NULL), GB_OK);
     CHECK_INT(gb_lstm_acts_new(&c, T, B, &p->a, NULL), GB_OK);
-    size_t n = (size_t)T * B * c.D;
-    p->T = T, p->B = B, p->kind = kind, p->on = on;
-    p->x = falloc(n), p->t = falloc(n), p->y = falloc(n), p->dy = falloc(n);
-    for (size_t i = 0; i < n; i++) { /* sparse binary rolls as inputs; targets by loss kind */
-        p->x[i] = gb_rng_float(&r) < 0.3f ? (kind == GB_LOSS_MSE ? gb_rng_float(&r) : 1.0f) : 0.0f;
-        p->t[i] = kind == GB_LOSS_BCE ? (gb_rng_float(&r) < 0.3f) : gb_rng_float(&r);
+    int D = c.D, E = c.E, Din = gb_lstm_din(&c), Dout = gb_lstm_dout(&c);
+    size_t tb = (size_t)T * B;
+    p->T = T, p->B = B, p->kind = kind, p->on = on, p->mask = NULL;
+    p->x = falloc(tb * Din), p->t = falloc(tb * D), p->y = falloc(tb * Dout);
+    p->dy = falloc(tb * Dout);
+    for (size_t row = 0; row < tb; row++) {
+        /* sparse binary rolls as inputs, then (E) a one-hot phase like the meter's; targets by
+         * loss kind */
+        for (int d = 0; d < D; d++) {
+            float on_ = gb_rng_float(&r) < 0.3f;
+            p->x[row * Din + d] = on_ ? (kind == GB_LOSS_MSE ? gb_rng_float(&r) : 1.0f) : 0.0f;
+            p->t[row * D + d] = kind == GB_LOSS_BCE ? (gb_rng_float(&r) < 0.3f) : gb_rng_float(&r);
+        }
+        if (E) p->x[row * Din + D + (row / B) % E] = 1;
     }
+}
+
+/* Zeroes the inputs and targets of the padded steps, as the dataset pads a short window. */
+static void prob_pad(prob *p) {
+    const gb_lstm_config *c = &p->m.cfg;
+    int Din = gb_lstm_din(c);
+    for (size_t row = 0; p->mask && row < (size_t)p->T * p->B; row++)
+        if (p->mask[row] == 0) {
+            memset(p->x + row * Din, 0, (size_t)Din * sizeof(float));
+            memset(p->t + row * c->D, 0, (size_t)c->D * sizeof(float));
+        }
+}
+
+/* Window b is lens[b] steps long (1..T): the mask, and zeros after. */
+static void prob_set_lens(prob *p, const int *lens) {
+    free(p->mask);
+    p->mask = falloc((size_t)p->T * p->B);
+    for (int t = 0; t < p->T; t++)
+        for (int b = 0; b < p->B; b++) p->mask[(size_t)t * p->B + b] = t < lens[b];
+    prob_pad(p);
 }
 
 static void prob_free(prob *p) {
     gb_lstm_free(&p->m);
     gb_lstm_acts_free(p->a);
-    free(p->x), free(p->t), free(p->y), free(p->dy);
+    free(p->x), free(p->t), free(p->y), free(p->dy), free(p->mask);
 }
 
 /* The loss of one training forward; dropout masks come from a fresh rng seeded with mask_seed,
- * so every evaluation sees the same masks (mask_seed 0: evaluation mode, no dropout). */
-static double prob_loss(prob *p, uint64_t mask_seed) {
+ * so every evaluation sees the same masks (mask_seed 0: evaluation mode, no dropout). With g,
+ * dy is written and the NADE's gradients go into g. */
+static double prob_forward(prob *p, uint64_t mask_seed, gb_lstm_views *g) {
     gb_rng r;
     gb_rng_seed(&r, mask_seed);
     gb_lstm_forward(&p->m, p->a, p->x, p->T, p->B, p->y, mask_seed ? &r : NULL);
-    return gb_loss(p->kind, p->on, p->y, p->t, p->T, p->B, p->m.cfg.D, p->dy);
+    return gb_loss(&p->m, g, p->kind, p->on, p->y, p->t, p->mask, p->T, p->B, p->dy);
 }
+
+static double prob_loss(prob *p, uint64_t mask_seed) { return prob_forward(p, mask_seed, NULL); }
 
 static double prob_grad(prob *p, uint64_t mask_seed) {
     gb_lstm_zero_grad(&p->m);
-    double L = prob_loss(p, mask_seed);
+    double L = prob_forward(p, mask_seed, &p->m.g);
     gb_lstm_backward(&p->m, p->a, p->x, p->dy, p->T, p->B);
     return L;
 }
@@ -255,35 +406,56 @@ static double prob_grad(prob *p, uint64_t mask_seed) {
 /* ------------------------------------------------------------------------------------------ */
 /* the whole model by finite differences */
 
+static double sigmoid_d(double v) { return 1 / (1 + exp(-v)); }
+
 /* The model again, in double and written independently of src/model (its own walk of the
- * parameter block, step by step as the report's LSTMCell loop): the oracle for the gradient
- * check. masks[l] (T, B, H) are the float model's dropout masks (NULL: none). */
+ * parameter block, step by step as the report's LSTMCell loop, its own NADE from the paper's
+ * equations): the oracle for the gradient check. masks[l], l = 0..L, are the float model's
+ * dropout masks on the input of layer l ((T, B, Din) for l = 0, (T, B, H) above; l = L is the
+ * head's input, the top layer's h), each NULL where there is none. wmask (T, B) marks the real
+ * steps (NULL: all); the loss covers every real step (ON_ALL) or each window's last real one
+ * (ON_LAST), and is the mean over those steps and the D features. */
 static double dmodel_loss(const gb_lstm_config *c, const double *w, const float *x,
-                          const float *target, int T, int B, gb_loss_kind kind, gb_loss_on on,
-                          const float *const *masks) {
-    int D = c->D, H = c->H, L = c->L, G = 4 * H;
+                          const float *target, const float *wmask, int T, int B,
+                          gb_loss_kind kind, gb_loss_on on, const float *const *masks) {
+    int D = c->D, Din = c->D + c->E, H = c->H, L = c->L, G = 4 * H;
+    int nade = c->head == GB_HEAD_NADE, Hn = nade ? c->Hn : 0, Dout = D + Hn;
     const double *wih[GB_LSTM_MAX_LAYERS], *whh[GB_LSTM_MAX_LAYERS], *bih[GB_LSTM_MAX_LAYERS],
         *bhh[GB_LSTM_MAX_LAYERS];
     for (int l = 0; l < L; l++) {
-        int in = l ? H : D;
+        int in = l ? H : Din;
         wih[l] = w, w += G * in;
         whh[l] = w, w += G * H;
         bih[l] = w, w += G;
         bhh[l] = w, w += G;
     }
-    const double *fcw = w, *fcb = w + D * H;
+    const double *fcw = w, *fcb = fcw + (size_t)Dout * H, *nw = fcb + Dout, *nv = nw + D * Hn;
+    /* the steps the loss covers */
+    char *cover = calloc((size_t)T * B, 1);
+    long rows = 0;
+    for (int b = 0; b < B; b++) {
+        int last = -1;
+        for (int t = 0; t < T; t++) {
+            int real = !wmask || wmask[(size_t)t * B + b] != 0;
+            if (real) last = t;
+            cover[(size_t)t * B + b] = real && on == GB_LOSS_ON_ALL;
+        }
+        if (on == GB_LOSS_ON_LAST && last >= 0) cover[(size_t)last * B + b] = 1;
+    }
+    for (size_t i = 0; i < (size_t)T * B; i++) rows += cover[i];
     double *h = calloc((size_t)L * B * H, sizeof *h), *cs = calloc((size_t)L * B * H, sizeof *cs);
-    double *in_v = calloc(D > H ? D : H, sizeof *in_v), *z = calloc(G, sizeof *z);
-    double *hn = calloc(H, sizeof *hn), sum = 0;
+    double *in_v = calloc(Din > H ? Din : H, sizeof *in_v), *z = calloc(G, sizeof *z);
+    double *hn = calloc(H, sizeof *hn), *y = calloc(Dout, sizeof *y);
+    double *a = calloc(Hn + 1, sizeof *a), sum = 0;
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++) {
-            for (int l = 0; l < L; l++) {
-                int in = l ? H : D;
-                size_t tb = (size_t)t * B + b;
-                for (int k = 0; k < in; k++) /* this step's input: x, or h below (masked) */
-                    in_v[k] = l == 0 ? x[tb * D + k]
-                                     : h[((size_t)(l - 1) * B + b) * H + k] *
-                                           (masks ? masks[l - 1][tb * H + k] : 1.0);
+            size_t tb = (size_t)t * B + b;
+            for (int l = 0; l <= L; l++) {
+                int in = l ? H : Din;
+                for (int k = 0; k < in; k++) /* this step's input: x, or h below; masked */
+                    in_v[k] = (l == 0 ? x[tb * Din + k] : h[((size_t)(l - 1) * B + b) * H + k]) *
+                              (masks[l] ? masks[l][tb * in + k] : 1.0);
+                if (l == L) break; /* in_v: the head's input */
                 double *hl = h + ((size_t)l * B + b) * H, *cl = cs + ((size_t)l * B + b) * H;
                 for (int r = 0; r < G; r++) {
                     z[r] = bih[l][r] + bhh[l][r];
@@ -291,66 +463,91 @@ static double dmodel_loss(const gb_lstm_config *c, const double *w, const float 
                     for (int k = 0; k < H; k++) z[r] += whh[l][r * H + k] * hl[k];
                 }
                 for (int j = 0; j < H; j++) {
-                    double i = 1 / (1 + exp(-z[j])), f = 1 / (1 + exp(-z[H + j]));
-                    double g = tanh(z[2 * H + j]), o = 1 / (1 + exp(-z[3 * H + j]));
+                    double i = sigmoid_d(z[j]), f = sigmoid_d(z[H + j]);
+                    double g = tanh(z[2 * H + j]), o = sigmoid_d(z[3 * H + j]);
                     cl[j] = f * cl[j] + i * g;
                     hn[j] = o * tanh(cl[j]);
                 }
                 memcpy(hl, hn, H * sizeof *hl);
             }
-            if (on == GB_LOSS_ON_LAST && t < T - 1) continue;
-            const double *top = h + ((size_t)(L - 1) * B + b) * H;
-            for (int d = 0; d < D; d++) {
-                double y = fcb[d], tg = target[((size_t)t * B + b) * D + d];
-                for (int k = 0; k < H; k++) y += fcw[d * H + k] * top[k];
-                sum += kind == GB_LOSS_MSE ? (y - tg) * (y - tg) : log1p(exp(y)) - tg * y;
+            if (!cover[tb]) continue;
+            for (int d = 0; d < Dout; d++) {
+                y[d] = fcb[d];
+                for (int k = 0; k < H; k++) y[d] += fcw[d * H + k] * in_v[k];
+            }
+            const float *tr = target + tb * D;
+            if (!nade) {
+                for (int d = 0; d < D; d++)
+                    sum += kind == GB_LOSS_MSE ? (y[d] - tr[d]) * (y[d] - tr[d])
+                                               : log1p(exp(y[d])) - tr[d] * y[d];
+                continue;
+            }
+            /* NADE: -log p(t) = sum_k softplus(l_k) - t_k l_k, l_k = b_v[k] + V_k . sigmoid(a),
+             * a = b_h + sum_{i<k} t_i W_i */
+            for (int j = 0; j < Hn; j++) a[j] = y[D + j];
+            for (int k = 0; k < D; k++) {
+                double lk = y[k];
+                for (int j = 0; j < Hn; j++) lk += nv[k * Hn + j] * sigmoid_d(a[j]);
+                sum += log1p(exp(lk)) - tr[k] * lk;
+                for (int j = 0; j < Hn; j++) a[j] += tr[k] * nw[k * Hn + j];
             }
         }
-    free(h), free(cs), free(in_v), free(z), free(hn);
-    return sum / ((on == GB_LOSS_ON_LAST ? 1.0 : T) * B * D);
+    free(cover), free(h), free(cs), free(in_v), free(z), free(hn), free(y), free(a);
+    return rows ? sum / ((double)rows * D) : 0;
 }
 
 /* Checks every parameter's gradient of the float model (either path) against central
- * differences of the double oracle, block by block (each layer's W_ih, W_hh, biases; the head),
- * so that a block with small gradients cannot hide behind a large one.
+ * differences of the double oracle, block by block (each layer's W_ih, W_hh, biases; the head's
+ * fc_w and fc_b; the NADE's W and V), so that a block with small gradients cannot hide behind a
+ * large one.
  * Tolerance: in double, h = 1e-4 leaves truncation ~h^2 f''' ~ 1e-9 and rounding ~1e-16/h =
  * 1e-12, so the comparison measures the float model alone, whose gradients carry float
  * rounding through a few dozen terms (measured: max element error ~1e-7, relative L2 error per
- * block <= ~1e-6). Bounds: atol 5e-7 + rtol 1e-3 per element and relative L2 error 2e-5 per
- * block: an order of magnitude above that, and orders below what any wrong term costs (a
- * block's gradient off by its own size). A block whose gradient is below 1e-7 rms would be a
- * vacuous check and fails, except W_hh at T = 1, which must be exactly zero. The oracle's loss
- * must also match the float forward's within 1e-5 relative (measured ~1e-7).
+ * block <= ~1e-6; the NADE's vectorised sigmoid, relative error ~2e-7, stays within that).
+ * Bounds: atol 5e-7 + rtol 1e-3 per element and relative L2 error 2e-5 per block: an order of
+ * magnitude above that, and orders below what any wrong term costs (a block's gradient off by
+ * its own size). A block whose gradient is below 1e-7 rms would be a vacuous check and fails,
+ * except W_hh at T = 1, which must be exactly zero. The oracle's loss must also match the float
+ * forward's within 1e-5 relative (measured ~1e-7).
  * Returns the number of failed blocks. */
 static int fd_check(prob *p, uint64_t mseed, const char *label) {
     const gb_lstm_config *c = &p->m.cfg;
+    int Din = gb_lstm_din(c), Dout = gb_lstm_dout(c), L = c->L;
     /* well-conditioned: dense inputs in [-1, 1], weights in [-2k, 2k], larger activations */
     gb_rng r;
     gb_rng_seed(&r, 321);
-    fill(p->x, (size_t)p->T * p->B * c->D, &r, -1.0f, 1.0f);
+    fill(p->x, (size_t)p->T * p->B * Din, &r, -1.0f, 1.0f);
+    prob_pad(p);
     for (size_t i = 0; i < p->m.n_params; i++) p->m.params[i] *= 2.0f;
-    double L = prob_grad(p, mseed);
-    const float *masks[GB_LSTM_MAX_LAYERS];
-    int masked = gb_lstm_acts_mask(p->a, 0) != NULL;
-    for (int l = 0; l < c->L - 1; l++) masks[l] = gb_lstm_acts_mask(p->a, l);
+    double Lf = prob_grad(p, mseed);
+    const float *masks[GB_LSTM_MAX_LAYERS + 1];
+    for (int l = 0; l <= L; l++) masks[l] = gb_lstm_acts_mask(p->a, l);
     size_t n = p->m.n_params, G = 4 * (size_t)c->H;
     double *w = malloc(n * sizeof *w);
     for (size_t i = 0; i < n; i++) w[i] = p->m.params[i];
-#define ORACLE() dmodel_loss(c, w, p->x, p->t, p->T, p->B, p->kind, p->on, masked ? masks : NULL)
+#define ORACLE()                                                                             \
+    dmodel_loss(c, w, p->x, p->t, p->mask, p->T, p->B, p->kind, p->on, masks)
     double Ld = ORACLE();
-    int failed = !(fabs(L - Ld) <= 1e-5 * fabs(Ld));
+    int failed = !(fabs(Lf - Ld) <= 1e-5 * fabs(Ld));
     if (failed || getenv("GB_TEST_VERBOSE"))
-        fprintf(stderr, "  %s %s: loss %.9g, oracle %.9g\n", failed ? "FAIL" : "info", label, L,
+        fprintf(stderr, "  %s %s: loss %.9g, oracle %.9g\n", failed ? "FAIL" : "info", label, Lf,
                 Ld);
-    /* block boundaries in the flat vector: per layer w_ih, w_hh, (b_ih, b_hh); fc_w, fc_b */
-    size_t bounds[3 * GB_LSTM_MAX_LAYERS + 3], nb = 0, off = 0;
-    for (int l = 0; l < c->L; l++) {
-        bounds[nb++] = off, off += G * (l ? c->H : c->D);
-        bounds[nb++] = off, off += G * c->H;
-        bounds[nb++] = off, off += 2 * G;
+    /* block boundaries in the flat vector: per layer w_ih, w_hh, (b_ih, b_hh); fc_w, fc_b;
+     * nade_w, nade_v */
+    size_t bounds[3 * GB_LSTM_MAX_LAYERS + 5], nb = 0, off = 0;
+    char names[3 * GB_LSTM_MAX_LAYERS + 4][16];
+    for (int l = 0; l < L; l++) {
+        snprintf(names[nb], 16, "w_ih%d", l), bounds[nb++] = off, off += G * (l ? c->H : Din);
+        snprintf(names[nb], 16, "w_hh%d", l), bounds[nb++] = off, off += G * c->H;
+        snprintf(names[nb], 16, "b%d", l), bounds[nb++] = off, off += 2 * G;
     }
-    bounds[nb++] = off, off += (size_t)c->D * c->H;
-    bounds[nb++] = off;
+    snprintf(names[nb], 16, "fc_w"), bounds[nb++] = off, off += (size_t)Dout * c->H;
+    snprintf(names[nb], 16, "fc_b"), bounds[nb++] = off, off += Dout;
+    if (c->head == GB_HEAD_NADE) {
+        snprintf(names[nb], 16, "nade_w"), bounds[nb++] = off, off += (size_t)c->D * c->Hn;
+        snprintf(names[nb], 16, "nade_v"), bounds[nb++] = off, off += (size_t)c->D * c->Hn;
+    }
+    CHECK(off == n); /* the walk above covers the block exactly */
     bounds[nb] = n;
     for (size_t b = 0; b < nb; b++) {
         gradcmp g = {0};
@@ -365,12 +562,12 @@ static int fd_check(prob *p, uint64_t mseed, const char *label) {
         }
         double rms = sqrt(an2 / g.n);
         /* W_hh meets only h_{-1} = 0 when T = 1: its gradient is exactly zero */
-        int zero_ok = p->T == 1 && b < 3 * (size_t)c->L && b % 3 == 1;
+        int zero_ok = p->T == 1 && b < 3 * (size_t)L && b % 3 == 1;
         int bad = g.bad || gradcmp_rel(&g) >= 2e-5 || (zero_ok ? rms != 0 : rms < 1e-7);
         if (bad || getenv("GB_TEST_VERBOSE"))
-            fprintf(stderr, "  %s %s block %zu: %ld bad of %ld, max err %.2g, rel L2 %.2g, "
-                    "rms grad %.2g\n", bad ? "FAIL" : "info", label, b, g.bad, g.n, g.max_err,
-                    gradcmp_rel(&g), rms);
+            fprintf(stderr, "  %s %s %s: %ld bad of %ld, max err %.2g, rel L2 %.2g, "
+                    "rms grad %.2g\n", bad ? "FAIL" : "info", label, names[b], g.bad, g.n,
+                    g.max_err, gradcmp_rel(&g), rms);
         failed += bad;
     }
 #undef ORACLE
@@ -378,29 +575,53 @@ static int fd_check(prob *p, uint64_t mseed, const char *label) {
     return failed;
 }
 
-/* Every parameter of a tiny model (D=5, H=4, L=2, T=4, B=3: 361 of them), both losses, both
- * loss-on modes, dropout 0 and 0.5 (masks fixed by re-seeding the rng for every evaluation),
- * both kernel paths. Layer 0's gradients reach the loss only through layer 1's input (dX) and
- * the dropout mask, so they check the inputs' path through all layers. */
-static void fd_model(gb_loss_kind kind, gb_loss_on on, float dropout, int ref) {
-    gb_lstm_config c = {.D = 5, .H = 4, .L = 2, .dropout = dropout};
+/* One finite-difference case: the loss, the dropout on each of the three sites (layer 0's input,
+ * between layers, the head's input), the head, and whether windows are short. */
+typedef struct {
+    gb_loss_kind kind;
+    gb_loss_on on;
+    int E;
+    float p_in, p, p_out;
+    gb_head_kind head;
+    int Hn;
+    int short_windows; /* lengths 4, 2, 1 of T = 4 */
+} fdcase;
+
+/* Every parameter of a tiny model (D=5, H=4, L=2, T=4, B=3: 361 parameters; 454 with E = 3 and
+ * a NADE head of Hn = 3), masks fixed by re-seeding the rng for every evaluation. Layer 0's
+ * gradients reach the loss only through layer 1's input (dX) and its dropout mask, so they
+ * check the inputs' path through all layers. Then the masks of the last forward: there on the
+ * sites with p > 0 (and only there), each element 0 or 1/(1-p), with p of them 0 within 5
+ * standard deviations. */
+static void fd_model(const fdcase *k, int ref) {
+    gb_lstm_config c = {.D = 5, .H = 4, .L = 2, .dropout = k->p, .E = k->E,
+                        .dropout_in = k->p_in, .dropout_out = k->p_out, .head = k->head,
+                        .Hn = k->Hn};
+    int T = 4, B = 3, lens[3] = {4, 2, 1};
     prob p;
-    prob_new(&p, c, 4, 3, 1234 + kind * 2 + on, kind, on);
-    uint64_t mseed = dropout > 0 ? 777 : 0;
+    prob_new(&p, c, T, B, 1234 + k->kind * 2 + k->on + 16 * k->head, k->kind, k->on);
+    if (k->short_windows) prob_set_lens(&p, lens);
+    int dropping = k->p_in > 0 || k->p > 0 || k->p_out > 0;
+    uint64_t mseed = dropping ? 777 : 0;
     gb_lstm_use_reference(ref);
-    char label[64];
-    snprintf(label, sizeof label, "%s on-%s dropout %.1f %s", kind ? "BCE" : "MSE",
-             on ? "all" : "last", (double)dropout, ref ? "ref" : "fast");
+    char label[128];
+    snprintf(label, sizeof label, "%s on-%s E %d dropout %.1f/%.1f/%.1f%s %s",
+             k->head ? "NADE" : k->kind ? "BCE" : "MSE", k->on ? "all" : "last", k->E,
+             (double)k->p_in, (double)k->p, (double)k->p_out, k->short_windows ? " short" : "",
+             ref ? "ref" : "fast");
     CHECK_INT(fd_check(&p, mseed, label), 0);
-    if (dropout > 0) { /* the masks are there, and are 0 or 1/(1-p) */
-        const float *mk = gb_lstm_acts_mask(p.a, 0);
-        CHECK(mk != NULL);
-        int zeros = 0;
-        for (int k = 0; mk && k < 4 * 3 * 4; k++) {
-            CHECK(mk[k] == 0.0f || mk[k] == 2.0f);
-            zeros += mk[k] == 0.0f;
+    for (int l = 0; l <= c.L; l++) {
+        float pl = l == 0 ? k->p_in : l == c.L ? k->p_out : k->p;
+        const float *mk = gb_lstm_acts_mask(p.a, l);
+        CHECK((mk != NULL) == (pl > 0));
+        if (!mk || !(pl > 0)) continue;
+        int n = T * B * (l ? c.H : gb_lstm_din(&c)), zeros = 0, other = 0;
+        for (int i = 0; i < n; i++) {
+            zeros += mk[i] == 0.0f;
+            other += mk[i] != 0.0f && mk[i] != 1.0f / (1.0f - pl);
         }
-        CHECK(zeros > 8 && zeros < 40);
+        CHECK_INT(other, 0);
+        CHECK(fabs(zeros - n * pl) <= 5 * sqrt(n * pl * (1 - pl)));
     }
     gb_lstm_use_reference(0);
     prob_free(&p);
@@ -410,23 +631,44 @@ static void test_fd_model(void) {
     for (int ref = 1; ref >= 0; ref--)
         for (int kind = 0; kind < 2; kind++)
             for (int on = 0; on < 2; on++) {
-                fd_model(kind, on, 0.0f, ref);
-                fd_model(kind, on, 0.5f, ref);
+                /* the report's model: dropout between the layers only, or none */
+                fdcase plain = {.kind = kind, .on = on}, between = {.kind = kind, .on = on,
+                                                                    .p = 0.5f};
+                fd_model(&plain, ref);
+                fd_model(&between, ref);
+                /* E = 2 extra inputs, dropout on all three sites, short windows */
+                fdcase all = {.kind = kind, .on = on, .E = 2, .p_in = 0.3f, .p = 0.5f,
+                              .p_out = 0.4f, .short_windows = 1};
+                fd_model(&all, ref);
+                if (kind == GB_LOSS_BCE) { /* NADE (binary targets): bare, and with everything */
+                    fdcase nade = {.kind = kind, .on = on, .head = GB_HEAD_NADE, .Hn = 3};
+                    fdcase nade_all = {.kind = kind, .on = on, .E = 3, .p_in = 0.3f, .p = 0.5f,
+                                       .p_out = 0.4f, .head = GB_HEAD_NADE, .Hn = 3,
+                                       .short_windows = 1};
+                    fd_model(&nade, ref);
+                    fd_model(&nade_all, ref);
+                }
             }
 }
 
-/* One layer, one step, one window, four layers: the smallest and largest cases of the loops. */
+/* One layer, one step, one window, four layers: the smallest and largest cases of the loops,
+ * with dropout on every site there is (one layer has none between layers), an extra input, and
+ * a NADE head on half of them. */
 static void test_fd_model_edges(void) {
-    int cfgs[][3] = {{1, 1, 1}, {1, 3, 2}, {3, 1, 1}, {4, 3, 2}}; /* L, T, B */
+    int cfgs[][4] = {{1, 1, 1, 0}, {1, 3, 2, 1}, {3, 1, 1, 1}, {4, 3, 2, 0}}; /* L, T, B, NADE */
     for (int ci = 0; ci < 4; ci++)
         for (int ref = 0; ref < 2; ref++) {
-            gb_lstm_config c = {.D = 3, .H = 2, .L = cfgs[ci][0], .dropout = 0.3f};
+            int nade = cfgs[ci][3];
+            gb_lstm_config c = {.D = 3, .H = 2, .L = cfgs[ci][0], .dropout = 0.3f, .E = 1,
+                                .dropout_in = 0.3f, .dropout_out = 0.3f,
+                                .head = nade ? GB_HEAD_NADE : GB_HEAD_LINEAR, .Hn = nade ? 2 : 0};
             prob p;
-            prob_new(&p, c, cfgs[ci][1], cfgs[ci][2], 99 + ci, GB_LOSS_MSE, GB_LOSS_ON_ALL);
+            gb_loss_kind kind = nade ? GB_LOSS_BCE : GB_LOSS_MSE;
+            prob_new(&p, c, cfgs[ci][1], cfgs[ci][2], 99 + ci, kind, GB_LOSS_ON_ALL);
             gb_lstm_use_reference(ref);
             char label[64];
-            snprintf(label, sizeof label, "L %d T %d B %d %s", c.L, cfgs[ci][1], cfgs[ci][2],
-                     ref ? "ref" : "fast");
+            snprintf(label, sizeof label, "L %d T %d B %d %s %s", c.L, cfgs[ci][1], cfgs[ci][2],
+                     nade ? "NADE" : "MSE", ref ? "ref" : "fast");
             CHECK_INT(fd_check(&p, 3, label), 0);
             gb_lstm_use_reference(0);
             prob_free(&p);
@@ -446,57 +688,90 @@ static double nmse(const float *a, const float *b, size_t n) {
     return s > 0 ? d / s : d;
 }
 
-/* D=128, H=64, L=2, T=12, B=16, dropout 0.2: the paths sum in different orders (sgemm blocks in
- * float vs double dot products), so they differ by float rounding, amplified a little by the
- * recurrence: measured NMSE ~1e-14 for outputs, ~1e-13 for gradients. The bound 1e-10 (relative
- * RMS error 1e-5) leaves room for other BLAS builds and still fails on any real difference: a
- * swapped gate, a missed bias or a different mask gives NMSE ~1e-2..1, one wrong element among
- * the 58k gradients ~1e-5. The masks must be bit-identical. */
+/* D=128, H=64, L=2, T=12, B=16, dropout 0.2 between the layers, each loss and loss-on mode; then
+ * the NADE head (Hn = 16) on 20 extra inputs with dropout on all three sites and short windows.
+ * The paths sum in different orders (sgemm blocks in float vs double dot products), so they
+ * differ by float rounding, amplified a little by the recurrence: measured NMSE ~1e-14 for
+ * outputs, ~1e-13 for gradients. The bound 1e-10 (relative RMS error 1e-5) leaves room for other
+ * BLAS builds and still fails on any real difference: a swapped gate, a missed bias or a
+ * different mask gives NMSE ~1e-2..1, one wrong element among the 58k gradients ~1e-5. The masks
+ * must be bit-identical. */
 static void test_fast_vs_reference(void) {
-    gb_lstm_config c = {.D = 128, .H = 64, .L = 2, .dropout = 0.2f};
     int T = 12, B = 16;
-    for (int kind = 0; kind < 2; kind++)
-        for (int on = 0; on < 2; on++) {
-            prob p;
-            prob_new(&p, c, T, B, 42 + kind, kind, on);
-            size_t n = p.m.n_params, ny = (size_t)T * B * c.D;
-            float *g_ref = falloc(n), *y_ref = falloc(ny);
-            gb_lstm_use_reference(1);
-            double L_ref = prob_grad(&p, 8);
-            memcpy(g_ref, p.m.grads, n * sizeof(float));
-            memcpy(y_ref, p.y, ny * sizeof(float));
-            float *mask_ref = falloc((size_t)T * B * c.H);
-            memcpy(mask_ref, gb_lstm_acts_mask(p.a, 0), (size_t)T * B * c.H * sizeof(float));
-            gb_lstm_use_reference(0);
-            double L_fast = prob_grad(&p, 8);
-            CHECK(memcmp(mask_ref, gb_lstm_acts_mask(p.a, 0), (size_t)T * B * c.H * 4) == 0);
-            CHECK(nmse(p.y, y_ref, ny) < 1e-10);
-            CHECK_NEAR(L_fast, L_ref, 1e-5 * L_ref);
-            gb_lstm_views vr, vf;
-            gb_lstm_views_of(&c, g_ref, &vr);
-            gb_lstm_views_of(&c, p.m.grads, &vf);
-            size_t G = 4 * c.H;
-            for (int l = 0; l < c.L; l++) {
-                size_t in = l ? c.H : c.D;
-                CHECK(nmse(vf.w_ih[l], vr.w_ih[l], G * in) < 1e-10);
-                CHECK(nmse(vf.w_hh[l], vr.w_hh[l], G * c.H) < 1e-10);
-                CHECK(nmse(vf.b_ih[l], vr.b_ih[l], G) < 1e-10);
-                CHECK(nmse(vf.b_hh[l], vr.b_hh[l], G) < 1e-10);
-                CHECK(memcmp(vf.b_ih[l], vf.b_hh[l], G * sizeof(float)) == 0);
-            }
-            CHECK(nmse(vf.fc_w, vr.fc_w, (size_t)c.D * c.H) < 1e-10);
-            CHECK(nmse(vf.fc_b, vr.fc_b, c.D) < 1e-10);
-            CHECK(nmse(p.m.grads, g_ref, n) < 1e-10);
-            if (getenv("GB_TEST_VERBOSE"))
-                fprintf(stderr, "  info fast/ref %d %d: nmse y %.2g, grads %.2g, loss %.9g %.9g\n",
-                        kind, on, nmse(p.y, y_ref, ny), nmse(p.m.grads, g_ref, n), L_fast, L_ref);
-            /* gradients accumulate: a second backward without zeroing doubles them */
-            gb_lstm_backward(&p.m, p.a, p.x, p.dy, T, B);
-            for (size_t i = 0; i < n; i += 97)
-                CHECK_NEAR(p.m.grads[i], 2 * g_ref[i], 1e-5 + 1e-3 * fabsf(g_ref[i]));
-            free(g_ref), free(y_ref), free(mask_ref);
-            prob_free(&p);
+    for (int cs = 0; cs < 5; cs++) {
+        gb_lstm_config c = {.D = 128, .H = 64, .L = 2, .dropout = 0.2f};
+        gb_loss_kind kind = cs < 4 ? cs / 2 : GB_LOSS_BCE;
+        gb_loss_on on = cs < 4 ? cs % 2 : GB_LOSS_ON_ALL;
+        if (cs == 4)
+            c.E = 20, c.dropout_in = 0.1f, c.dropout_out = 0.3f, c.head = GB_HEAD_NADE, c.Hn = 16;
+        int Din = gb_lstm_din(&c), Dout = gb_lstm_dout(&c), L = c.L;
+        prob p;
+        prob_new(&p, c, T, B, 42 + cs, kind, on);
+        if (cs == 4) {
+            int lens[16];
+            for (int b = 0; b < B; b++) lens[b] = b % 3 ? T : 1 + b % T;
+            prob_set_lens(&p, lens);
         }
+        size_t n = p.m.n_params, ny = (size_t)T * B * Dout;
+        float *g_ref = falloc(n), *y_ref = falloc(ny), *mask_ref[GB_LSTM_MAX_LAYERS + 1];
+        size_t mask_n[GB_LSTM_MAX_LAYERS + 1];
+        gb_lstm_use_reference(1);
+        double L_ref = prob_grad(&p, 8);
+        memcpy(g_ref, p.m.grads, n * sizeof(float));
+        memcpy(y_ref, p.y, ny * sizeof(float));
+        for (int l = 0; l <= L; l++) {
+            const float *mk = gb_lstm_acts_mask(p.a, l);
+            float pl = l == 0 ? c.dropout_in : l == L ? c.dropout_out : c.dropout;
+            CHECK((mk != NULL) == (pl > 0));
+            mask_n[l] = (size_t)T * B * (l ? c.H : Din);
+            mask_ref[l] = mk ? falloc(mask_n[l]) : NULL;
+            if (mk) memcpy(mask_ref[l], mk, mask_n[l] * sizeof(float));
+        }
+        gb_lstm_use_reference(0);
+        double L_fast = prob_grad(&p, 8);
+        for (int l = 0; l <= L; l++) {
+            const float *mk = gb_lstm_acts_mask(p.a, l);
+            CHECK((mk == NULL) == (mask_ref[l] == NULL));
+            if (mk && mask_ref[l])
+                CHECK(memcmp(mask_ref[l], mk, mask_n[l] * sizeof(float)) == 0);
+        }
+        CHECK(nmse(p.y, y_ref, ny) < 1e-10);
+        CHECK_NEAR(L_fast, L_ref, 1e-5 * L_ref);
+        gb_lstm_views vr, vf;
+        gb_lstm_views_of(&c, g_ref, &vr);
+        gb_lstm_views_of(&c, p.m.grads, &vf);
+        size_t G = 4 * c.H;
+        for (int l = 0; l < L; l++) {
+            size_t in = l ? c.H : Din;
+            CHECK(nmse(vf.w_ih[l], vr.w_ih[l], G * in) < 1e-10);
+            CHECK(nmse(vf.w_hh[l], vr.w_hh[l], G * c.H) < 1e-10);
+            CHECK(nmse(vf.b_ih[l], vr.b_ih[l], G) < 1e-10);
+            CHECK(nmse(vf.b_hh[l], vr.b_hh[l], G) < 1e-10);
+            CHECK(memcmp(vf.b_ih[l], vf.b_hh[l], G * sizeof(float)) == 0);
+        }
+        CHECK(nmse(vf.fc_w, vr.fc_w, (size_t)Dout * c.H) < 1e-10);
+        CHECK(nmse(vf.fc_b, vr.fc_b, Dout) < 1e-10);
+        if (c.head == GB_HEAD_NADE) {
+            CHECK(nmse(vf.nade_w, vr.nade_w, (size_t)c.D * c.Hn) < 1e-10);
+            CHECK(nmse(vf.nade_v, vr.nade_v, (size_t)c.D * c.Hn) < 1e-10);
+        }
+        CHECK(nmse(p.m.grads, g_ref, n) < 1e-10);
+        if (getenv("GB_TEST_VERBOSE"))
+            fprintf(stderr, "  info fast/ref case %d: nmse y %.2g, grads %.2g, loss %.9g %.9g\n",
+                    cs, nmse(p.y, y_ref, ny), nmse(p.m.grads, g_ref, n), L_fast, L_ref);
+        /* gradients accumulate: a second backward without zeroing doubles them (the NADE's
+         * own, which gb_loss adds, stay as they were) */
+        float *g_fast = falloc(n);
+        memcpy(g_fast, p.m.grads, n * sizeof(float));
+        gb_lstm_backward(&p.m, p.a, p.x, p.dy, T, B);
+        size_t lstm_n = c.head == GB_HEAD_NADE ? (size_t)(vf.nade_w - p.m.grads) : n;
+        for (size_t i = 0; i < lstm_n; i += 97)
+            CHECK_NEAR(p.m.grads[i], 2 * g_ref[i], 1e-5 + 1e-3 * fabsf(g_ref[i]));
+        CHECK(memcmp(p.m.grads + lstm_n, g_fast + lstm_n, (n - lstm_n) * sizeof(float)) == 0);
+        free(g_ref), free(y_ref), free(g_fast);
+        for (int l = 0; l <= L; l++) free(mask_ref[l]);
+        prob_free(&p);
+    }
 }
 
 /* Dropout: drawn only in training, the same masks from the same rng state in both paths (the
@@ -515,16 +790,19 @@ static void test_dropout_and_modes(void) {
         gb_rng *r = ref ? &r2 : &r1;
         gb_rng_seed(r, 2024);
         gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, r);
-        for (int l = 0; l < 2; l++) {
+        for (int l = 1; l < 3; l++) { /* the inputs of layers 1 and 2 */
             const float *mk = gb_lstm_acts_mask(p.a, l);
             size_t zeros = 0;
-            for (size_t k = 0; k < nm; k++) {
+            CHECK(mk != NULL);
+            for (size_t k = 0; mk && k < nm; k++) {
                 CHECK(mk[k] == 0.0f || mk[k] == 1.0f / 0.75f);
                 zeros += mk[k] == 0.0f;
             }
             CHECK(zeros > nm / 4 - nm / 10 && zeros < nm / 4 + nm / 10); /* 384 +- 154 */
         }
-        CHECK(gb_lstm_acts_mask(p.a, 2) == NULL); /* the top layer feeds the head undropped */
+        CHECK(gb_lstm_acts_mask(p.a, 0) == NULL); /* dropout_in 0: the window goes in whole */
+        CHECK(gb_lstm_acts_mask(p.a, 3) == NULL); /* dropout_out 0: the head sees h whole */
+        CHECK(gb_lstm_acts_mask(p.a, 4) == NULL && gb_lstm_acts_mask(p.a, -1) == NULL);
         if (ref) CHECK(nmse(p.y, y1, ny) < 1e-10);
         memcpy(y1, p.y, ny * sizeof(float));
     }
@@ -536,7 +814,7 @@ static void test_dropout_and_modes(void) {
     CHECK(memcmp(r1.s, r3.s, sizeof r1.s) == 0);
 
     gb_lstm_forward(&p.m, p.a, p.x, T, B, y1, NULL); /* evaluation: no masks, no draws */
-    CHECK(gb_lstm_acts_mask(p.a, 0) == NULL);
+    for (int l = 0; l <= 3; l++) CHECK(gb_lstm_acts_mask(p.a, l) == NULL);
     gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, NULL);
     CHECK(memcmp(y1, p.y, ny * sizeof(float)) == 0);
     CHECK(nmse(y1, p.y, ny) == 0);
@@ -564,7 +842,7 @@ static void test_dropout_and_modes(void) {
         gb_rng rk;
         gb_rng_seed(&rk, 9);
         gb_lstm_forward(&p.m, ak, x3, T, b3, y3, &rk);
-        gb_loss(GB_LOSS_MSE, GB_LOSS_ON_ALL, y3, x3, T, b3, c.D, dy3);
+        gb_loss(&p.m, &p.m.g, GB_LOSS_MSE, GB_LOSS_ON_ALL, y3, x3, NULL, T, b3, dy3);
         gb_lstm_backward(&p.m, ak, x3, dy3, T, b3);
         if (k == 0) memcpy(g3, p.m.grads, p.m.n_params * sizeof(float));
     }
@@ -574,7 +852,38 @@ static void test_dropout_and_modes(void) {
     gb_lstm_forward(&p.m, a3, p.x, T, B, p.y, NULL);
     CHECK(isnan(p.y[0]) && isnan(p.y[ny - 1]));
     gb_lstm_acts_free(a3);
-    free(x3), free(y3), free(y3b), free(y1);
+    free(x3), free(y3), free(y3b);
+    prob_free(&p);
+
+    /* dropout on all three sites, E = 4: the masks are drawn in site order (layer 0's input
+     * (T, B, Din) first, then layers 1, 2, then the head's input), each with its own p, the same
+     * in both paths; the rng moves by exactly their count */
+    c = (gb_lstm_config){.D = 16, .H = 32, .L = 3, .dropout = 0.25f, .E = 4, .dropout_in = 0.5f,
+                         .dropout_out = 0.125f};
+    prob_new(&p, c, T, B, 8, GB_LOSS_MSE, GB_LOSS_ON_ALL);
+    int Din = gb_lstm_din(&c);
+    float ps[4] = {0.5f, 0.25f, 0.25f, 0.125f};
+    float *yr = falloc(ny); /* y1: the fast path's */
+    for (int ref = 0; ref < 2; ref++) {
+        gb_lstm_use_reference(ref);
+        gb_rng *r = ref ? &r2 : &r1;
+        gb_rng_seed(r, 77);
+        gb_lstm_forward(&p.m, p.a, p.x, T, B, ref ? yr : y1, r);
+        gb_rng rr;
+        gb_rng_seed(&rr, 77);
+        for (int l = 0; l <= 3; l++) { /* each element is the next draw's verdict */
+            const float *mk = gb_lstm_acts_mask(p.a, l);
+            size_t nl = (size_t)T * B * (l ? c.H : Din), wrong = 0;
+            CHECK(mk != NULL);
+            for (size_t k = 0; mk && k < nl; k++)
+                wrong += mk[k] != (gb_rng_float(&rr) < ps[l] ? 0.0f : 1.0f / (1.0f - ps[l]));
+            CHECK_INT(wrong, 0);
+        }
+        CHECK(memcmp(r->s, rr.s, sizeof rr.s) == 0);
+    }
+    gb_lstm_use_reference(0);
+    CHECK(nmse(yr, y1, ny) < 1e-10);
+    free(y1), free(yr);
     prob_free(&p);
 }
 
@@ -617,6 +926,7 @@ static void test_init(void) {
     CHECK(m1.p.b_hh[2] + G == m1.p.fc_w);
     CHECK(m1.p.fc_b + 10 == m1.params + n);
     CHECK(m1.g.fc_b + 10 == m1.grads + n);
+    CHECK(m1.p.nade_w == NULL && m1.p.nade_v == NULL && m1.g.nade_w == NULL);
     int zero = 1;
     for (size_t i = 0; i < n; i++)
         zero &= m1.grads[i] == 0 && m1.adam_m[i] == 0 && m1.adam_v[i] == 0;
@@ -625,11 +935,21 @@ static void test_init(void) {
     gb_lstm_free(&m1), gb_lstm_free(&m2), gb_lstm_free(&m3);
     gb_lstm_free(&m3); /* twice is harmless */
 
-    gb_lstm_config bad[] = {{10, 16, 0, 0}, {10, 16, 5, 0}, {0, 16, 1, 0}, {10, 0, 1, 0},
-                            {10, 16, 2, 1.0f}, {10, 16, 2, -0.1f}, {10, 16, 2, NAN}};
+    gb_lstm_config bad[] = {
+        {.D = 10, .H = 16, .L = 0}, {.D = 10, .H = 16, .L = 5}, {.D = 0, .H = 16, .L = 1},
+        {.D = 10, .H = 0, .L = 1}, {.D = 10, .H = 16, .L = 2, .dropout = 1.0f},
+        {.D = 10, .H = 16, .L = 2, .dropout = -0.1f}, {.D = 10, .H = 16, .L = 2, .dropout = NAN},
+        {.D = 10, .H = 16, .L = 2, .E = -1}, {.D = 10, .H = 16, .L = 2, .dropout_in = 1.0f},
+        {.D = 10, .H = 16, .L = 2, .dropout_in = NAN},
+        {.D = 10, .H = 16, .L = 2, .dropout_out = -0.5f},
+        {.D = 10, .H = 16, .L = 2, .dropout_out = 1.5f}, {.D = 10, .H = 16, .L = 2, .head = 2},
+        {.D = 10, .H = 16, .L = 2, .head = GB_HEAD_NADE, .Hn = 0},
+        {.D = 10, .H = 16, .L = 2, .head = GB_HEAD_NADE, .Hn = 65537},
+        {.D = 10, .H = 16, .L = 2, .head = GB_HEAD_LINEAR, .Hn = 4}};
+    int nbad = (int)(sizeof bad / sizeof *bad);
     gb_lstm_acts *good, *a;
     CHECK_INT(gb_lstm_acts_new(&c, 2, 2, &good, NULL), GB_OK);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < nbad; i++) {
         gb_error e = {0};
         CHECK_INT(gb_lstm_init(&m1, &bad[i], &r, &e), GB_ERR_ARG);
         CHECK(m1.params == NULL && e.status == GB_ERR_ARG && e.msg[0] != 0);
@@ -643,6 +963,60 @@ static void test_init(void) {
     CHECK_INT(gb_lstm_acts_new(&c, 1 << 30, 1 << 30, &a, NULL), GB_ERR_LIMIT);
     gb_lstm_acts_free(good);
     gb_lstm_acts_free(NULL);
+}
+
+/* E inputs and a NADE head: Din = D + E columns in layer 0, Dout = D + Hn head rows, and W, V
+ * (D, Hn) after fc_b, drawn last, W uniform in +-1/sqrt(D) and V in +-1/sqrt(Hn) (their fan-ins)
+ * while the rest keeps +-1/sqrt(H). H = 16, D = 10, Hn = 25: the three bounds 0.25, 0.316, 0.2
+ * differ, and each region's largest |value| must come within 10% of its own bound (of ~5000,
+ * 250 and 250 draws: missing that has probability 0.9^250 < 1e-11), so a region drawn with
+ * another's bound fails. Activations made for another head are refused (NaN outputs). */
+static void test_init_nade(void) {
+    gb_lstm_config c = {.D = 10, .H = 16, .L = 2, .E = 3, .head = GB_HEAD_NADE, .Hn = 25};
+    size_t G = 64, Din = 13, Dout = 35, DH = 250;
+    size_t n = G * Din + G * 16 + 2 * G + (G * 16 + G * 16 + 2 * G) + Dout * 16 + Dout + 2 * DH;
+    CHECK_INT(gb_lstm_din(&c), 13);
+    CHECK_INT(gb_lstm_dout(&c), 35);
+    CHECK_INT(gb_lstm_n_params(&c), n);
+    gb_lstm m;
+    gb_rng r;
+    gb_rng_seed(&r, 3);
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    CHECK_INT(m.n_params, n);
+    CHECK(m.p.w_hh[0] == m.params + G * Din);
+    CHECK(m.p.b_hh[1] + G == m.p.fc_w);
+    CHECK(m.p.fc_b == m.p.fc_w + Dout * 16);
+    CHECK(m.p.nade_w == m.p.fc_b + Dout);
+    CHECK(m.p.nade_v == m.p.nade_w + DH);
+    CHECK(m.p.nade_v + DH == m.params + n);
+    CHECK(m.g.nade_v + DH == m.grads + n && m.g.nade_w == m.grads + (m.p.nade_w - m.params));
+    size_t starts[4] = {0, n - 2 * DH, n - DH, n};
+    double bound[3] = {0.25, 1 / sqrt(10.0), 0.2};
+    for (int reg = 0; reg < 3; reg++) {
+        double mx = 0;
+        for (size_t i = starts[reg]; i < starts[reg + 1]; i++)
+            if (fabs(m.params[i]) > mx) mx = fabs(m.params[i]);
+        if (mx > bound[reg] * (1 + 1e-6) || mx < 0.9 * bound[reg] || getenv("GB_TEST_VERBOSE"))
+            fprintf(stderr, "  region %d: max |p| %.4f, bound %.4f\n", reg, mx, bound[reg]);
+        CHECK(mx <= bound[reg] * (1 + 1e-6));
+        CHECK(mx >= 0.9 * bound[reg]);
+    }
+    /* block order: W's first value is draw number n - 2 D Hn of the rng */
+    gb_rng_seed(&r, 3);
+    float u = 0;
+    for (size_t i = 0; i <= n - 2 * DH; i++) u = gb_rng_float(&r);
+    float kw = 1.0f / sqrtf(10.0f); /* as the init computes it, in float */
+    CHECK(m.p.nade_w[0] == -kw + 2.0f * kw * u);
+    /* activations of a linear head of the same D, H, L: outputs NaN, not an overrun */
+    gb_lstm_config lin = c;
+    lin.head = GB_HEAD_LINEAR, lin.Hn = 0;
+    gb_lstm_acts *a;
+    CHECK_INT(gb_lstm_acts_new(&lin, 2, 1, &a, NULL), GB_OK);
+    float x[2 * 13] = {0}, y[2 * 35];
+    gb_lstm_forward(&m, a, x, 2, 1, y, NULL);
+    CHECK(isnan(y[0]) && isnan(y[2 * 35 - 1]));
+    gb_lstm_acts_free(a);
+    gb_lstm_free(&m);
 }
 
 static gb_lstm toy(size_t n) { /* a bare gb_lstm with n parameters, for clip and Adam */
@@ -692,7 +1066,7 @@ static void test_adam(void) {
     for (int i = 0; i < 3; i++) m.params[i] = (float)p[i];
     for (int s = 0; s < 2; s++) {
         for (int i = 0; i < 3; i++) m.grads[i] = (float)g[s][i];
-        gb_adam_step(&m, (float)lr, (float)b1, (float)b2, (float)eps);
+        gb_adam_step(&m, (float)lr, (float)b1, (float)b2, (float)eps, 0.0f);
         for (int i = 0; i < 3; i++) { /* the formula, in double */
             mm[i] = b1 * mm[i] + (1 - b1) * g[s][i];
             vv[i] = b2 * vv[i] + (1 - b2) * g[s][i] * g[s][i];
@@ -715,37 +1089,103 @@ static void test_adam(void) {
     gb_lstm_free(&m);
 }
 
+/* AdamW's decoupled decay, PyTorch's AdamW: p *= 1 - lr wd before the Adam update, on the weight
+ * matrices (every layer's W_ih and W_hh, fc_w, the NADE's W and V) and never on a bias. The
+ * classes come from this test's own walk of the block. At the first step m_hat = g and
+ * sqrt(v_hat) = |g|, so the update is lr g / (|g| + eps): by hand, with lr 0.1, wd 0.5,
+ * p = 0.5, g = 0.1: a weight goes to 0.5 * 0.95 - 0.1 * 0.1 / (0.1 + 1e-8) = 0.37500001, a bias
+ * to 0.40000001; with g = 0 a weight to 0.475 and a bias stays 0.5 exactly. The other elements
+ * (p, g of both signs) against the formula in double with the float constants the step gets:
+ * float rounding ~1e-7 against 1e-6, and the decay moves a weight by ~0.025. */
+static void test_adamw(void) {
+    gb_lstm_config c = {.D = 3, .H = 2, .L = 2, .E = 1, .head = GB_HEAD_NADE, .Hn = 2};
+    gb_lstm m;
+    gb_rng r;
+    gb_rng_seed(&r, 4);
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    size_t n = m.n_params, G = 8, Din = 4, H = 2, Dout = 5, DH = 6;
+    char *is_w = calloc(n, 1);
+    size_t off = 0, nw = 0;
+    for (int l = 0; l < 2; l++) {
+        size_t w = G * (l ? H : Din) + G * H; /* W_ih, W_hh; then b_ih, b_hh */
+        memset(is_w + off, 1, w), off += w + 2 * G;
+    }
+    memset(is_w + off, 1, Dout * H), off += Dout * H + Dout; /* fc_w; fc_b */
+    memset(is_w + off, 1, 2 * DH), off += 2 * DH;            /* nade_w, nade_v */
+    CHECK_INT(off, n);
+    for (size_t i = 0; i < n; i++) nw += is_w[i];
+    CHECK_INT(nw, 48 + 32 + 10 + 12);
+    double *p0 = malloc(n * sizeof *p0), *g = malloc(n * sizeof *g);
+    for (size_t i = 0; i < n; i++) {
+        p0[i] = i < 4 ? 0.5 : (float)(gb_rng_float(&r) * 2 - 1);
+        g[i] = i == 0 || i == 2 ? 0.1 : i == 1 || i == 3 ? 0.0 : (float)(gb_rng_float(&r) - 0.5);
+    }
+    /* elements 0, 1 are weights (W_ih of layer 0); put two biases beside them at 2, 3 by
+     * swapping in the first bias's place: b_ih of layer 0 starts at G * (Din + H) */
+    size_t b0 = G * (Din + H);
+    CHECK(is_w[0] && is_w[1] && !is_w[b0] && !is_w[b0 + 1]);
+    p0[b0] = 0.5, g[b0] = 0.1, p0[b0 + 1] = 0.5, g[b0 + 1] = 0.0;
+    for (size_t i = 0; i < n; i++) m.params[i] = (float)p0[i], m.grads[i] = (float)g[i];
+    double lr = 0.1f, wd = 0.5f, eps = 1e-8f;
+    gb_adam_step(&m, (float)lr, 0.9f, 0.999f, (float)eps, (float)wd);
+    CHECK_INT(m.adam_t, 1);
+    CHECK_NEAR(m.params[0], 0.37500001, 1e-6);
+    CHECK_NEAR(m.params[1], 0.475, 1e-7);
+    CHECK_NEAR(m.params[b0], 0.40000001, 1e-6);
+    CHECK(m.params[b0 + 1] == 0.5f);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double want = p0[i] * (is_w[i] ? 1 - lr * wd : 1) - lr * g[i] / (fabs(g[i]) + eps);
+        if (!(fabs(m.params[i] - want) <= 1e-6)) {
+            if (bad++ < 5)
+                fprintf(stderr, "  element %zu (%s): %.9g, want %.9g\n", i,
+                        is_w[i] ? "weight" : "bias", m.params[i], want);
+        }
+        if (!is_w[i] && g[i] == 0) CHECK(m.params[i] == (float)p0[i]);
+    }
+    CHECK_INT(bad, 0);
+    free(is_w), free(p0), free(g);
+    gb_lstm_free(&m);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* training smoke test */
 
 /* A periodic roll (period 4, two voices) cut into windows at every offset; the model learns to
  * predict the next step. 200 Adam steps must take the evaluation loss below a tenth of the
- * initial one. */
-static double train(gb_loss_kind kind, int steps) {
+ * initial one. With a NADE head the step's phase comes in as E = 4 extra inputs (as the meter
+ * would), with dropout on every site, and AdamW's decay on. */
+static double train(gb_loss_kind kind, int nade, int steps) {
     enum { D = 8, T = 8, B = 8, P = 4 };
     gb_lstm_config c = {.D = D, .H = 16, .L = 2, .dropout = 0.1f};
+    if (nade)
+        c.E = P, c.dropout_in = 0.1f, c.dropout_out = 0.1f, c.head = GB_HEAD_NADE, c.Hn = 8;
+    int Din = gb_lstm_din(&c);
     prob p;
     prob_new(&p, c, T, B, 17, kind, GB_LOSS_ON_LAST);
     for (int t = 0; t < T; t++)
-        for (int b = 0; b < B; b++)
-            for (int s = 0; s < 2; s++) { /* step k: pitches (k % 4) and 4 + (k * 3 % 4) */
-                float *xr = p.x + ((size_t)t * B + b) * D, *tr = p.t + ((size_t)t * B + b) * D;
-                int k = t + b;
-                if (s == 0) memset(xr, 0, D * sizeof(float)), memset(tr, 0, D * sizeof(float));
+        for (int b = 0; b < B; b++) {
+            /* step k: pitches (k % 4) and 4 + (k * 3 % 4) */
+            float *xr = p.x + ((size_t)t * B + b) * Din, *tr = p.t + ((size_t)t * B + b) * D;
+            int k = t + b;
+            memset(xr, 0, Din * sizeof(float)), memset(tr, 0, D * sizeof(float));
+            for (int s = 0; s < 2; s++) {
                 float vel = kind == GB_LOSS_MSE ? (s ? 0.5f : 0.8f) : 1.0f;
                 xr[s ? 4 + (k * 3) % P : k % P] = vel;
                 tr[s ? 4 + ((k + 1) * 3) % P : (k + 1) % P] = vel;
             }
+            if (nade) xr[D + k % P] = 1;
+        }
     double L0 = prob_loss(&p, 0);
     gb_rng r;
     gb_rng_seed(&r, 5);
     for (int s = 0; s < steps; s++) {
         gb_lstm_zero_grad(&p.m);
         gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, &r);
-        gb_loss(kind, GB_LOSS_ON_LAST, p.y, p.t, T, B, D, p.dy);
+        gb_loss(&p.m, &p.m.g, kind, GB_LOSS_ON_LAST, p.y, p.t, NULL, T, B, p.dy);
         gb_lstm_backward(&p.m, p.a, p.x, p.dy, T, B);
         gb_lstm_clip(&p.m, 1.0f);
-        gb_adam_step(&p.m, 1e-2f, 0.9f, 0.999f, 1e-8f);
+        gb_adam_step(&p.m, 1e-2f, 0.9f, 0.999f, 1e-8f, nade ? 1e-2f : 0.0f);
     }
     double L1 = prob_loss(&p, 0);
     prob_free(&p);
@@ -753,11 +1193,13 @@ static double train(gb_loss_kind kind, int steps) {
 }
 
 static void test_training_smoke(void) {
-    double bce = train(GB_LOSS_BCE, 200), mse = train(GB_LOSS_MSE, 200);
-    if (bce >= 0.1 || mse >= 0.1 || getenv("GB_TEST_VERBOSE"))
-        fprintf(stderr, "  loss ratios: BCE %g, MSE %g\n", bce, mse);
-    CHECK(bce < 0.1); /* measured ~0.02 */
-    CHECK(mse < 0.1); /* measured ~5e-4 */
+    double bce = train(GB_LOSS_BCE, 0, 200), mse = train(GB_LOSS_MSE, 0, 200);
+    double nade = train(GB_LOSS_BCE, 1, 200);
+    if (bce >= 0.1 || mse >= 0.1 || nade >= 0.1 || getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr, "  loss ratios: BCE %g, MSE %g, NADE %g\n", bce, mse, nade);
+    CHECK(bce < 0.1);  /* measured ~0.02 */
+    CHECK(mse < 0.1);  /* measured ~5e-4 */
+    CHECK(nade < 0.1); /* measured ~0.01 */
 }
 
 int main(void) {
@@ -770,8 +1212,10 @@ int main(void) {
     RUN(test_fast_vs_reference);
     RUN(test_dropout_and_modes);
     RUN(test_init);
+    RUN(test_init_nade);
     RUN(test_clip);
     RUN(test_adam);
+    RUN(test_adamw);
     RUN(test_training_smoke);
     TEST_END();
 }

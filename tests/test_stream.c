@@ -8,7 +8,7 @@
 #include "test.h"
 
 static void run_case(int D, int H, int L, int T, int B) {
-    gb_lstm_config c = {D, H, L, 0.3f};
+    gb_lstm_config c = {.D = D, .H = H, .L = L, .dropout = 0.3f};
     gb_rng r;
     gb_rng_seed(&r, (uint64_t)(D * 7 + H * 5 + L * 3 + T + B));
     gb_lstm m;
@@ -67,7 +67,7 @@ static void test_matches_forward(void) {
 }
 
 static void test_bad_sizes(void) {
-    gb_lstm_config c = {128, 8, 2, 0};
+    gb_lstm_config c = {.D = 128, .H = 8, .L = 2};
     gb_lstm_stream *s;
     gb_error e;
     CHECK_INT(gb_lstm_stream_new(&c, 0, 4, &s, &e), GB_ERR_ARG);

@@ -1,8 +1,8 @@
-/* cmd_eval.c - `groovybee eval MODEL FILE... [--json]`: the model's loss on whole parts, each
+/* cmd_eval.c - `groovybee eval MODEL FILE... [--keys LO-HI] [--json]`: the model's loss on whole parts, each
  * run from its first step to its last with the LSTM's states carried (src/model/stream.h),
  * every step predicted from the steps before it (the first from a zero input); for BCE models
  * also the frame-level negative log-likelihood of the literature on polyphonic music
- * (Boulanger-Lewandowski et al. 2012): nats per step, summed over the 128 pitches. */
+ * (Boulanger-Lewandowski et al. 2012): nats per step, summed over the pitches of --keys. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <math.h>
@@ -14,18 +14,20 @@
 #include "model/stream.h"
 
 static const char *HELP =
-    "usage: groovybee eval MODEL.safetensors FILE... [--json]\n"
+    "usage: groovybee eval MODEL.safetensors FILE... [--keys LO-HI] [--json]\n"
     "\n"
     "Runs the model over each part of each FILE (MIDI files, or folders walked for .mid/.midi)\n"
     "whole, with the model's own encoding and part filter, its states carried from step to\n"
     "step, predicting every step from the steps before it (the first from a zero input). Per\n"
     "part and over all of them (weighted by steps) it reports the mean loss per step (the\n"
     "model's loss, averaged over its features) and, for BCE models, the frame-level negative\n"
-    "log-likelihood: nats per step summed over the 128 pitches (onset features not counted),\n"
-    "the figure published for polyphonic music benchmarks such as the JSB chorales.\n"
+    "log-likelihood: nats per step summed over the pitches of --keys (onset features not\n"
+    "counted), the figure published for polyphonic music benchmarks such as the JSB chorales\n"
+    "(over the 88 piano keys: --keys 21-108; docs/metrics.md says what it means for a NADE).\n"
     "A file that cannot be read is skipped with a warning; the exit status is then 1.\n"
     "\n"
     "options:\n"
+    "  --keys LO-HI            the pitches the NLL sums over [0-127]\n"
     "  --json                  one JSON object on stdout instead of the table\n"
     "  -h, --help              show this help\n";
 

@@ -144,7 +144,8 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
             e->binary ? "binary" : "velocity", e->onsets ? " + onsets" : "", in->net.D,
             e->meter ? " + meter" : "", progs,
             e->drums ? " + drums" : (strcmp(progs, "all") == 0 ? " but drums" : ""));
-    char head[48] = "linear head";
+    char head[48] = "sigmoid head"; /* BCE on the linear head's logits; MSE: velocities */
+    if (in->loss == GB_LOSS_MSE) snprintf(head, sizeof head, "linear head");
     if (in->net.head == GB_HEAD_NADE) snprintf(head, sizeof head, "NADE head of %d", in->net.Hn);
     fprintf(stderr, "  model: LSTM %d x %d, %s, dropout %g (in %g, out %g), %s loss on %s\n",
             in->net.L, in->net.H, head, (double)in->net.dropout, (double)in->net.dropout_in,
@@ -205,8 +206,9 @@ static void print_corpus(const gb_dataset *ds, const gb_ds_windows *wt, const gb
         fprintf(stderr, "; %zu part%s shorter than %d steps: one shorter window each (none for "
                 "a part of one step)", sp, sp == 1 ? "" : "s", T + 1);
     uint64_t unc = wt->uncovered + wv->uncovered;
-    fprintf(stderr, "; %llu of %llu steps predicted by no window%s\n", (unsigned long long)unc,
-            (unsigned long long)ds->steps, unc ? " (a smaller --stride covers more)" : "");
+    fprintf(stderr, "; %llu of %llu target steps predicted by no window%s\n",
+            (unsigned long long)unc, (unsigned long long)(ds->steps - ds->n_parts),
+            unc ? " (a smaller --stride covers more)" : "");
 }
 
 typedef struct {
@@ -475,6 +477,9 @@ static int resolve(const args *a, gb_model_info *in) {
             return cli_usage_error(C, "--instrument: %s", e.msg);
     }
     if (a->meter >= 0) in->enc.meter = a->meter;
+    if (in->enc.meter && in->enc.roll.strip_silence)
+        return cli_usage_error(C, "the meter inputs need the rests kept: add --no-meter, or "
+                               "--keep-silence");
     in->net.E = in->enc.meter ? GB_DS_METER_FEATURES : 0;
     if (a->head) {
         if (strcmp(a->head, "sigmoid") && strcmp(a->head, "nade"))

@@ -411,11 +411,14 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
     int Din = (int)w0->shape[1], H = (int)h0->shape[1], L = 0;
     const gb_st_tensor *nw = gb_st_find(&f, "nade.W"), *fw = gb_st_find(&f, "fc.weight");
     const gb_st_tensor *dt = nw ? nw : fw;
-    if (!dt || dt->ndim != 2 || dt->shape[0] < 1 || dt->shape[0] > Din ||
+    if (!dt) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: tensor 'fc.weight' is missing", path);
+        goto out;
+    }
+    if (dt->ndim != 2 || dt->shape[0] < 1 || dt->shape[0] > Din ||
         (nw && (dt->shape[1] < 1 || dt->shape[1] > MAX_DIM))) {
-        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %s is %s: want a (D, %s) matrix with D <= "
-                    "lstm1's %d inputs", path, nw ? "nade.W" : "fc.weight",
-                    dt ? "of another shape" : "missing", nw ? "Hn" : "H", Din);
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %s is not a (D, %s) matrix with D <= lstm1's "
+                    "%d inputs", path, nw ? "nade.W" : "fc.weight", nw ? "Hn" : "H", Din);
         goto out;
     }
     int D = (int)dt->shape[0], Hn = nw ? (int)nw->shape[1] : 0;
@@ -502,9 +505,13 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
         (s = meta_u64(&f, path, "valid_windows", 10, &info->valid_windows, err)))
         goto out;
     if (md != D || mh != H || ml != L || mhn != Hn) {
-        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata says D %d, H %d, L %d, NADE hidden %d "
-                    "but the tensors have D %d, H %d, L %d, NADE hidden %d", path, md, mh, ml,
-                    mhn, D, H, L, Hn);
+        char mn[32] = "", tn[32] = "";
+        if (mhn != Hn) {
+            snprintf(mn, sizeof mn, ", NADE hidden %d", mhn);
+            snprintf(tn, sizeof tn, ", NADE hidden %d", Hn);
+        }
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata says D %d, H %d, L %d%s but the "
+                    "tensors have D %d, H %d, L %d%s", path, md, mh, ml, mn, D, H, L, tn);
         goto out;
     }
     if ((v = gb_st_meta(&f, "head")) && strcmp(v, nw ? "nade" : "linear") != 0) {
