@@ -318,8 +318,9 @@ static void run_parity(const fixture *fx, int ref, mutation mut, errors *e) {
     }
     if (mut == MUT_NADE_W_T && m.p.nade_w) { /* nade.W read as if it were (Hn, D) */
         const float *w = gb_st_find(&fx->f, "nade.W")->data;
+        int Hn = c->Hn;
         for (int k = 0; k < D; k++)
-            for (int j = 0; j < c->Hn; j++) m.p.nade_w[(size_t)k * c->Hn + j] = w[(size_t)j * D + k];
+            for (int j = 0; j < Hn; j++) m.p.nade_w[(size_t)k * Hn + j] = w[(size_t)j * D + k];
     }
 
     /* forward (evaluation: no rng, no dropout), loss, backward */

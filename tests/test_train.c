@@ -44,12 +44,23 @@ static int log_losses(const char *path, char lines[][128], int max) {
     return n;
 }
 
+static int everything; /* tiny_info turns on every option of issue 10 (and wants a meter ds) */
+
 static void tiny_info(gb_model_info *in) {
     gb_model_info_default(in);
     in->net.H = 8;
     in->seq = 16, in->stride = 12, in->batch = 8;
     in->lr = 1e-2f;
     in->seed = 3;
+    if (everything) {
+        in->enc.meter = 1;
+        in->net.E = GB_DS_METER_FEATURES;
+        in->net.head = GB_HEAD_NADE, in->net.Hn = 8;
+        in->net.dropout_in = 0.1f, in->net.dropout_out = 0.2f;
+        in->transpose = 3, in->weight_decay = 0.01f;
+        in->lr_decay = 0.5f, in->lr_patience = 1;
+        in->ema = 0.9f;
+    }
 }
 
 typedef struct {
@@ -102,17 +113,20 @@ static gb_status train(const gb_dataset *d, const char *name, int epochs, int re
     return s;
 }
 
-static void test_resume_bit_identical(void) {
+/* Resuming reproduces an uninterrupted run bit for bit: the plain roll model on ds, or (d with
+ * meter, everything set) the NADE head with meter inputs, transposition, dropout on the inputs
+ * and the output, AdamW, lr decay on plateau and averaged weights. */
+static void resume_bit_identical(const gb_dataset *d) {
     rec a = {0}, b = {0};
     gb_train_result ra, rb;
     gb_error e;
-    CHECK_INT(train(&ds, "a.safetensors", 3, 0, 0, 0, &a, &ra, &e), GB_OK);
+    CHECK_INT(train(d, "a.safetensors", 3, 0, 0, 0, &a, &ra, &e), GB_OK);
     CHECK_INT(a.n, 3);
     CHECK_INT(ra.epochs_done, 3);
     CHECK(a.train[2] < a.train[0]); /* it learns */
-    CHECK_INT(train(&ds, "b.safetensors", 1, 0, 0, 0, &b, &rb, &e), GB_OK);
+    CHECK_INT(train(d, "b.safetensors", 1, 0, 0, 0, &b, &rb, &e), GB_OK);
     CHECK_INT(b.n, 1);
-    CHECK_INT(train(&ds, "b.safetensors", 3, 1, 0, 0, &b, &rb, &e), GB_OK);
+    CHECK_INT(train(d, "b.safetensors", 3, 1, 0, 0, &b, &rb, &e), GB_OK);
     CHECK_INT(b.n, 3);
     CHECK_INT(rb.epochs_done, 3);
     CHECK_INT(rb.epochs_run, 2);
@@ -130,9 +144,44 @@ static void test_resume_bit_identical(void) {
     CHECK(same_file(tmp_path("a.safetensors"), tmp_path("b.safetensors")));
     CHECK(same_file(tmp_path("a.optim.safetensors"), tmp_path("b.optim.safetensors")));
     /* resuming a finished run trains nothing */
-    CHECK_INT(train(&ds, "b.safetensors", 3, 1, 0, 0, &b, &rb, &e), GB_OK);
+    CHECK_INT(train(d, "b.safetensors", 3, 1, 0, 0, &b, &rb, &e), GB_OK);
     CHECK_INT(rb.epochs_run, 0);
     CHECK_INT(rb.stop, GB_STOP_EPOCHS);
+    if (!everything) return;
+    /* the model file holds the averaged weights, not the last ones; the optim file both */
+    gb_lstm m, last;
+    gb_model_info in;
+    gb_ckpt_progress pr;
+    CHECK_INT(gb_ckpt_load(tmp_path("b.safetensors"), &m, &in, &e), GB_OK);
+    CHECK(m.cfg.head == GB_HEAD_NADE && m.cfg.E == GB_DS_METER_FEATURES && in.ema == 0.9f);
+    CHECK_INT(gb_ckpt_load(tmp_path("b.safetensors"), &last, &in, &e), GB_OK);
+    gb_model_info_free(&in);
+    CHECK_INT(gb_ema_init(&last, &e), GB_OK);
+    CHECK_INT(gb_ckpt_load_optim(tmp_path("b.optim.safetensors"), &last, &pr, &e), GB_OK);
+    if (rb.best_epoch == 3) /* the model file is the last epoch's average */
+        CHECK(!memcmp(m.params, last.ema, m.n_params * sizeof(float)));
+    CHECK(memcmp(last.params, last.ema, m.n_params * sizeof(float)) != 0);
+    CHECK(pr.lr > 0 && pr.lr <= 1e-2f);
+    gb_lstm_free(&m), gb_lstm_free(&last);
+}
+
+static void test_resume_bit_identical(void) { resume_bit_identical(&ds); }
+
+static void test_resume_everything(void) {
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    enc.meter = 1;
+    gb_dataset dm;
+    gb_error e;
+    const char *paths[6];
+    for (int i = 0; i < 6; i++) paths[i] = ds.files[i].path;
+    CHECK_INT(gb_ds_init(&dm, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_paths(&dm, paths, 6, 0, NULL, NULL, &e), GB_OK);
+    CHECK_INT(gb_ds_split(&dm, 0.34, 1, NULL), GB_OK);
+    everything = 1;
+    resume_bit_identical(&dm);
+    everything = 0;
+    gb_ds_free(&dm);
 }
 
 static void test_nan_stops(void) {
@@ -323,6 +372,7 @@ int main(void) {
     }
     CHECK_INT(gb_ds_split(&ds, 0.34, 1, NULL), GB_OK);
     RUN(test_resume_bit_identical);
+    RUN(test_resume_everything);
     RUN(test_nan_stops);
     RUN(test_patience_keeps_best);
     RUN(test_target_and_batches);

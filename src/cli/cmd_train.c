@@ -70,6 +70,8 @@ static const char *HELP =
     "  --lr-decay F           multiply the lr by F after --lr-patience epochs without a\n"
     "                         better validation loss [1: off]\n"
     "  --lr-patience N        [0: off]\n"
+    "  --ema D                validate and save an average of the weights, each step\n"
+    "                         weighing the old average by D (e.g. 0.999) [0: off]\n"
     "  --batch B              windows a batch [64]\n"
     "  --lr X                 Adam learning rate [roll: 0.003, paper: 0.001]\n"
     "  --clip X               clip gradients to this global L2 norm [0: off]\n"
@@ -110,7 +112,7 @@ typedef struct {
     const char *preset, *loss, *loss_on, *values, *out, *log, *head, *seq, *stride;
     opt_l hidden, layers, spb, ticks, batch, epochs, patience, max_windows, threads, seed,
         nade_hidden, transpose, lr_patience;
-    opt_d dropout, dropout_in, dropout_out, lr, clip, vfrac, target, weight_decay, lr_decay;
+    opt_d dropout, dropout_in, dropout_out, lr, clip, vfrac, target, weight_decay, lr_decay, ema;
     int strip, onsets, meter, resume, quiet; /* strip, meter: -1 unset */
     const char *programs[MAXLIST], *instruments[MAXLIST], *valid[MAXLIST];
     int n_programs, n_instruments, n_valid;
@@ -161,6 +163,9 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
     if (in->lr_patience > 0 && in->lr_decay < 1)
         snprintf(opt + strlen(opt), sizeof opt - strlen(opt), ", lr x %g after %d flat epochs",
                  (double)in->lr_decay, in->lr_patience);
+    if (in->ema > 0)
+        snprintf(opt + strlen(opt), sizeof opt - strlen(opt), ", averaged weights (%g)",
+                 (double)in->ema);
     fprintf(stderr, "  training: windows of %d steps every %d, batch %d, Adam lr %g%s, %s, "
             "seed %llu, threads %d%s\n", in->seq, in->stride, in->batch, (double)in->lr, opt,
             clip, (unsigned long long)in->seed, in->threads, in->threads ? "" : " (default)");
@@ -271,7 +276,7 @@ static int parse_args(int argc, char **argv, args *a) {
         O_KEEP, O_VALUES, O_ONSETS, O_PROGRAM, O_INSTRUMENT, O_SEQ, O_STRIDE, O_BATCH, O_LR,
         O_CLIP, O_EPOCHS, O_VFRAC, O_VALID, O_PATIENCE, O_TARGET, O_MAXW, O_THREADS, O_SEED,
         O_RESUME, O_LOG, O_HEAD, O_NADE_HIDDEN, O_METER, O_NO_METER, O_TRANSPOSE, O_DROPOUT_IN,
-        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE
+        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE, O_EMA
     };
     static const struct option opts[] = {
         {"preset", required_argument, 0, O_PRESET}, {"hidden", required_argument, 0, O_HIDDEN},
@@ -302,6 +307,7 @@ static int parse_args(int argc, char **argv, args *a) {
         {"weight-decay", required_argument, 0, O_WD},
         {"lr-decay", required_argument, 0, O_LR_DECAY},
         {"lr-patience", required_argument, 0, O_LR_PATIENCE},
+        {"ema", required_argument, 0, O_EMA},
         {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *C = "train";
@@ -350,6 +356,7 @@ static int parse_args(int argc, char **argv, args *a) {
         case O_WD: DBLOPT(weight_decay, "--weight-decay", 0, 1e6); break;
         case O_LR_DECAY: DBLOPT(lr_decay, "--lr-decay", 1e-6, 1); break;
         case O_LR_PATIENCE: INTOPT(lr_patience, "--lr-patience", 0, 1 << 30); break;
+        case O_EMA: DBLOPT(ema, "--ema", 0, 0.999999); break;
         case O_BATCH: INTOPT(batch, "--batch", 1, 1 << 16); break;
         case O_LR: DBLOPT(lr, "--lr", 1e-12, 1e30); break;
         case O_CLIP: DBLOPT(clip, "--clip", 0, 1e30); break;
@@ -394,6 +401,7 @@ static int parse_args(int argc, char **argv, args *a) {
                           : a->dropout_out.set ? "--dropout-out"
                           : a->weight_decay.set ? "--weight-decay"
                           : a->lr_decay.set ? "--lr-decay" : a->lr_patience.set ? "--lr-patience"
+                          : a->ema.set ? "--ema"
                           : a->batch.set ? "--batch" : a->lr.set ? "--lr"
                           : a->clip.set ? "--clip" : a->vfrac.set ? "--valid-fraction"
                           : a->seed.set ? "--seed" : NULL;
@@ -413,6 +421,7 @@ static int parse_args(int argc, char **argv, args *a) {
 #define ROLL_WEIGHT_DECAY 0.0f
 #define ROLL_LR_DECAY 1.0f
 #define ROLL_LR_PATIENCE 0
+#define ROLL_EMA 0.0f
 #define ROLL_SEQ_BEATS 16
 #define ROLL_STRIDE_BEATS 8
 
@@ -429,6 +438,7 @@ static int resolve(const args *a, gb_model_info *in) {
         in->net.dropout_in = ROLL_DROPOUT_IN, in->net.dropout_out = ROLL_DROPOUT_OUT;
         in->weight_decay = ROLL_WEIGHT_DECAY;
         in->lr_decay = ROLL_LR_DECAY, in->lr_patience = ROLL_LR_PATIENCE;
+        in->ema = ROLL_EMA;
         seq_stride_beats[0] = ROLL_SEQ_BEATS, seq_stride_beats[1] = ROLL_STRIDE_BEATS;
     } else if (strcmp(preset, "paper") == 0) {
         in->enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};
@@ -526,6 +536,7 @@ static int resolve(const args *a, gb_model_info *in) {
     if (a->weight_decay.set) in->weight_decay = (float)a->weight_decay.v;
     if (a->lr_decay.set) in->lr_decay = (float)a->lr_decay.v;
     if (a->lr_patience.set) in->lr_patience = (int)a->lr_patience.v;
+    if (a->ema.set) in->ema = (float)a->ema.v;
     return EXIT_OK;
 }
 

@@ -147,10 +147,12 @@ gb_status gb_model_info_check(const gb_model_info *in, gb_error *err) {
         return gb_fail(err, GB_ERR_ARG, -1, "NADE hidden units %d: need 1..%d with a NADE head, "
                        "none without", c->Hn, MAX_DIM);
     if (in->transpose < 0 || in->transpose > 127 || !(in->weight_decay >= 0) ||
-        !(in->lr_decay > 0 && in->lr_decay <= 1) || in->lr_patience < 0)
+        !(in->lr_decay > 0 && in->lr_decay <= 1) || in->lr_patience < 0 ||
+        !(in->ema >= 0 && in->ema < 1))
         return gb_fail(err, GB_ERR_ARG, -1, "transpose %d (0..127), weight decay %g (>= 0), lr "
-                       "decay %g ((0, 1]), lr patience %d (>= 0)", in->transpose,
-                       (double)in->weight_decay, (double)in->lr_decay, in->lr_patience);
+                       "decay %g ((0, 1]), lr patience %d (>= 0), ema %g ([0, 1))", in->transpose,
+                       (double)in->weight_decay, (double)in->lr_decay, in->lr_patience,
+                       (double)in->ema);
     return GB_OK;
 }
 
@@ -253,6 +255,7 @@ gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
     putf(b, "weight_decay", "%.9g", (double)in->weight_decay);
     putf(b, "lr_decay", "%.9g", (double)in->lr_decay);
     putf(b, "lr_patience", "%d", in->lr_patience);
+    putf(b, "ema", "%.9g", (double)in->ema);
     putf(b, "seq", "%d", in->seq);
     putf(b, "stride", "%d", in->stride);
     putf(b, "batch", "%d", in->batch);
@@ -534,13 +537,13 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
             goto out;
         }
     }
-    float *fv[6] = {&info->net.dropout, &info->net.dropout_in, &info->net.dropout_out,
-                    &info->weight_decay, &info->lr_decay, &info->lr};
-    static const char *const fk[6] = {"dropout", "dropout_in", "dropout_out", "weight_decay",
-                                      "lr_decay", "lr"};
-    for (int i = 0; i < 6; i++) {
+    float *fv[7] = {&info->net.dropout, &info->net.dropout_in, &info->net.dropout_out,
+                    &info->ema, &info->lr_decay, &info->weight_decay, &info->lr};
+    static const char *const fk[7] = {"dropout", "dropout_in", "dropout_out", "ema", "lr_decay",
+                                      "weight_decay", "lr"};
+    for (int i = 0; i < 7; i++) { /* probabilities and ema below 1, lr_decay up to 1 */
         dv = *fv[i];
-        if ((s = meta_double(&f, path, fk[i], 0, i < 3 ? 0.999999 : i == 4 ? 1 : 1e30, 0, &dv,
+        if ((s = meta_double(&f, path, fk[i], 0, i < 4 ? 0.999999 : i == 4 ? 1 : 1e30, 0, &dv,
                              err)))
             goto out;
         *fv[i] = (float)dv;
@@ -615,9 +618,10 @@ char *gb_ckpt_optim_path(const char *model_path) {
 gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_progress *pr,
                              gb_error *err) {
     int64_t n = (int64_t)m->n_params;
-    gb_st_tensor_in t[3] = {{.name = "params", .data = m->params, .ndim = 1, .shape = {n}},
+    gb_st_tensor_in t[4] = {{.name = "params", .data = m->params, .ndim = 1, .shape = {n}},
                             {.name = "exp_avg", .data = m->adam_m, .ndim = 1, .shape = {n}},
-                            {.name = "exp_avg_sq", .data = m->adam_v, .ndim = 1, .shape = {n}}};
+                            {.name = "exp_avg_sq", .data = m->adam_v, .ndim = 1, .shape = {n}},
+                            {.name = "ema", .data = m->ema, .ndim = 1, .shape = {n}}};
     meta_b *b = calloc(1, sizeof *b);
     if (!b) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
     put(b, "format", GB_CKPT_OPTIM_FORMAT);
@@ -634,7 +638,7 @@ gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_p
     putf(b, "rng", "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, pr->rng.s[0],
          pr->rng.s[1], pr->rng.s[2], pr->rng.s[3]);
     putf(b, "corpus_hash", "%016" PRIx64, pr->corpus_hash);
-    gb_status s = gb_st_write(path, t, 3, b->kv, err);
+    gb_status s = gb_st_write(path, t, m->ema ? 4 : 3, b->kv, err);
     free(b);
     return s;
 }
@@ -703,20 +707,21 @@ gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr,
         s = bad_meta(err, path, "rng", rng, "a state other than all zeros");
         goto out;
     }
-    float *dst[3] = {m->params, m->adam_m, m->adam_v};
-    static const char *const names[3] = {"params", "exp_avg", "exp_avg_sq"};
-    if (f.n != 3) {
-        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %zu tensors, want params, exp_avg, exp_avg_sq",
-                    path, f.n);
+    float *dst[4] = {m->params, m->adam_m, m->adam_v, m->ema};
+    static const char *const names[4] = {"params", "exp_avg", "exp_avg_sq", "ema"};
+    int nt = m->ema ? 4 : 3; /* the averaged weights when the run keeps them */
+    if (f.n != (size_t)nt) {
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %zu tensors, want params, exp_avg, exp_avg_sq%s",
+                    path, f.n, m->ema ? ", ema" : "");
         goto out;
     }
-    const gb_st_tensor *t[3];
-    for (int i = 0; i < 3; i++)
+    const gb_st_tensor *t[4];
+    for (int i = 0; i < nt; i++)
         if (!(t[i] = want_tensor(&f, path, names[i], 1, (int64_t)m->n_params, 0, err))) {
             s = GB_ERR_FORMAT;
             goto out;
         }
-    for (int i = 0; i < 3; i++) memcpy(dst[i], t[i]->data, m->n_params * sizeof(float));
+    for (int i = 0; i < nt; i++) memcpy(dst[i], t[i]->data, m->n_params * sizeof(float));
     m->adam_t = (long)step;
 out:
     gb_st_free(&f);

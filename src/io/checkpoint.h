@@ -42,6 +42,8 @@ typedef struct {
     float lr_decay;      /* lr multiplied by this after lr_patience epochs without improvement
                             (1: never) */
     int lr_patience;
+    float ema;           /* > 0: the decay of averaged weights, which validation and the model
+                            file then use (gb_ema_step); 0: none */
     uint64_t seed;
     int threads;         /* 0: the libraries' default */
     char *corpus;        /* the corpus arguments as a JSON array of strings (owned; may be NULL) */
@@ -97,7 +99,8 @@ typedef struct {
 /* "DIR/name.safetensors" -> "DIR/name.optim.safetensors"; any other name gets
  * ".optim.safetensors" appended. Returns a malloc'd string, NULL when out of memory. */
 char *gb_ckpt_optim_path(const char *model_path);
-/* The last parameters, Adam's m, v and t, and the progress. */
+/* The last parameters, Adam's m, v and t, the averaged weights when m->ema is set, and the
+ * progress. Loading wants the ema tensor exactly when m->ema is allocated. */
 gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_progress *pr,
                              gb_error *err);
 /* Into an allocated m of the same configuration: its params, adam_m, adam_v, adam_t. */

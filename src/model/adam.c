@@ -1,7 +1,10 @@
-/* adam.c - global-norm gradient clipping and the Adam step, over the flat blocks of gb_lstm. */
+/* adam.c - global-norm gradient clipping, the Adam(W) step and the averaged weights, over the
+ * flat blocks of gb_lstm. */
 #include "model/lstm.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 float gb_lstm_clip(gb_lstm *m, float max_norm) {
     double ss = 0;
@@ -34,6 +37,20 @@ static void decay(gb_lstm *m, float f) {
     }
     for (int i = 0; i < nm; i++)
         for (size_t k = 0; k < mats[i].n; k++) mats[i].p[k] *= f;
+}
+
+gb_status gb_ema_init(gb_lstm *m, gb_error *err) {
+    free(m->ema);
+    if (!(m->ema = malloc(m->n_params * sizeof *m->ema)))
+        return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for the averaged weights");
+    memcpy(m->ema, m->params, m->n_params * sizeof *m->ema);
+    return GB_OK;
+}
+
+void gb_ema_step(gb_lstm *m, float decay) {
+    double t = (double)m->adam_t, d = (1 + t) / (10 + t);
+    float w = 1.0f - (float)(d < decay ? d : decay);
+    for (size_t i = 0; i < m->n_params; i++) m->ema[i] += w * (m->params[i] - m->ema[i]);
 }
 
 void gb_adam_step(gb_lstm *m, float lr, float beta1, float beta2, float eps, float weight_decay) {

@@ -128,7 +128,7 @@ gb_status gb_lstm_init(gb_lstm *m, const gb_lstm_config *c, gb_rng *rng, gb_erro
 }
 
 void gb_lstm_free(gb_lstm *m) {
-    free(m->params), free(m->grads), free(m->adam_m), free(m->adam_v);
+    free(m->params), free(m->grads), free(m->adam_m), free(m->adam_v), free(m->ema);
     memset(m, 0, sizeof *m);
 }
 

@@ -73,6 +73,7 @@ typedef struct {
     gb_lstm_config cfg;
     size_t n_params;
     float *params, *grads, *adam_m, *adam_v; /* (n_params) each */
+    float *ema; /* (n_params) an exponential moving average of params (gb_ema_step), or NULL */
     gb_lstm_views p, g;
     long adam_t; /* Adam steps taken */
 } gb_lstm;
@@ -131,6 +132,13 @@ float gb_lstm_clip(gb_lstm *m, float max_norm);
  * weight_decay > 0, AdamW's decoupled decay (PyTorch's AdamW: p -= lr * wd * p first) on the
  * weight matrices only, never on biases. */
 void gb_adam_step(gb_lstm *m, float lr, float beta1, float beta2, float eps, float weight_decay);
+
+/* The averaged weights (Polyak averaging, as TensorFlow's ExponentialMovingAverage with
+ * num_updates): allocates m->ema as a copy of params, then each gb_ema_step after an Adam step
+ * does ema += (1 - d) (params - ema) with d = min(decay, (1 + t) / (10 + t)), t = m->adam_t, so
+ * that early steps are not averaged with the initial weights for long. */
+gb_status gb_ema_init(gb_lstm *m, gb_error *err);
+void gb_ema_step(gb_lstm *m, float decay);
 
 /* Kernels: a naive reference, kept as the oracle, and the fast path (OpenBLAS + OpenMP).
  * gb_lstm_use_reference(1) makes forward/backward use the reference; tests compare the two. */

@@ -121,6 +121,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
     gb_ckpt_progress pr = {.best_loss = INFINITY, .train_loss = NAN, .corpus_hash = hash,
                            .lr = info->lr};
     gb_rng_seed(&pr.rng, gb_train_seed(info->seed, GB_SEED_DROPOUT, 0));
+    if (info->ema > 0 && (s = gb_ema_init(&m, err)) != GB_OK) goto out; /* before a resume's */
     if (o->resume) {
         if ((s = gb_ckpt_load_optim(optim_path, &m, &pr, err)) != GB_OK) goto out;
         if (pr.corpus_hash != hash) {
@@ -203,6 +204,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
                 goto out; /* nothing more is written: the files keep the last good epoch */
             }
             gb_adam_step(&m, pr.lr, 0.9f, 0.999f, 1e-8f, info->weight_decay);
+            if (m.ema) gb_ema_step(&m, info->ema);
             sum += (double)loss * Bc;
             p.done = b0 + (uint64_t)Bc;
             p.loss = sum / (double)p.done;
@@ -211,8 +213,13 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         }
         double train_s = now() - t0;
         double tl = sum / (double)n_train;
-        double vl = valid_loss(ds, &wv, n_valid < wv.n ? &vperm : NULL, n_valid, info, &m, acts,
-                               &bb);
+        gb_lstm judged = m; /* the weights validated and saved: the averaged ones, if kept */
+        if (m.ema) {
+            judged.params = m.ema;
+            gb_lstm_views_of(&m.cfg, m.ema, &judged.p);
+        }
+        double vl = valid_loss(ds, &wv, n_valid < wv.n ? &vperm : NULL, n_valid, info, &judged,
+                               acts, &bb);
         if (n_valid && !isfinite(vl)) {
             res->stop = GB_STOP_NONFINITE;
             res->bad_epoch = epoch, res->bad_in_valid = 1;
@@ -228,7 +235,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
             info->epochs = epoch;
             info->train_loss = tl;
             info->best_valid_loss = n_valid ? vl : NAN;
-            if ((s = gb_ckpt_save(o->model_path, &m, NULL, info, err)) != GB_OK) goto out;
+            if ((s = gb_ckpt_save(o->model_path, &m, m.ema, info, err)) != GB_OK) goto out;
         } else {
             pr.bad_epochs++;
             /* on a plateau: the lr falls by lr_decay every lr_patience epochs without a new
