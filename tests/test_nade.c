@@ -84,7 +84,7 @@ static void check_fast(int n, int D, int Hn, uint64_t seed) {
     size_t dh = (size_t)D * Hn, ny = (size_t)n * Dout;
     float *wrow = falloc(n);
     for (int i = 0; i < n; i++) wrow[i] = i % 4 == 3 ? 0.0f : gb_rng_float(&r);
-    uint8_t *keys = malloc(D);
+    uint8_t *keys = calloc(D > 0 ? (size_t)D : 1, 1);
     for (int k = 0; k < D; k++) keys[k] = gb_rng_float(&r) < 0.5f;
     double worst[4] = {0}; /* nll, dy, dW, dV */
     for (int ki = 0; ki < 2; ki++) {

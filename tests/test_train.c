@@ -154,6 +154,7 @@ static void resume_bit_identical(const gb_dataset *d) {
     gb_ckpt_progress pr;
     CHECK_INT(gb_ckpt_load(tmp_path("b.safetensors"), &m, &in, &e), GB_OK);
     CHECK(m.cfg.head == GB_HEAD_NADE && m.cfg.E == GB_DS_METER_FEATURES && in.ema == 0.9f);
+    gb_model_info_free(&in);
     CHECK_INT(gb_ckpt_load(tmp_path("b.safetensors"), &last, &in, &e), GB_OK);
     gb_model_info_free(&in);
     CHECK_INT(gb_ema_init(&last, &e), GB_OK);

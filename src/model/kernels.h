@@ -57,8 +57,9 @@ void gb_fast_cell_pointwise_backward(int B, int H, const float *gates, const flo
                                      const float *tc, const float *dh, float *dc, float *dz,
                                      int threads);
 
-/* For tests: layer l's dropout mask (T, B, H) of the last training forward (l < L-1), or NULL
- * when that forward dropped nothing. */
+/* For tests: the dropout mask on the input of layer l (l = 0..L; L: the head's input) of the
+ * last training forward, (T, B, Din) for l = 0 and (T, B, H) above, or NULL when that forward
+ * dropped nothing there. */
 const float *gb_lstm_acts_mask(const gb_lstm_acts *a, int l);
 
 #endif
