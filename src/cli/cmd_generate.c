@@ -155,6 +155,8 @@ static int read_source(model *g) {
     g->src_bpm = s.n_tempos ? 60e6 / s.tempos[0].usec_per_quarter : 120;
     g->src_timesig = s.n_timesigs ? s.timesigs[0] : (gb_timesig){0, 4, 4, 24, 8};
     g->src_program = p->program, g->src_drum = p->is_drum;
+    if (g->in.enc.merge) /* a whole ensemble as one texture: played on the piano */
+        g->src_program = 0, g->src_drum = 0;
     double dur[12] = {0};
     const gb_part *sp = &s.parts[p->index];
     for (size_t i = 0; i < sp->n_notes; i++)

@@ -55,6 +55,9 @@ static const char *HELP =
     "  --onsets               128 more features marking each note's first step [off]\n"
     "  --meter, --no-meter    20 more inputs placing each step in its beat and bar, from the\n"
     "                         time signatures (needs rests kept) [roll: on, paper: off]\n"
+    "  --merge-parts          the parts of a file that the filter takes become one part:\n"
+    "                         the ensemble learnt as one texture, generated for piano\n"
+    "  --split-parts          a part each, as the report [roll: merge, paper: split]\n"
     "  --program N            only parts playing GM program N (0..127); repeatable\n"
     "  --instrument NAME      only parts of this instrument: a GM family (piano, strings,\n"
     "                         brass, ...), part of a GM name (cello, sax) or drums; repeatable\n"
@@ -113,7 +116,7 @@ typedef struct {
     opt_l hidden, layers, spb, ticks, batch, epochs, patience, max_windows, threads, seed,
         nade_hidden, transpose, lr_patience;
     opt_d dropout, dropout_in, dropout_out, lr, clip, vfrac, target, weight_decay, lr_decay, ema;
-    int strip, onsets, meter, resume, quiet; /* strip, meter: -1 unset */
+    int strip, onsets, meter, merge, resume, quiet; /* strip, meter, merge: -1 unset */
     const char *programs[MAXLIST], *instruments[MAXLIST], *valid[MAXLIST];
     int n_programs, n_instruments, n_valid;
 } args;
@@ -141,11 +144,12 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
     gb_ds_filter_format(e, progs, sizeof progs);
     fprintf(stderr, "groovybee train%s: preset %s\n", resume ? " (resuming)" : "",
             in->preset[0] ? in->preset : "(none)");
-    fprintf(stderr, "  encoding: %s, %s, %s rolls%s, %d features%s; parts: programs %s%s\n",
+    fprintf(stderr, "  encoding: %s, %s, %s rolls%s, %d features%s; parts: programs %s%s%s\n",
             steps, e->roll.strip_silence ? "silent steps stripped" : "rests kept",
             e->binary ? "binary" : "velocity", e->onsets ? " + onsets" : "", in->net.D,
             e->meter ? " + meter" : "", progs,
-            e->drums ? " + drums" : (strcmp(progs, "all") == 0 ? " but drums" : ""));
+            e->drums ? " + drums" : (strcmp(progs, "all") == 0 ? " but drums" : ""),
+            e->merge ? ", merged into one a file" : "");
     char head[48] = "sigmoid head"; /* BCE on the linear head's logits; MSE: velocities */
     if (in->loss == GB_LOSS_MSE) snprintf(head, sizeof head, "linear head");
     if (in->net.head == GB_HEAD_NADE) snprintf(head, sizeof head, "NADE head of %d", in->net.Hn);
@@ -276,7 +280,7 @@ static int parse_args(int argc, char **argv, args *a) {
         O_KEEP, O_VALUES, O_ONSETS, O_PROGRAM, O_INSTRUMENT, O_SEQ, O_STRIDE, O_BATCH, O_LR,
         O_CLIP, O_EPOCHS, O_VFRAC, O_VALID, O_PATIENCE, O_TARGET, O_MAXW, O_THREADS, O_SEED,
         O_RESUME, O_LOG, O_HEAD, O_NADE_HIDDEN, O_METER, O_NO_METER, O_TRANSPOSE, O_DROPOUT_IN,
-        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE, O_EMA
+        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE, O_EMA, O_MERGE, O_SPLIT
     };
     static const struct option opts[] = {
         {"preset", required_argument, 0, O_PRESET}, {"hidden", required_argument, 0, O_HIDDEN},
@@ -308,11 +312,12 @@ static int parse_args(int argc, char **argv, args *a) {
         {"lr-decay", required_argument, 0, O_LR_DECAY},
         {"lr-patience", required_argument, 0, O_LR_PATIENCE},
         {"ema", required_argument, 0, O_EMA},
+        {"merge-parts", no_argument, 0, O_MERGE}, {"split-parts", no_argument, 0, O_SPLIT},
         {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *C = "train";
     int c;
-    a->strip = a->meter = -1;
+    a->strip = a->meter = a->merge = -1;
 #define INTOPT(field, name, lo, hi)                                                          \
     do {                                                                                     \
         if (!cli_int(C, name, optarg, lo, hi, &a->field.v)) return EXIT_USAGE;               \
@@ -357,6 +362,8 @@ static int parse_args(int argc, char **argv, args *a) {
         case O_LR_DECAY: DBLOPT(lr_decay, "--lr-decay", 1e-6, 1); break;
         case O_LR_PATIENCE: INTOPT(lr_patience, "--lr-patience", 0, 1 << 30); break;
         case O_EMA: DBLOPT(ema, "--ema", 0, 0.999999); break;
+        case O_MERGE: a->merge = 1; break;
+        case O_SPLIT: a->merge = 0; break;
         case O_BATCH: INTOPT(batch, "--batch", 1, 1 << 16); break;
         case O_LR: DBLOPT(lr, "--lr", 1e-12, 1e30); break;
         case O_CLIP: DBLOPT(clip, "--clip", 0, 1e30); break;
@@ -402,6 +409,7 @@ static int parse_args(int argc, char **argv, args *a) {
                           : a->weight_decay.set ? "--weight-decay"
                           : a->lr_decay.set ? "--lr-decay" : a->lr_patience.set ? "--lr-patience"
                           : a->ema.set ? "--ema"
+                          : a->merge >= 0 ? "--merge-parts/--split-parts"
                           : a->batch.set ? "--batch" : a->lr.set ? "--lr"
                           : a->clip.set ? "--clip" : a->vfrac.set ? "--valid-fraction"
                           : a->seed.set ? "--seed" : NULL;
@@ -422,6 +430,7 @@ static int parse_args(int argc, char **argv, args *a) {
 #define ROLL_LR_DECAY 1.0f
 #define ROLL_LR_PATIENCE 0
 #define ROLL_EMA 0.0f
+#define ROLL_MERGE 1
 #define ROLL_SEQ_BEATS 16
 #define ROLL_STRIDE_BEATS 8
 
@@ -432,7 +441,7 @@ static int resolve(const args *a, gb_model_info *in) {
     const char *preset = a->preset ? a->preset : "roll";
     int seq_stride_beats[2] = {0, 0}; /* the preset's windows in beats (0: in steps) */
     if (strcmp(preset, "roll") == 0) { /* the measured best: bench/README.md, issue 10 */
-        in->enc.meter = 1;
+        in->enc.meter = 1, in->enc.merge = ROLL_MERGE;
         in->net.head = GB_HEAD_NADE, in->net.Hn = ROLL_NADE_HIDDEN;
         in->transpose = ROLL_TRANSPOSE;
         in->net.dropout_in = ROLL_DROPOUT_IN, in->net.dropout_out = ROLL_DROPOUT_OUT;
@@ -487,6 +496,7 @@ static int resolve(const args *a, gb_model_info *in) {
             return cli_usage_error(C, "--instrument: %s", e.msg);
     }
     if (a->meter >= 0) in->enc.meter = a->meter;
+    if (a->merge >= 0) in->enc.merge = a->merge;
     if (in->enc.meter && in->enc.roll.strip_silence)
         return cli_usage_error(C, "the meter inputs need the rests kept: add --no-meter, or "
                                "--keep-silence");

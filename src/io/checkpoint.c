@@ -251,6 +251,7 @@ gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
     put(b, "head", c->head == GB_HEAD_NADE ? "nade" : "linear");
     putf(b, "nade_hidden", "%d", c->Hn);
     putf(b, "meter", "%d", in->enc.meter != 0);
+    putf(b, "merge", "%d", in->enc.merge != 0);
     putf(b, "transpose", "%d", in->transpose);
     putf(b, "weight_decay", "%.9g", (double)in->weight_decay);
     putf(b, "lr_decay", "%.9g", (double)in->lr_decay);
@@ -491,6 +492,7 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
         (s = meta_int(&f, path, "binary", 0, 1, &bin, err)) ||
         (s = meta_int(&f, path, "drums", 0, 1, &drums, err)) ||
         (s = meta_int(&f, path, "meter", 0, 1, &meter, err)) ||
+        (s = meta_int(&f, path, "merge", 0, 1, &info->enc.merge, err)) ||
         (s = meta_int(&f, path, "nade_hidden", 0, MAX_DIM, &mhn, err)) ||
         (s = meta_int(&f, path, "transpose", 0, 127, &info->transpose, err)) ||
         (s = meta_int(&f, path, "lr_patience", 0, 1 << 30, &info->lr_patience, err)) ||

@@ -198,7 +198,7 @@ static void paint_pitch(const gb_note *notes, const uint32_t *idx, size_t n, con
  * two such boundaries every step is the same, so each segment between them is computed once,
  * and the segments become the runs (silent ones dropped when stripping silence). */
 static gb_status encode_part(const gb_dataset *ds, const gb_song *s, const gb_part *p,
-                             gb_ds_part *out, gb_error *err) {
+                             int index, gb_ds_part *out, gb_error *err) {
     const gb_ds_encoding *e = &ds->enc;
     memset(out, 0, sizeof *out);
     gb_quantiser qz;
@@ -312,7 +312,7 @@ static gb_status encode_part(const gb_dataset *ds, const gb_song *s, const gb_pa
     out->cells = cells;
     out->n_cells = total;
     out->mem = mem;
-    out->index = (int)(p - s->parts);
+    out->index = index;
     out->track = p->track, out->channel = p->channel, out->program = p->program;
     out->is_drum = p->is_drum;
 out:
@@ -362,18 +362,61 @@ static gb_status meter_map(const gb_song *s, const gb_roll_opts *o, gb_ds_file *
     return GB_OK;
 }
 
+static int note_order(const void *a, const void *b) {
+    const gb_note *x = a, *y = b;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return (x->pitch > y->pitch) - (x->pitch < y->pitch);
+}
+
+/* The parts of s the filter takes, merged into one part (merged->notes owned; NULL when none):
+ * their notes by start, then pitch, the parts' order kept among equals (so that, as within a
+ * part, a later note of a pitch overwrites an earlier one). It takes the first part's track,
+ * channel and program. */
+static gb_status merge_parts(const gb_ds_encoding *e, const gb_song *s, gb_part *merged,
+                             size_t *filtered, gb_error *err) {
+    memset(merged, 0, sizeof *merged);
+    size_t n = 0, taken = 0;
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (part_taken(e, &s->parts[i])) n += s->parts[i].n_notes, taken++;
+    *filtered = s->n_parts - taken;
+    if (!n) return GB_OK;
+    if (!(merged->notes = malloc(n * sizeof *merged->notes)))
+        return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %zu notes", n);
+    for (size_t i = 0; i < s->n_parts; i++) {
+        const gb_part *p = &s->parts[i];
+        if (!part_taken(e, p)) continue;
+        if (!merged->n_notes) {
+            merged->track = p->track, merged->channel = p->channel;
+            merged->program = p->program, merged->is_drum = p->is_drum;
+        }
+        memcpy(merged->notes + merged->n_notes, p->notes, p->n_notes * sizeof *p->notes);
+        merged->n_notes += p->n_notes;
+    }
+    gb_status st = gb_sort_stable(merged->notes, n, sizeof *merged->notes, note_order);
+    if (st != GB_OK) {
+        free(merged->notes);
+        merged->notes = NULL;
+        return gb_fail(err, st, -1, "out of memory for %zu notes", n);
+    }
+    return GB_OK;
+}
+
 gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int valid,
                          gb_error *err) {
     size_t first = ds->n_parts, filtered = 0;
     gb_status st = GB_OK;
-    for (size_t i = 0; i < s->n_parts && st == GB_OK; i++) {
-        const gb_part *p = &s->parts[i];
-        if (!part_taken(&ds->enc, p)) {
+    gb_part merged = {0};
+    int merge = ds->enc.merge;
+    if (merge && (st = merge_parts(&ds->enc, s, &merged, &filtered, err)) != GB_OK) return st;
+    size_t n_parts = merge ? merged.n_notes > 0 : s->n_parts;
+    for (size_t i = 0; i < n_parts && st == GB_OK; i++) {
+        const gb_part *p = merge ? &merged : &s->parts[i];
+        if (!merge && !part_taken(&ds->enc, p)) {
             filtered++;
             continue;
         }
         gb_ds_part dp;
-        st = encode_part(ds, s, p, &dp, err);
+        st = encode_part(ds, s, p, merge ? 0 : (int)i, &dp, err); /* merged: the only part */
         if (st != GB_OK) break;
         if (dp.steps == 0) continue; /* no notes: nothing to learn */
         if (gb_grow((void **)&ds->parts, &ds->cap_parts, ds->n_parts + 1, sizeof dp) != GB_OK) {
@@ -384,6 +427,7 @@ gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int
         dp.file = ds->n_files;
         ds->parts[ds->n_parts++] = dp;
     }
+    free(merged.notes);
     gb_ds_file fi = {.valid = valid != 0, .first_part = first, .n_parts = ds->n_parts - first};
     if (st == GB_OK && ds->n_parts > first) {
         fi.path = strdup(path ? path : "");

@@ -51,6 +51,8 @@ typedef struct {
     gb_roll_opts roll; /* steps_per_beat / step_ticks / strip_silence, as gb_roll_encode */
     int binary;        /* 1: features 0/1; 0: velocity / 127 */
     int onsets;        /* 1: 128 more features marking a note's first step (D = 256) */
+    int merge;         /* 1: the parts of a file the filter takes become one part, their notes
+                          merged (an ensemble learnt as one texture); 0: a part each */
     int meter;         /* 1: GB_DS_METER_FEATURES more inputs (never targets) placing each step
                           in its beat and bar; needs the rests kept (no strip_silence) */
     /* the part filter: a drum part (channel 10) is taken when drums is set; any other part when
@@ -147,8 +149,9 @@ void gb_ds_free(gb_dataset *ds);
  * validation files. */
 gb_status gb_ds_add_paths(gb_dataset *ds, const char *const *paths, size_t n, int valid,
                           gb_ds_warn_fn warn, void *ctx, gb_error *err);
-/* Adds the parts of one song that pass the filter (path is recorded, not read). GB_OK with
- * nothing added when no part passes. On failure nothing is added. */
+/* Adds the parts of one song that pass the filter (path is recorded, not read), or with merge
+ * one part of all their notes. GB_OK with nothing added when no part passes. On failure nothing
+ * is added. */
 gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int valid,
                          gb_error *err);
 
