@@ -149,7 +149,7 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
             e->binary ? "binary" : "velocity", e->onsets ? " + onsets" : "", in->net.D,
             e->meter ? " + meter" : "", progs,
             e->drums ? " + drums" : (strcmp(progs, "all") == 0 ? " but drums" : ""),
-            e->merge ? ", merged into one a file" : "");
+            e->merge ? ", merged: one part a file" : "");
     char head[48] = "sigmoid head"; /* BCE on the linear head's logits; MSE: velocities */
     if (in->loss == GB_LOSS_MSE) snprintf(head, sizeof head, "linear head");
     if (in->net.head == GB_HEAD_NADE) snprintf(head, sizeof head, "NADE head of %d", in->net.Hn);
