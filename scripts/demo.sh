@@ -2,11 +2,13 @@
 # demo.sh [both|roll|paper] - the main job on the bundled corpus of the report's composers
 # (data/classical: Beethoven, Mozart, Tchaikovsky): train a model of each preset (roll, ours; paper,
 # the report's), generate a piece from a random window of the corpus with each, render it to audio
-# and draw it, draw the training curves, and end with the comparison of the pieces with the corpus
-# (groovybee compare, docs/metrics.md). `make demo` runs both, `make demo-paper` the paper preset
+# and draw it, draw the training curves, then generate PIECES more (seeds 1..PIECES, default 16)
+# and end with the comparison of those sets with the corpus (groovybee compare, docs/metrics.md):
+# one piece says little, a set says how the model writes. `make demo` runs both, `make demo-paper` the paper preset
 # alone with a budget of its own. Outputs, for roll (paper: demo-paper.*, loss-paper.png):
 # out/demo.mid, out/demo.wav, out/demo.png, out/loss.png, the model out/demo.safetensors with its
-# log out/demo.jsonl; and out/compare.json, out/compare.png.
+# log out/demo.jsonl; the set out/pieces/demo-NN.mid (paper: demo-paper-NN.mid); and
+# out/compare.json, out/compare.png.
 #
 # The budget is about 10 minutes on 2 cores: each epoch sees a random subset of the corpus'
 # windows (--max-windows), EPOCHS x WINDOWS in all: for roll DEMO_EPOCHS x DEMO_WINDOWS (10 x
@@ -17,7 +19,8 @@ set -eu
 G=build/groovybee
 what=${1:-both}
 SEED=${DEMO_SEED:-1}
-mkdir -p out
+PIECES=${DEMO_PIECES:-16}
+mkdir -p out/pieces
 
 # run PRESET NAME LOSS EPOCHS WINDOWS
 run() {
@@ -30,6 +33,14 @@ run() {
     $G generate "out/$name.safetensors" -o "out/$name.mid" --seed "$SEED" \
         --wav "out/$name.wav" --png "out/$name.png"
     $G plot --loss "out/$name.jsonl" -o "out/$loss.png" --title "$preset preset on data/classical"
+    echo "== generating $PIECES more, seeds 1..$PIECES, for the comparison"
+    rm -f out/pieces/"$name"-[0-9]*.mid
+    k=1
+    while [ $k -le "$PIECES" ]; do
+        $G generate "out/$name.safetensors" -o "$(printf 'out/pieces/%s-%02d.mid' "$name" $k)" \
+            --seed $k 2>/dev/null
+        k=$((k + 1))
+    done
     echo
     echo "model:  out/$name.safetensors (training log out/$name.jsonl)"
     echo "MIDI:   out/$name.mid"
@@ -43,19 +54,19 @@ case $what in
 both)
     run roll demo loss "${DEMO_EPOCHS:-10}" "${DEMO_WINDOWS:-20000}"
     run paper demo-paper loss-paper "${DEMO_PAPER_EPOCHS:-4}" "${DEMO_PAPER_WINDOWS:-5000}"
-    set -- out/demo.mid --beside out/demo-paper.mid
+    set -- out/pieces/demo-[0-9]*.mid --beside out/pieces/demo-paper-[0-9]*.mid
     ;;
 roll)
     run roll demo loss "${DEMO_EPOCHS:-10}" "${DEMO_WINDOWS:-20000}"
-    set -- out/demo.mid
+    set -- out/pieces/demo-[0-9]*.mid
     ;;
 paper)
     run paper demo-paper loss-paper "${DEMO_PAPER_EPOCHS:-8}" "${DEMO_PAPER_WINDOWS:-25000}"
-    set -- out/demo-paper.mid
+    set -- out/pieces/demo-paper-[0-9]*.mid
     ;;
 *) echo "demo.sh: unknown preset '$what' (both, roll or paper)" >&2; exit 2 ;;
 esac
-echo "== the generated music against the corpus, in 64-beat segments (docs/metrics.md)"
+echo "== $PIECES generated pieces against the corpus, in 64-beat segments (docs/metrics.md)"
 $G compare "$@" --reference data/classical --segment 64 --baselines --seed "$SEED" \
     --json out/compare.json --png out/compare.png
 echo
