@@ -858,6 +858,59 @@ static void test_filter(void) {
     CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_ERR_ARG);
 }
 
+/* Merged parts: the notes of every part the filter takes in one part (a drum part and a part
+ * the filter leaves out stay out), worked by hand: two parts sounding 60 at 0..3 and 64 at 2..5,
+ * the second re-striking 60 at 4..5 with onsets; index 0, the first taken part's program. */
+static void test_merge(void) {
+    gb_note a[] = {{0, 4, 60, 80}, {8, 9, 67, 80}};
+    gb_note b[] = {{2, 6, 64, 90}, {4, 6, 60, 70}};
+    gb_note c[] = {{1, 2, 36, 100}}; /* drums */
+    gb_note f[] = {{3, 4, 90, 100}}; /* a violin: left out by the filter below */
+    gb_part parts[4] = {{.program = 40, .notes = f, .n_notes = 1},
+                        {.program = 0, .notes = a, .n_notes = 2},
+                        {.channel = 9, .is_drum = 1, .notes = c, .n_notes = 1},
+                        {.program = 1, .notes = b, .n_notes = 2}};
+    gb_song s = {.format = 1, .division = 4, .n_tracks = 1, .parts = parts, .n_parts = 4};
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    gb_ds_filter_clear(&enc);
+    enc.programs[0] = enc.programs[1] = 1;
+    enc.onsets = enc.merge = 1;
+    gb_dataset ds;
+    gb_error e;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, "merged", 0, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 1);
+    CHECK_INT(ds.parts_filtered, 2);
+    CHECK_INT(ds.parts[0].index, 0);
+    CHECK_INT(ds.parts[0].program, 0);
+    CHECK_INT(ds.parts[0].steps, 9);
+    float x[9 * 256];
+    gb_ds_cut(&ds, 0, 0, 9, 1, 0, x);
+    for (int t = 0; t < 9; t++)
+        for (int q = 0; q < 128; q++) {
+            int on = (q == 60 && t < 6) || (q == 64 && t >= 2 && t < 6) || (q == 67 && t == 8);
+            int onset = (q == 60 && (t == 0 || t == 4)) || (q == 64 && t == 2) ||
+                        (q == 67 && t == 8);
+            if (x[t * 256 + q] != (float)on || x[t * 256 + 128 + q] != (float)onset) {
+                fprintf(stderr, "  step %d pitch %d: %g %g\n", t, q, x[t * 256 + q],
+                        x[t * 256 + 128 + q]);
+                CHECK(!"merged features");
+                t = 9;
+                break;
+            }
+        }
+    gb_ds_free(&ds);
+    /* without merge: the two taken parts apart */
+    enc.merge = 0;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, "split", 0, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 2);
+    CHECK_INT(ds.parts[0].index, 1);
+    CHECK_INT(ds.parts[1].index, 3);
+    gb_ds_free(&ds);
+}
+
 /* The stored-nothing permutation: a bijection of 0..n-1 for any n, the same for the same key,
  * another for another key, and well mixed (few fixed points, neighbours far apart). */
 static void test_permutation(void) {
@@ -920,6 +973,7 @@ int main(void) {
     RUN(test_split);
     RUN(test_walk_and_skips);
     RUN(test_filter);
+    RUN(test_merge);
     RUN(test_permutation);
     rm_tree(tmpdir);
     TEST_END();
