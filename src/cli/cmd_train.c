@@ -27,9 +27,12 @@ static const char *HELP =
     "presets (every option below overrides its preset's value):\n"
     "  --preset NAME          roll or paper [roll]\n"
     "                         roll: sixteenth-note steps with rests and the meter as input,\n"
-    "                           binary rolls, a NADE head (chords drawn jointly), windows\n"
-    "                           of 16 beats every 8, loss on every step, one layer of\n"
-    "                           256, lr 0.003\n"
+    "                           a file's parts merged into one, binary rolls, a NADE head\n"
+    "                           (chords drawn jointly), windows\n"
+    "                           of 16 beats every 2, loss on every step, one layer of\n"
+    "                           256, dropout on its input and output, transposition,\n"
+    "                           averaged weights, batch 16, lr 0.003 halved on plateaus,\n"
+    "                           until the validation loss stops improving\n"
     "                         paper: the report: one step per MIDI tick, silent steps removed,\n"
     "                           velocity rolls, MSE, windows of 12 every 6, loss on the last,\n"
     "                           two layers of 512, lr 0.001\n"
@@ -37,8 +40,9 @@ static const char *HELP =
     "  --hidden H             hidden units [roll: 256, paper: 512]\n"
     "  --layers L             LSTM layers, 1..4 [roll: 1, paper: 2]\n"
     "  --dropout P            dropout between layers [0.2]\n"
-    "  --dropout-in P         dropout on the inputs [0]\n"
-    "  --dropout-out P        dropout on the top layer's output, before the head [0]\n"
+    "  --dropout-in P         dropout on the inputs [roll: 0.2, paper: 0]\n"
+    "  --dropout-out P        dropout on the top layer's output, before the head\n"
+    "                         [roll: 0.5, paper: 0]\n"
     "  --head sigmoid|nade    sigmoid: each pitch on its own (the report's linear head);\n"
     "                         nade: the pitches of a step jointly, each given those below\n"
     "                         it (RNN-NADE), exact likelihood [roll: nade, paper: sigmoid]\n"
@@ -66,23 +70,25 @@ static const char *HELP =
     "  --seq T                steps a window feeds the network, or beats with a b suffix\n"
     "                         (16b); a part shorter than a window trains as one shorter\n"
     "                         window [roll: 16b, paper: 12]\n"
-    "  --stride S             steps (or beats: 8b) between window starts [roll: 8b, paper: 6]\n"
+    "  --stride S             steps (or beats: 8b) between window starts [roll: 2b, paper: 6]\n"
     "  --transpose N          shift each training window by a random -N..N semitones\n"
-    "                         (kept inside 0..127) [0]\n"
+    "                         (kept inside 0..127) [roll: 6, paper: 0]\n"
     "  --weight-decay X       AdamW's decoupled weight decay on the weight matrices [0]\n"
     "  --lr-decay F           multiply the lr by F after --lr-patience epochs without a\n"
-    "                         better validation loss [1: off]\n"
-    "  --lr-patience N        [0: off]\n"
+    "                         better validation loss [roll: 0.5, paper: 1: off]\n"
+    "  --lr-patience N        [roll: 2, paper: 0: off]\n"
     "  --ema D                validate and save an average of the weights, each step\n"
-    "                         weighing the old average by D (e.g. 0.999) [0: off]\n"
-    "  --batch B              windows a batch [64]\n"
+    "                         weighing the old average by D [roll: 0.999, paper: 0: off]\n"
+    "  --batch B              windows a batch [roll: 16, paper: 64]\n"
     "  --lr X                 Adam learning rate [roll: 0.003, paper: 0.001]\n"
     "  --clip X               clip gradients to this global L2 norm [0: off]\n"
-    "  --epochs N             epochs to train (counting those before a resume) [20]\n"
+    "  --epochs N             epochs to train (counting those before a resume)\n"
+    "                         [roll: 100, paper: 20]\n"
     "  --valid-fraction F     fraction of the files kept apart for validation [0.1]\n"
     "  --valid PATH           validation files or folders instead of a random split;\n"
     "                         repeatable; a quoted pattern is expanded ('data/jsb/*valid*')\n"
-    "  --patience N           stop after N epochs without a better validation loss [5; 0: off]\n"
+    "  --patience N           stop after N epochs without a better validation loss\n"
+    "                         [roll: 10, paper: 5; 0: off]\n"
     "  --target-loss X        stop once an epoch's training loss is below X [off]\n"
     "  --max-windows N        at most N training (and validation) windows an epoch [all]\n"
     "  --threads N            threads for OpenBLAS and OpenMP [0: their default, every core]\n"
@@ -423,16 +429,19 @@ static int parse_args(int argc, char **argv, args *a) {
 /* The roll preset's choices beyond gb_model_info_default (chosen on validation splits; the
  * figures are in bench/README.md) */
 #define ROLL_NADE_HIDDEN 128
-#define ROLL_TRANSPOSE 0
-#define ROLL_DROPOUT_IN 0.0f
-#define ROLL_DROPOUT_OUT 0.0f
+#define ROLL_TRANSPOSE 6
+#define ROLL_DROPOUT_IN 0.2f
+#define ROLL_DROPOUT_OUT 0.5f
 #define ROLL_WEIGHT_DECAY 0.0f
-#define ROLL_LR_DECAY 1.0f
-#define ROLL_LR_PATIENCE 0
-#define ROLL_EMA 0.0f
+#define ROLL_LR_DECAY 0.5f
+#define ROLL_LR_PATIENCE 2
+#define ROLL_EMA 0.999f
 #define ROLL_MERGE 1
 #define ROLL_SEQ_BEATS 16
-#define ROLL_STRIDE_BEATS 8
+#define ROLL_STRIDE_BEATS 2
+#define ROLL_BATCH 16
+#define ROLL_EPOCHS 100
+#define ROLL_PATIENCE 10
 
 /* The preset, then every option given over it. */
 static int resolve(const args *a, gb_model_info *in) {
@@ -449,6 +458,7 @@ static int resolve(const args *a, gb_model_info *in) {
         in->lr_decay = ROLL_LR_DECAY, in->lr_patience = ROLL_LR_PATIENCE;
         in->ema = ROLL_EMA;
         seq_stride_beats[0] = ROLL_SEQ_BEATS, seq_stride_beats[1] = ROLL_STRIDE_BEATS;
+        in->batch = ROLL_BATCH;
     } else if (strcmp(preset, "paper") == 0) {
         in->enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};
         in->enc.binary = 0;
@@ -557,8 +567,6 @@ int cmd_train(int argc, char **argv) {
     if (rc != EXIT_OK) return rc;
     gb_model_info info;
     gb_error e;
-    int epochs = a.epochs.set ? (int)a.epochs.v : 20;
-    int patience = a.patience.set ? (int)a.patience.v : 5;
     if (a.resume) {
         if (gb_ckpt_read_info(a.out, &info, &e) != GB_OK) {
             fprintf(stderr, "groovybee: cannot resume: %s\n", e.msg);
@@ -579,6 +587,11 @@ int cmd_train(int argc, char **argv) {
             return EXIT_RUNTIME;
         }
     }
+    /* the roll preset trains until the validation loss has stopped improving: with
+     * transposition and dropout that takes tens of epochs (bench/README.md) */
+    int roll = strcmp(info.preset, "roll") == 0;
+    int epochs = a.epochs.set ? (int)a.epochs.v : roll ? ROLL_EPOCHS : 20;
+    int patience = a.patience.set ? (int)a.patience.v : roll ? ROLL_PATIENCE : 5;
     if (info.threads > 0) { /* before any BLAS call; resumption bit for bit needs the same */
         openblas_set_num_threads(info.threads);
         omp_set_num_threads(info.threads);
