@@ -16,7 +16,24 @@ for c in info notes encode decode train eval; do
 done
 has "encode --help shows defaults" <("$G" encode --help) "[4: sixteenth notes]"
 has "decode --help shows defaults" <("$G" decode --help) "[120]"
-has "train --help shows defaults" <("$G" train --help) "windows a batch [64]"
+# the presets' defaults (the help on one line: some wrap)
+"$G" train --help | tr -s ' \n' '  ' >"$T/trainhelp"
+while IFS='|' read -r name text; do
+    has "train --help shows the default $name" "$T/trainhelp" "$text"
+done <<'EOF'
+batch|--batch B windows a batch [roll: 16, paper: 64]
+stride (2 beats)|--stride S steps (or beats: 8b) between window starts [roll: 2b, paper: 6]
+window|window [roll: 16b, paper: 12]
+transposition|(kept inside 0..127) [roll: 6, paper: 0]
+input dropout|--dropout-in P dropout on the inputs [roll: 0.2, paper: 0]
+output dropout|--dropout-out P dropout on the top layer's output, before the head [roll: 0.5, paper: 0]
+averaged weights|weighing the old average by D [roll: 0.999, paper: 0: off]
+merge|--split-parts a part each, as the report [roll: merge, paper: split]
+lr decay|better validation loss [roll: 0.5, paper: 1: off]
+lr patience|--lr-patience N [roll: 2, paper: 0: off]
+epochs|--epochs N epochs to train (counting those before a resume) [roll: 100, paper: 20]
+patience|--patience N stop after N epochs without a better validation loss [roll: 10, paper: 5; 0: off]
+EOF
 has "help lists train" <("$G" --help) "train"
 expect "no command is a usage error" 2 "$G"
 expect "unknown command is a usage error" 2 "$G" frobnicate
@@ -99,7 +116,8 @@ expect "decode of a bad roll fails" 1 "$G" decode "$T/bad.npy" -o "$T/bad.mid"
 has "bad roll error names it" "$T/err" "bad.npy: at byte 0:"
 [ ! -e "$T/bad.mid" ] && ok "failed decode leaves no output" || bad "failed decode left $T/bad.mid"
 # ---- train and eval: a tiny model on three chorales (the roll preset: a NADE head, meter inputs,
-# windows of 16 beats every 8)
+# merged parts, windows of 16 beats every 2, batch 16, input and output dropout, transposition,
+# averaged weights, the lr halved on plateaus, patience 10)
 # st_ok NAME MODEL.safetensors PYTHON: the Python assertions hold, given s (tensor name -> shape),
 # m (the metadata) and w (tensor name -> NumPy array) of the safetensors file
 st_ok() {
@@ -120,18 +138,25 @@ PY
 J3="data/jsb/jsb_train_000.mid data/jsb/jsb_train_001.mid data/jsb/jsb_train_002.mid"
 # shellcheck disable=SC2086
 expect "train a tiny model" 0 "$G" train $J3 --hidden 16 --layers 2 --epochs 2 -o "$T/m.safetensors" --log "$T/m.jsonl"
-has "train prints the configuration" "$T/err" "model: LSTM 2 x 16, NADE head of 128, dropout 0.2 (in 0, out 0), BCE loss on every step"
+has "train prints the configuration" "$T/err" "model: LSTM 2 x 16, NADE head of 128, dropout 0.2 (in 0.2, out 0.5), BCE loss on every step"
 has "the roll preset feeds the meter" "$T/err" "encoding: 4 steps a beat, rests kept, binary rolls, 128 features + meter;"
-has "the roll preset's windows: 16 beats every 8" "$T/err" "training: windows of 64 steps every 32, batch 64,"
+has "the roll preset merges the parts" "$T/err" "parts: programs all but drums, merged: one part a file"
+has "the roll preset's windows: 16 beats every 2, batch 16" "$T/err" "training: windows of 64 steps every 8, batch 16,"
+has "the roll preset's transposition, lr decay and averaged weights" "$T/err" \
+    "Adam lr 0.003, transposed by up to 6, lr x 0.5 after 2 flat epochs, averaged weights (0.999), no clipping,"
+has "the roll preset's patience: 10" "$T/err" "run: epochs 2, patience 10,"
 has "train prints the corpus" "$T/err" "corpus: 3 files found, 3 read, 0 skipped"
-has "train prints the windows" "$T/err" "windows: 12 training, 15 validation; 9 of 969 target steps predicted by no window (a smaller --stride covers more)"
-# the 9: target steps (1..steps-1 of each part) after the last window of 64 steps every 32
-if $PY - "$T/rolls" <<'PY'; then ok "the uncovered steps are the parts' tails"; else bad "uncovered steps"; fi
+has "train prints the windows" "$T/err" "windows: 42 training, 57 validation; 9 of 969 target steps predicted by no window (a smaller --stride covers more)"
+# the 42 and 57: windows of 64 steps every 8 in the two training chorales and the validation one;
+# the 9: target steps (1..steps-1 of each part) after the last window
+if $PY - "$T/rolls" <<'PY'; then ok "the windows and the uncovered steps: the parts' tails"; else bad "window counts, uncovered steps"; fi
 import glob, sys
 import numpy as np
 lens = [np.load(glob.glob("%s/jsb_train_00%d.*.npy" % (sys.argv[1], i))[0]).shape[0] for i in range(3)]
 assert sum(lens) == 972, lens
-unc = sum(L - 1 - ((L - 65) // 32 * 32 + 64) for L in lens)
+n = [(L - 65) // 8 + 1 for L in lens]
+assert sorted(n) == [17, 25, 57] and 42 + 57 == sum(n), (lens, n)
+unc = sum(L - 1 - ((L - 65) // 8 * 8 + 64) for L in lens)
 assert unc == 9, (lens, unc)
 PY
 has "train prints epochs" "$T/err" "epoch 2/2  train 0."
@@ -145,7 +170,9 @@ want = {"lstm1.weight_ih": [64, 148], "lstm1.weight_hh": [64, 16], "lstm1.bias_i
 assert s == want, s
 assert m["format"] == "groovybee-1" and m["loss"] == "bce" and m["H"] == "16", m
 assert m["head"] == "nade" and m["nade_hidden"] == "128" and m["meter"] == "1", m
-assert m["seq"] == "64" and m["stride"] == "32" and m["steps_per_beat"] == "4", m
+assert m["seq"] == "64" and m["stride"] == "8" and m["steps_per_beat"] == "4", m
+assert (m["merge"], m["transpose"], m["batch"], m["lr_patience"]) == ("1", "6", "16", "2"), m
+assert [round(float(m[k]), 6) for k in ("dropout_in", "dropout_out", "ema", "lr_decay")] == [0.2, 0.5, 0.999, 0.5], m
 assert json.loads(m["corpus"])[0] == "data/jsb/jsb_train_000.mid", m["corpus"]
 assert all(np.isfinite(a).all() for a in w.values())'
 if $PY - "$T/m.jsonl" <<'PY'; then ok "the log holds 2 epochs"; else bad "log: $(cat "$T/m.jsonl")"; fi
@@ -153,7 +180,7 @@ import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 assert [l["epoch"] for l in lines] == [1, 2], lines
 assert set(lines[0]) == {"epoch", "train_loss", "valid_loss", "windows", "seconds", "windows_per_s"}
-assert lines[1]["train_loss"] < 0.7 and lines[1]["windows"] == 12, lines
+assert lines[1]["train_loss"] < 0.7 and lines[1]["windows"] == 42, lines
 PY
 # shellcheck disable=SC2086
 expect "train --resume" 0 "$G" train $J3 --epochs 3 --resume -o "$T/m.safetensors" --log "$T/m.jsonl"
@@ -169,7 +196,7 @@ for o in "--head sigmoid" "--transpose 2" "--no-meter" "--nade-hidden 32"; do
     has "resume names ${o%% *}" "$T/err" "${o%% *}"
     has "resume says why (${o%% *})" "$T/err" "cannot change on --resume"
 done
-st_ok "refused resumes leave the model as it was" "$T/m.safetensors" 'assert m["epochs"] == "3" and m["head"] == "nade" and m["transpose"] == "0", m'
+st_ok "refused resumes leave the model as it was" "$T/m.safetensors" 'assert m["epochs"] == "3" and m["head"] == "nade" and m["transpose"] == "6", m'
 expect "eval" 0 "$G" eval "$T/m.safetensors" data/jsb/jsb_valid_000.mid data/jsb/jsb_valid_001.mid
 has "eval reports the frame NLL" "$T/out" "frame NLL"
 has "eval names each file" "$T/out" "data/jsb/jsb_valid_001.mid"
@@ -255,7 +282,7 @@ has "4 beats at 2 steps a beat: windows of 8 steps every 4" "$T/err" "windows of
 st_ok "the checkpoint keeps the windows in steps" "$T/b.safetensors" 'assert (m["seq"], m["stride"], m["steps_per_beat"]) == ("8", "4", "2"), m'
 # shellcheck disable=SC2086
 expect "the preset's windows at 2 steps a beat" 0 "$G" train $J3 --hidden 8 --epochs 1 --steps-per-beat 2 -o "$T/b.safetensors"
-has "16 beats every 8 at 2 steps a beat: 32 steps every 16" "$T/err" "windows of 32 steps every 16,"
+has "16 beats every 2 at 2 steps a beat: 32 steps every 4" "$T/err" "windows of 32 steps every 4,"
 # shellcheck disable=SC2086
 expect "windows in steps beside a beat stride" 0 "$G" train $J3 --hidden 8 --epochs 1 --seq 48 --stride 4b -o "$T/b.safetensors"
 has "--seq 48 --stride 4b: 48 steps every 16" "$T/err" "windows of 48 steps every 16,"
@@ -266,9 +293,11 @@ has "whole parts leave no step unpredicted" "$T/err" "; 0 of 969 target steps pr
 has "the short windows train" "$T/err" "done: 2 epochs; best: epoch"
 if $PY -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; assert [x["windows"] for x in l]==[3,3] and all(0<x["train_loss"]<1 for x in l), l' "$T/long.jsonl"; then
     ok "3 windows an epoch, finite losses"; else bad "masked windows log: $(cat "$T/long.jsonl")"; fi
-# the masked window of a 516-step part is its own 515-step window: same losses, same weights
+# the masked window of a 516-step part is its own 515-step window: same losses, same weights (the
+# preset's transposition and averaged weights kept; no dropout, whose masks span the whole window)
 for q in 5000 515; do
     "$G" train data/jsb/jsb_train_000.mid --hidden 8 --seq $q --valid-fraction 0 --epochs 2 -q \
+        --dropout-in 0 --dropout-out 0 \
         -o "$T/w$q.safetensors" --log "$T/w$q.jsonl" 2>"$T/err" || bad "train --seq $q: $(tail -2 "$T/err")"
 done
 if $PY - "$T/w5000" "$T/w515" <<'PY'; then ok "a masked 5000-step window trains as the part's own 515-step one"; else bad "masked window differs from the exact one"; fi
@@ -300,10 +329,30 @@ st_ok "the checkpoint keeps them" "$T/reg.safetensors" '
 assert m["transpose"] == "3" and m["lr_patience"] == "1", m
 assert [round(float(m[k]), 6) for k in ("dropout_in", "dropout_out", "weight_decay", "lr_decay")] == [0.1, 0.2, 0.01, 0.5], m'
 # shellcheck disable=SC2086
-"$G" train $J3 --hidden 8 --epochs 2 --dropout-in 0.1 --dropout-out 0.2 --weight-decay 0.01 --lr-decay 0.5 \
-    --lr-patience 1 -q -o "$T/reg0.safetensors" --log "$T/reg0.jsonl" 2>"$T/err" || bad "train without --transpose: $(tail -2 "$T/err")"
+"$G" train $J3 --hidden 8 --epochs 2 --transpose 0 --dropout-in 0.1 --dropout-out 0.2 --weight-decay 0.01 --lr-decay 0.5 \
+    --lr-patience 1 -q -o "$T/reg0.safetensors" --log "$T/reg0.jsonl" 2>"$T/err" || bad "train with --transpose 0: $(tail -2 "$T/err")"
 if $PY -c 'import json,sys; a,b=([json.loads(l)["train_loss"] for l in open(p)] for p in sys.argv[1:]); assert a!=b, (a, b)' "$T/reg.jsonl" "$T/reg0.jsonl"; then
     ok "--transpose changes what trains"; else bad "--transpose 3 trained as --transpose 0"; fi
+
+# ---- the presets' run lengths: roll 100 epochs, patience 10; paper 20 and 5 (stopped after one
+# epoch by --target-loss), and the paper preset's training values
+# shellcheck disable=SC2086
+expect "the roll preset's default epochs" 0 "$G" train $J3 --hidden 8 --target-loss 1 -o "$T/r100.safetensors"
+has "the roll preset: 100 epochs, patience 10" "$T/err" "run: epochs 100, patience 10, target loss 1,"
+has "the roll preset trains towards epoch 100" "$T/err" "epoch 1/100  train 0."
+has "the target loss stops it" "$T/err" "done: training loss below 1 after 1 epoch;"
+# shellcheck disable=SC2086
+expect "the paper preset's default epochs" 0 "$G" train $J3 --preset paper --hidden 8 --max-windows 64 --target-loss 1 -o "$T/p20.safetensors"
+has "the paper preset: 20 epochs, patience 5" "$T/err" "run: epochs 20, patience 5, target loss 1,"
+has "the paper preset trains towards epoch 20" "$T/err" "epoch 1/20  train 0."
+has "the paper preset: no input or output dropout" "$T/err" "dropout 0.2 (in 0, out 0), MSE loss on the last step"
+has "the paper preset: batch 64, no transposition, no averaged weights" "$T/err" \
+    "training: windows of 12 steps every 6, batch 64, Adam lr 0.001, no clipping,"
+grep -q "merged" "$T/err" && bad "the paper preset merged the parts: $(grep merged "$T/err")" ||
+    ok "the paper preset keeps the parts apart"
+st_ok "the paper checkpoint keeps its values" "$T/p20.safetensors" '
+assert (m["merge"], m["transpose"], m["batch"], m["lr_patience"]) == ("0", "0", "64", "0"), m
+assert [float(m[k]) for k in ("dropout_in", "dropout_out", "ema", "lr_decay")] == [0, 0, 0, 1], m'
 
 # ---- bad training input
 mkdir -p "$T/emptycorpus"
