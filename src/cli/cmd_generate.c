@@ -38,7 +38,9 @@ static const char *HELP =
     "  --seed S                seed of the primer's choice and of the sampling [random,\n"
     "                          printed so that the run can be repeated]\n"
     "  --temperature T         binary models: pitches drawn with probability\n"
-    "                          sigmoid(logit / T); 0: a pitch sounds where p >= 0.5 [1]\n"
+    "                          sigmoid(logit / T) (NADE: each given those drawn before);\n"
+    "                          0: a pitch sounds where p >= 0.5 [0.9: the best of compare's\n"
+    "                          figures over 16 pieces, docs/metrics.md]\n"
     "  --threshold X           velocity models: predictions under X (velocity / 127) are\n"
     "                          silence [0.1]\n"
     "  --velocity N            binary models: the velocity of their notes [80]\n"
@@ -204,7 +206,7 @@ int cmd_generate(int argc, char **argv) {
         {0, 0, 0, 0}};
     const char *C = "generate", *out = NULL, *primer = NULL, *wav = NULL, *sf = NULL, *png = NULL;
     long steps = 0, seed_l = -1, velocity = 80, programs[MAX_MODELS];
-    double temperature = 1, threshold = 0.1, bpm = 0;
+    double temperature = 0.9, threshold = 0.1, bpm = 0;
     int n_programs = 0, keep = 0, keyfix = 0, quiet = 0, c;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
