@@ -74,10 +74,15 @@ static void eval_part(const gb_lstm *m, const gb_model_info *in, const gb_datase
                 out->loss += l / D;
             }
         } else {
-            gb_step_nll(m, b->y, b->target, (int)n, NULL, b->nll_all);
+            /* the keys' NLL, and the loss (every feature) from a second pass only when the keys
+             * leave some feature out: for a NADE each pass is the whole head again */
+            int all = 1;
+            for (int d = 0; d < D; d++) all &= keys[d];
             gb_step_nll(m, b->y, b->target, (int)n, keys, b->nll_keys);
+            if (!all) gb_step_nll(m, b->y, b->target, (int)n, NULL, b->nll_all);
+            const double *nll_all = all ? b->nll_keys : b->nll_all;
             for (size_t t = 0; t < n; t++)
-                out->loss += b->nll_all[t] / D, out->nll += b->nll_keys[t];
+                out->loss += nll_all[t] / D, out->nll += b->nll_keys[t];
         }
         out->steps += n;
     }

@@ -7,10 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double bce(double v, double t) { /* softplus(v) - t v = max(v, 0) + log1p(e^-|v|) - t v */
-    return (v > 0 ? v : 0) + log1p(exp(-fabs(v))) - t * v;
-}
-
 float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on, const float *y,
               const float *target, const float *mask, int T, int B, float *dy) {
     int D = m->cfg.D, Dout = gb_lstm_dout(&m->cfg), nade = m->cfg.head == GB_HEAD_NADE;
@@ -55,7 +51,7 @@ float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on,
                     sum += (v - t) * (v - t);
                     if (dyr) dyr[d] = (float)(2.0 * (v - t) * w[r]);
                 } else { /* d/dy = sigmoid(y) - t */
-                    sum += bce(v, t);
+                    sum += gb_bce(v, t);
                     double s = v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v));
                     if (dyr) dyr[d] = (float)((s - t) * w[r]);
                 }
@@ -77,7 +73,7 @@ void gb_step_nll(const gb_lstm *m, const float *y, const float *target, int n,
     for (int r = 0; r < n; r++) {
         double s = 0;
         for (int d = 0; d < D; d++)
-            if (!keys || keys[d]) s += bce(y[(size_t)r * Dout + d], target[(size_t)r * D + d]);
+            if (!keys || keys[d]) s += gb_bce(y[(size_t)r * Dout + d], target[(size_t)r * D + d]);
         nll[r] = s;
     }
 }

@@ -25,7 +25,7 @@ void gb_nade_ref(int n, int D, int Hn, const float *W, const float *V, const flo
                 hs[(size_t)k * Hn + j] = 1.0 / (1.0 + exp(-a[j]));
                 l += (double)V[(size_t)k * Hn + j] * hs[(size_t)k * Hn + j];
             }
-            if (!keys || keys[k]) sum += (l > 0 ? l : 0) + log1p(exp(-fabs(l))) - xr[k] * l;
+            if (!keys || keys[k]) sum += gb_bce(l, xr[k]);
             dl[k] = (1.0 / (1.0 + exp(-l)) - xr[k]) * (wrow ? wrow[r] : 1.0);
             for (int j = 0; j < Hn; j++) a[j] += xr[k] * (double)W[(size_t)k * Hn + j];
         }
@@ -82,10 +82,6 @@ static inline float dotf(const float *a, const float *b, int n) {
     return s;
 }
 
-static inline double softplus_minus(double l, double x) { /* softplus(l) - x l, stably */
-    return (l > 0 ? l : 0) + log1p(exp(-fabs(l))) - x * l;
-}
-
 /* One row. a_k changes only where x_k != 0 (a note of the step: a handful in 128), so h_k is
  * one vector over each segment of features between two notes: the sigmoid runs once a segment,
  * not once a feature, and what is left is D dot products of Hn forward and two backward.
@@ -103,7 +99,7 @@ nade_row(int D, int Hn, const float *W, const float *V, const float *yr, const f
     seg[0] = 0;
     for (int k = 0; k < D; k++) {
         float l = yr[k] + dotf(V + (size_t)k * Hn, hs + (size_t)(ns - 1) * Hn, Hn);
-        if (!keys || keys[k]) sum += softplus_minus(l, xr[k]);
+        if (!keys || keys[k]) sum += gb_bce(l, xr[k]);
         dl[k] = (1.0f / (1.0f + expf(-l)) - xr[k]) * w;
         if (xr[k] != 0.0f && k + 1 < D) { /* a new segment from k + 1 */
             const float *wk = W + (size_t)k * Hn;

@@ -17,7 +17,15 @@
 #ifndef GB_MODEL_NADE_H
 #define GB_MODEL_NADE_H
 
+#include <math.h>
+
 #include "model/lstm.h"
+
+/* -log p(x) of a binary x under p = sigmoid(l): softplus(l) - x l, computed stably. The loss of
+ * one feature, for both heads. */
+static inline double gb_bce(double l, double x) {
+    return (l > 0 ? l : 0) + log1p(exp(-fabs(l))) - x * l;
+}
 
 /* For n rows: y (n, D + Hn) the head's outputs, x (n, D) the binary targets. Writes, unless
  * NULL, nll (n): the row's -log p summed over the features whose keys[k] is set (NULL: all).
