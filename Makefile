@@ -11,7 +11,7 @@ CFLAGS  ?= $(OPT)
 # scripts/deps.sh installs their -dev packages before the sub-make that compiles, so pkg-config
 # finds them there.
 BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
-BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -ldnnl
 # (fluidsynth's own --cflags would bring SDL2's feature macros into every file; its headers
 # need none)
 MEDIA_CFLAGS = $(shell pkg-config --cflags libpng 2>/dev/null)
