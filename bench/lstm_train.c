@@ -1,19 +1,23 @@
-/* lstm_train.c - training step throughput of the LSTM's fast path on the report's configuration
- * (D=128, H=512, L=2, T=12, MSE on the last step, dropout 0.2) at B=64 and B=16: one step is
- * zero_grad + forward + loss + backward + clip (global norm 1.0) + Adam. Prints windows/s and
- * the GFLOP/s of the GEMMs, at the median and the fastest step.
+/* lstm_train.c - training step throughput of the LSTM's fast path at B=64 and B=16, on the
+ * report's configuration (`-c paper`, the default: D=128, H=512, L=2, T=12, MSE on the last step,
+ * dropout 0.2) or the roll preset's (`-c roll`: D=128 + 20 meter inputs, H=256, L=1, T=64
+ * (16 beats of 4 steps), the NADE head with Hn=128 on every step, dropout 0.2 on the input and
+ * 0.5 on the head's): one step is zero_grad + forward + loss + backward + clip (global norm 1.0)
+ * + Adam, its products in fp32 or (`-p bf16`) bf16. Prints windows/s and the GFLOP/s of the
+ * GEMMs (the LSTM's and the head's; the NADE's own work is not counted), at the median and the
+ * fastest step.
  *
  * Build (after `make`):
  *   cc -O2 -std=c11 -fopenmp -Iinclude -Isrc $(pkg-config --cflags openblas) bench/lstm_train.c \
  *      build/libgroovybee.a $(pkg-config --libs openblas) -fopenmp -lm -o build/bench_lstm_train
- * Usage: build/bench_lstm_train [-t SECONDS] [-B BATCH]... [-v] [SECONDS]
+ * Usage: build/bench_lstm_train [-c paper|roll] [-p fp32|bf16] [-t SECONDS] [-B BATCH]... [-v]
  *   -t (or a bare number): least timed seconds per batch size, default 3; -B: a batch size,
  *   repeatable, default 64 then 16; -v: every step's time, in order, to stderr.
  * Output: one line per batch size, key=value pairs, the keys of bench/lstm_torch.py:
  *   side=groovybee form=fast B= T= D= H= L= omp_threads= blas_threads= blas= (pthread, openmp or
  *   serial: openblas_get_parallel) blas_core= wait_policy= step_threads= (1: the gate kernels
  *   use OpenMP) steps= ms_step= windows_s= gflop_s= (median step) best_ms= best_windows_s=
- *   best_gflop_s= (fastest step) gflop_step= loss= */
+ *   best_gflop_s= (fastest step) gflop_step= loss= config= precision= kernels="..." */
 #define _POSIX_C_SOURCE 199309L
 #include "model/kernels.h"
 #include "model/lstm.h"
@@ -39,10 +43,11 @@ static double now(void) {
 /* The GEMM flops of one forward and one backward, as the fast path runs them. */
 static void gemm_flops(const gb_lstm_config *c, int T, int B, double *fwd, double *bwd) {
     double G = 4.0 * c->H, H = c->H, D = c->D, TB = (double)T * B, T1B = (double)(T - 1) * B;
-    *fwd = 2 * TB * H * D; /* head */
-    *bwd = 2 * 2 * TB * H * D;
+    double Dout = gb_lstm_dout(c), Din = gb_lstm_din(c);
+    *fwd = 2 * TB * H * Dout; /* head */
+    *bwd = 2 * 2 * TB * H * Dout;
     for (int l = 0; l < c->L; l++) {
-        double in = l ? H : D;
+        double in = l ? H : Din;
         *fwd += 2 * TB * G * in + 2 * T1B * G * H;           /* X W_ih^T, h W_hh^T per step */
         *bwd += 2 * T1B * G * H                              /* dh_{t-1} = dZ_t W_hh */
                 + 2 * TB * G * in + 2 * T1B * G * H          /* dW_ih, dW_hh */
@@ -51,28 +56,40 @@ static void gemm_flops(const gb_lstm_config *c, int T, int B, double *fwd, doubl
 }
 
 static int verbose; /* -v: every step's milliseconds, in order, to stderr */
+static int roll;    /* -c roll */
+static gb_precision prec;
 
 static int bench(int B, double seconds) {
     gb_lstm_config c = {.D = 128, .H = 512, .L = 2, .dropout = 0.2f};
     int T = 12;
+    if (roll) {
+        c = (gb_lstm_config){.D = 128, .E = 20, .H = 256, .L = 1, .dropout_in = 0.2f,
+                             .dropout_out = 0.5f, .head = GB_HEAD_NADE, .Hn = 128};
+        T = 64;
+    }
+    gb_loss_kind kind = roll ? GB_LOSS_BCE : GB_LOSS_MSE;
+    gb_loss_on on = roll ? GB_LOSS_ON_ALL : GB_LOSS_ON_LAST;
     gb_rng rng;
     gb_rng_seed(&rng, 1);
     gb_lstm m;
     gb_lstm_acts *a;
     gb_error err;
     if (gb_lstm_init(&m, &c, &rng, &err) != GB_OK ||
-        gb_lstm_acts_new(&c, T, B, &a, &err) != GB_OK) {
+        gb_lstm_acts_new(&c, T, B, &a, &err) != GB_OK ||
+        gb_lstm_acts_set_precision(a, prec, &err) != GB_OK) {
         fprintf(stderr, "bench_lstm_train: %s\n", err.msg);
         return 1;
     }
-    size_t n = (size_t)T * B * c.D;
-    float *x = malloc(n * sizeof *x), *t = malloc(n * sizeof *t), *y = malloc(n * sizeof *y);
-    float *dy = malloc(n * sizeof *dy);
+    size_t nx = (size_t)T * B * gb_lstm_din(&c), n = (size_t)T * B * c.D;
+    size_t ny = (size_t)T * B * gb_lstm_dout(&c);
+    float *x = malloc(nx * sizeof *x), *t = malloc(n * sizeof *t), *y = malloc(ny * sizeof *y);
+    float *dy = malloc(ny * sizeof *dy);
     if (!x || !t || !y || !dy) return 1;
-    for (size_t i = 0; i < n; i++) { /* roll-like: sparse velocities / 127 */
-        x[i] = gb_rng_float(&rng) < 0.05f ? gb_rng_float(&rng) : 0.0f;
-        t[i] = gb_rng_float(&rng) < 0.05f ? gb_rng_float(&rng) : 0.0f;
-    }
+    /* roll-like: sparse velocities / 127 (notes of 1 with a NADE: binary targets) */
+    for (size_t i = 0; i < nx; i++)
+        x[i] = gb_rng_float(&rng) < 0.05f ? (roll ? 1.0f : gb_rng_float(&rng)) : 0.0f;
+    for (size_t i = 0; i < n; i++)
+        t[i] = gb_rng_float(&rng) < 0.05f ? (roll ? 1.0f : gb_rng_float(&rng)) : 0.0f;
     /* every step timed on its own; the median is robust to the bursts of other work a shared
      * machine brings, the minimum shows what the code does when left alone */
     enum { MAX_STEPS = 4096 };
@@ -84,7 +101,7 @@ static int bench(int B, double seconds) {
         double t0 = now();
         gb_lstm_zero_grad(&m);
         gb_lstm_forward(&m, a, x, T, B, y, &rng);
-        loss = gb_loss(&m, &m.g, GB_LOSS_MSE, GB_LOSS_ON_LAST, y, t, NULL, T, B, dy);
+        loss = gb_loss(&m, &m.g, kind, on, y, t, NULL, T, B, dy);
         gb_lstm_backward(&m, a, x, dy, T, B);
         gb_lstm_clip(&m, 1.0f);
         gb_adam_step(&m, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f);
@@ -107,12 +124,13 @@ static int bench(int B, double seconds) {
     printf("side=groovybee form=fast B=%d T=%d D=%d H=%d L=%d omp_threads=%d blas_threads=%d "
            "blas=%s blas_core=%s wait_policy=%s step_threads=%d steps=%d ms_step=%.2f "
            "windows_s=%.1f gflop_s=%.2f best_ms=%.2f best_windows_s=%.1f best_gflop_s=%.2f "
-           "gflop_step=%.4f loss=%.4f\n",
+           "gflop_step=%.4f loss=%.4f config=%s precision=%s kernels=\"%s\"\n",
            B, T, c.D, c.H, c.L, omp_get_max_threads(), openblas_get_num_threads(),
            par == 0 ? "serial" : par == 1 ? "pthread" : "openmp", openblas_get_corename(),
            wp ? wp : "unset", gb_fast_step_threads(), iters, 1e3 * med, B / med,
            (f + b) / med * 1e-9, 1e3 * best, B / best, (f + b) / best * 1e-9, (f + b) * 1e-9,
-           (double)loss);
+           (double)loss, roll ? "roll" : "paper", prec == GB_PREC_BF16 ? "bf16" : "fp32",
+           gb_kernels_line());
     fflush(stdout);
     free(x), free(t), free(y), free(dy);
     gb_lstm_acts_free(a);
@@ -126,6 +144,12 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc)
             seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "-c") && i + 1 < argc && (!strcmp(argv[i + 1], "paper") ||
+                                                             !strcmp(argv[i + 1], "roll")))
+            roll = !strcmp(argv[++i], "roll");
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc && (!strcmp(argv[i + 1], "fp32") ||
+                                                             !strcmp(argv[i + 1], "bf16")))
+            prec = !strcmp(argv[++i], "bf16") ? GB_PREC_BF16 : GB_PREC_FP32;
         else if (!strcmp(argv[i], "-v"))
             verbose = 1;
         else if (!strcmp(argv[i], "-B") && i + 1 < argc && nb < 16)
@@ -133,7 +157,8 @@ int main(int argc, char **argv) {
         else if (argv[i][0] != '-' && atof(argv[i]) > 0)
             seconds = atof(argv[i]);
         else {
-            fprintf(stderr, "usage: bench_lstm_train [-t SECONDS] [-B BATCH]... [-v] [SECONDS]\n");
+            fprintf(stderr, "usage: bench_lstm_train [-c paper|roll] [-p fp32|bf16] [-t SECONDS] "
+                            "[-B BATCH]... [-v] [SECONDS]\n");
             return 2;
         }
     }

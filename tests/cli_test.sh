@@ -35,6 +35,18 @@ epochs|--epochs N epochs to train (counting those before a resume) [roll: 100, p
 patience|--patience N stop after N epochs without a better validation loss [roll: 10, paper: 5; 0: off]
 EOF
 has "help lists train" <("$G" --help) "train"
+# the kernels line: OpenBLAS's core and oneDNN's ISA; a core the user set is kept, and said to be
+# slow when it wastes the CPU (Prescott: SSE3 kernels, on any CPU with AVX2)
+expect "--version" 0 "$G" --version
+has "--version names the kernels" "$T/out" "kernels: OpenBLAS "
+has "--version names oneDNN's ISA" "$T/out" "oneDNN "
+expect "--version with OPENBLAS_CORETYPE=Prescott" 0 env OPENBLAS_CORETYPE=Prescott "$G" --version
+has "a core the user set is kept" "$T/out" "core Prescott"
+if grep -q avx2 /proc/cpuinfo; then
+    has "a generic core is called slow" "$T/out" "SLOW on this CPU: OPENBLAS_CORETYPE="
+fi
+expect "train --precision nonsense" 2 "$G" train data/jsb --precision fp16 -o "$T/e.safetensors"
+has "--precision says what it wants" "$T/err" "--precision wants fp32, bf16 or auto, not 'fp16'"
 expect "no command is a usage error" 2 "$G"
 expect "unknown command is a usage error" 2 "$G" frobnicate
 expect "unknown option is a usage error" 2 "$G" info --frob data/jsb/jsb_train_000.mid
@@ -146,6 +158,7 @@ has "the roll preset's transposition, lr decay and averaged weights" "$T/err" \
     "Adam lr 0.003, transposed by up to 6, lr x 0.5 after 2 flat epochs, averaged weights (0.999), no clipping,"
 has "the roll preset's patience: 10" "$T/err" "run: epochs 2, patience 10,"
 has "train prints the corpus" "$T/err" "corpus: 3 files found, 3 read, 0 skipped"
+has "train names its kernels and precision" "$T/err" "  kernels: $("$G" --version | grep -q 'bf16 by default' && echo bf16 || echo fp32) products; OpenBLAS "
 has "train prints the windows" "$T/err" "windows: 42 training, 57 validation; 9 of 969 target steps predicted by no window (a smaller --stride covers more)"
 # the 42 and 57: windows of 64 steps every 8 in the two training chorales and the validation one;
 # the 9: target steps (1..steps-1 of each part) after the last window

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "groovybee.h"
+#include "model/gemm.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -40,6 +41,15 @@ int cli_read_one_song(const char *cmd, int argc, char **argv, const char **path,
  * ("a.mid" -> "a"; a name that is all extension, ".x", kept whole), cut to cap - 1 bytes. */
 const char *cli_base_name(const char *path);
 void cli_stem(const char *path, char *out, size_t cap);
+
+/* --precision ARG of cmd: "fp32", "bf16" or "auto" (bf16 where the CPU has bf16 instructions,
+ * else fp32). bf16 asked on a CPU without them says so on stderr and gives fp32. Returns 0 and
+ * reports a usage error for anything else. */
+int cli_precision(const char *cmd, const char *arg, gb_precision *out);
+#define CLI_PRECISION_HELP                                                                       \
+    "fp32, bf16 (matrix products in bfloat16, summed in fp32) or auto (bf16 where the CPU has\n" \
+    "                         bf16 instructions: AVX512-BF16 or AMX; else fp32)"
+const char *cli_precision_name(gb_precision p);
 
 /* Scientific pitch name: 60 -> "C4", 61 -> "C#4". */
 const char *cli_pitch_name(int pitch, char buf[8]);

@@ -92,10 +92,13 @@ static const char *HELP =
     "  --target-loss X        stop once an epoch's training loss is below X [off]\n"
     "  --max-windows N        at most N training (and validation) windows an epoch [all]\n"
     "  --threads N            threads for OpenBLAS and OpenMP [0: their default, every core]\n"
+    "  --precision P          " CLI_PRECISION_HELP " [auto];\n"
+    "                         weights, gradients, Adam and cell states stay fp32\n"
     "  --seed N               seed of the weights, split, shuffles and dropout [1]\n"
     "  --resume               continue the run whose files are at -o MODEL: its configuration\n"
     "                         is kept (only --epochs, --patience, --target-loss, --max-windows,\n"
-    "                         --threads and --log may be given); the same CORPUS is needed\n"
+    "                         --threads, --precision and --log may be given); the same CORPUS\n"
+    "                         is needed\n"
     "  --log FILE.jsonl       one JSON object per epoch: epoch, train_loss, valid_loss,\n"
     "                         windows, seconds, windows_per_s (appended to on --resume)\n"
     "  -o, --output MODEL     the model file (required)\n"
@@ -118,11 +121,12 @@ typedef struct {
 } opt_d;
 
 typedef struct {
-    const char *preset, *loss, *loss_on, *values, *out, *log, *head, *seq, *stride;
+    const char *preset, *loss, *loss_on, *values, *out, *log, *head, *seq, *stride, *precision;
     opt_l hidden, layers, spb, ticks, batch, epochs, patience, max_windows, threads, seed,
         nade_hidden, transpose, lr_patience;
     opt_d dropout, dropout_in, dropout_out, lr, clip, vfrac, target, weight_decay, lr_decay, ema;
     int strip, onsets, meter, merge, resume, quiet; /* strip, meter, merge: -1 unset */
+    gb_precision prec; /* --precision, resolved */
     const char *programs[MAXLIST], *instruments[MAXLIST], *valid[MAXLIST];
     int n_programs, n_instruments, n_valid;
 } args;
@@ -189,6 +193,8 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
         snprintf(vf, sizeof vf, "validation %g of the files", in->valid_fraction);
     fprintf(stderr, "  run: epochs %d, patience %d%s%s%s, %s\n", epochs, patience,
             patience ? "" : " (off)", tl, mw, vf);
+    fprintf(stderr, "  kernels: %s products; %s\n", cli_precision_name(a->prec),
+            gb_kernels_line());
 }
 
 static void print_corpus(const gb_dataset *ds, const gb_ds_windows *wt, const gb_ds_windows *wv,
@@ -286,7 +292,7 @@ static int parse_args(int argc, char **argv, args *a) {
         O_KEEP, O_VALUES, O_ONSETS, O_PROGRAM, O_INSTRUMENT, O_SEQ, O_STRIDE, O_BATCH, O_LR,
         O_CLIP, O_EPOCHS, O_VFRAC, O_VALID, O_PATIENCE, O_TARGET, O_MAXW, O_THREADS, O_SEED,
         O_RESUME, O_LOG, O_HEAD, O_NADE_HIDDEN, O_METER, O_NO_METER, O_TRANSPOSE, O_DROPOUT_IN,
-        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE, O_EMA, O_MERGE, O_SPLIT
+        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE, O_EMA, O_MERGE, O_SPLIT, O_PRECISION
     };
     static const struct option opts[] = {
         {"preset", required_argument, 0, O_PRESET}, {"hidden", required_argument, 0, O_HIDDEN},
@@ -307,6 +313,7 @@ static int parse_args(int argc, char **argv, args *a) {
         {"target-loss", required_argument, 0, O_TARGET},
         {"max-windows", required_argument, 0, O_MAXW},
         {"threads", required_argument, 0, O_THREADS}, {"seed", required_argument, 0, O_SEED},
+        {"precision", required_argument, 0, O_PRECISION},
         {"resume", no_argument, 0, O_RESUME}, {"log", required_argument, 0, O_LOG},
         {"head", required_argument, 0, O_HEAD},
         {"nade-hidden", required_argument, 0, O_NADE_HIDDEN},
@@ -380,6 +387,7 @@ static int parse_args(int argc, char **argv, args *a) {
         case O_TARGET: DBLOPT(target, "--target-loss", 0, 1e30); break;
         case O_MAXW: INTOPT(max_windows, "--max-windows", 1, 0xFFFFFFFFL); break;
         case O_THREADS: INTOPT(threads, "--threads", 0, 1024); break;
+        case O_PRECISION: a->precision = optarg; break;
         case O_SEED: INTOPT(seed, "--seed", 0, 0x7FFFFFFFFFFFFFFFL); break;
         case O_RESUME: a->resume = 1; break;
         case O_LOG: a->log = optarg; break;
@@ -398,6 +406,7 @@ static int parse_args(int argc, char **argv, args *a) {
         return cli_usage_error(C, "--steps-per-beat and --step-ticks exclude each other");
     if (a->n_valid && a->vfrac.set)
         return cli_usage_error(C, "--valid and --valid-fraction exclude each other");
+    if (!cli_precision(C, a->precision ? a->precision : "auto", &a->prec)) return EXIT_USAGE;
     if (a->resume) {
         const char *fixed = a->preset ? "--preset" : a->hidden.set ? "--hidden"
                           : a->layers.set ? "--layers" : a->dropout.set ? "--dropout"
@@ -646,7 +655,8 @@ int cmd_train(int argc, char **argv) {
     gb_train_opts o = {.model_path = a.out, .epochs = epochs, .patience = patience,
                        .target_loss = a.target.set ? a.target.v : 0,
                        .max_windows = a.max_windows.set ? (uint64_t)a.max_windows.v : 0,
-                       .resume = a.resume, .log_path = a.log, .progress = on_progress,
+                       .resume = a.resume, .precision = a.prec, .log_path = a.log,
+                       .progress = on_progress,
                        .ctx = &pc};
     gb_train_result r;
     if (gb_train(&ds, &info, &o, &r, &e) != GB_OK) {

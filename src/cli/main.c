@@ -32,6 +32,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    gb_openblas_coretype_fix(argv); /* may re-execute the program, before any product */
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
@@ -41,7 +42,9 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("groovybee %s\n", GB_VERSION);
+        printf("groovybee %s\nkernels: %s\nprecision: %s by default for train and generate "
+               "(--precision auto), fp32 for eval\n",
+               GB_VERSION, gb_kernels_line(), gb_bf16_native() ? "bf16" : "fp32");
         return EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)

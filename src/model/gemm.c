@@ -239,13 +239,18 @@ const char *gb_kernels_line(void) {
     /* "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64": its first two words */
     char ver[64] = "OpenBLAS";
     sscanf(openblas_get_config(), "%*s %63s", ver);
-    const char *was = getenv("GB_OPENBLAS_DETECTED");
-    char fix[128] = "";
+    const char *was = getenv("GB_OPENBLAS_DETECTED"), *core = openblas_get_corename();
+    __builtin_cpu_init();
+    const char *fits = gb_openblas_coretype_for(core, __builtin_cpu_supports("avx512f"),
+                                                __builtin_cpu_supports("avx2"));
+    char fix[160] = "";
     if (was)
         snprintf(fix, sizeof fix, ", set by groovybee: OpenBLAS detected %.64s", was);
+    else if (fits) /* the user's or the system's OPENBLAS_CORETYPE, or a static build */
+        snprintf(fix, sizeof fix, ", SLOW on this CPU: OPENBLAS_CORETYPE=%s fits it", fits);
     snprintf(line, sizeof line,
              "OpenBLAS %s (core %s%s, %s, %d threads); oneDNN %d.%d.%d (%s, bf16 %s)", ver,
-             openblas_get_corename(), fix, p >= 0 && p <= 2 ? par[p] : "?",
+             core, fix, p >= 0 && p <= 2 ? par[p] : "?",
              openblas_get_num_threads(), v->major, v->minor, v->patch, isa_name(),
              gb_bf16_native() ? "native" : "not native");
     return line;

@@ -11,9 +11,9 @@
  *                        then dW_ih += dZ^T X, dW_hh += dZ[1..]^T H[..T-1], dX = dZ W_ih
  * Both paths read and write the same activations, and draw the same dropout masks (all of them,
  * before any compute, in a fixed order), so they can be compared number for number. */
+#include "model/gemm.h"
 #include "model/kernels.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -42,6 +42,8 @@ struct gb_lstm_acts {
     float *dhr; /* (L, B, H) recurrent dL/dh_{t-1} of each layer (reference) */
     float *dc;  /* (L, B, H) dL/dc_{t-1} of each layer */
     float *mem; /* the one allocation all of the above point into */
+    gb_gemm_ctx *gx; /* the products' precision and state (fp32 until set) */
+    uint16_t *wbf;   /* bf16 mode: the parameters rounded to bf16 by the last forward */
 };
 
 static int use_ref;
@@ -188,8 +190,22 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
     return GB_OK;
 }
 
+gb_status gb_lstm_acts_set_precision(gb_lstm_acts *a, gb_precision p, gb_error *err) {
+    gb_gemm_ctx *x = gb_gemm_ctx_new(p);
+    uint16_t *w = p == GB_PREC_BF16 ? malloc(gb_lstm_n_params(&a->cfg) * sizeof *w) : NULL;
+    if (!x || (p == GB_PREC_BF16 && !w)) {
+        gb_gemm_ctx_free(x), free(w);
+        return gb_fail(err, GB_ERR_NOMEM, -1, "lstm: out of memory for the %s products",
+                       p == GB_PREC_BF16 ? "bf16" : "fp32");
+    }
+    gb_gemm_ctx_free(a->gx), free(a->wbf);
+    a->gx = x, a->wbf = w;
+    return GB_OK;
+}
+
 void gb_lstm_acts_free(gb_lstm_acts *a) {
     if (!a) return;
+    gb_gemm_ctx_free(a->gx), free(a->wbf);
     free(a->mem);
     free(a);
 }
@@ -214,6 +230,13 @@ static void apply_mask(gb_lstm_acts *a, const float *x, int l, int t0, int nt) {
     const float *mk = a->mask[l] + t0 * row;
     for (size_t k = 0; k < nt * row; k++) dst[k] = src[k] * mk[k];
 }
+
+/* Operands of the products: a weight matrix of m (with its bf16 copy in bf16 mode), or an
+ * activation block. */
+static gb_mat weight(const gb_lstm *m, const gb_lstm_acts *a, const float *w, int ld, int trans) {
+    return (gb_mat){w, a->wbf ? a->wbf + (w - m->params) : NULL, ld, trans};
+}
+static gb_mat act(const float *f, int ld, int trans) { return (gb_mat){f, NULL, ld, trans}; }
 
 static int same_config(const gb_lstm_config *p, const gb_lstm_config *q) {
     return p->D == q->D && p->H == q->H && p->L == q->L && p->E == q->E &&
@@ -254,12 +277,11 @@ static void forward_fast(const gb_lstm *m, gb_lstm_acts *a, const float *x, int 
         if (a->masked[l]) apply_mask(a, x, l, 0, T);
         const float *X = layer_input(a, x, l); /* (T*B, in) */
         float *Z = a->gates[l];                 /* (T*B, G), activated in place step by step */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, G, in, 1.0f, X, in,
-                    m->p.w_ih[l], in, 0.0f, Z, G);
+        gb_gemm(a->gx, TB, G, in, act(X, in, 0), weight(m, a, m->p.w_ih[l], in, 1), 0.0f, Z, G);
         for (int t = 0; t < T; t++) {
             if (t > 0) /* Z_t (B, G) += h_{t-1} (B, H) W_hh^T; h_{-1} = 0 */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f,
-                            a->h[l] + t * bh, H, m->p.w_hh[l], H, 1.0f, Z + t * bg, G);
+                gb_gemm(a->gx, B, G, H, act(a->h[l] + t * bh, H, 0),
+                        weight(m, a, m->p.w_hh[l], H, 1), 1.0f, Z + t * bg, G);
             gb_fast_cell_pointwise(B, H, Z + t * bg, m->p.b_ih[l], m->p.b_hh[l],
                                    a->c[l] + t * bh, a->c[l] + (t + 1) * bh, a->tc[l] + t * bh,
                                    a->h[l] + (t + 1) * bh, a->step_threads);
@@ -268,8 +290,8 @@ static void forward_fast(const gb_lstm *m, gb_lstm_acts *a, const float *x, int 
     /* head: Y (T*B, Dout) = b_fc + H_top (T*B, H) fc_w^T */
     if (a->masked[L]) apply_mask(a, x, L, 0, T);
     for (int r = 0; r < TB; r++) memcpy(y + (size_t)r * Dout, m->p.fc_b, (size_t)Dout * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, Dout, H, 1.0f, layer_input(a, x, L),
-                H, m->p.fc_w, H, 1.0f, y, Dout);
+    gb_gemm(a->gx, TB, Dout, H, act(layer_input(a, x, L), H, 0), weight(m, a, m->p.fc_w, H, 1),
+            1.0f, y, Dout);
 }
 
 void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
@@ -300,6 +322,7 @@ void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, i
         size_t n = (size_t)T * B * (l ? c->H : gb_lstm_din(c));
         for (size_t k = 0; k < n; k++) a->mask[l][k] = gb_rng_float(rng) < p ? 0.0f : keep;
     }
+    if (a->wbf) gb_bf16_round(m->n_params, m->params, a->wbf); /* backward reads them too */
     if (use_ref)
         forward_ref(m, a, x, T, B, y);
     else
@@ -367,11 +390,9 @@ static void backward_fast(gb_lstm *m, gb_lstm_acts *a, const float *x, const flo
     float *dh = a->dh;                        /* (T*B, H) */
     float *dZ = a->dz;                        /* (T*B, G) */
     /* head: dfc_w (Dout, H) += dy^T Htop, dfc_b += colsum dy, dh = (dy fc_w) * mask */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, H, TB, 1.0f, dy, Dout, Htop, H,
-                1.0f, m->g.fc_w, H);
+    gb_gemm(a->gx, Dout, H, TB, act(dy, Dout, 1), act(Htop, H, 0), 1.0f, m->g.fc_w, H);
     colsum_add(TB, Dout, dy, m->g.fc_b, NULL, a->step_threads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, TB, H, Dout, 1.0f, dy, Dout,
-                m->p.fc_w, H, 0.0f, dh, H);
+    gb_gemm(a->gx, TB, H, Dout, act(dy, Dout, 0), weight(m, a, m->p.fc_w, H, 0), 0.0f, dh, H);
     if (a->masked[L])
         for (size_t k = 0; k < (size_t)TB * H; k++) dh[k] *= a->mask[L][k];
     for (int l = L - 1; l >= 0; l--) {
@@ -383,20 +404,19 @@ static void backward_fast(gb_lstm *m, gb_lstm_acts *a, const float *x, const flo
                                             a->tc[l] + t * bh, dh + t * bh, dc, dZ + t * bg,
                                             a->step_threads);
             if (t > 0) /* dh_{t-1} (B, H) += dZ_t (B, G) W_hh (G, H) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f,
-                            dZ + t * bg, G, m->p.w_hh[l], H, 1.0f, dh + (t - 1) * bh, H);
+                gb_gemm(a->gx, B, H, G, act(dZ + t * bg, G, 0), weight(m, a, m->p.w_hh[l], H, 0),
+                        1.0f, dh + (t - 1) * bh, H);
         }
         const float *X = layer_input(a, x, l); /* (T*B, in) */
         /* dW_ih (G, in) += dZ^T X;  dW_hh (G, H) += dZ[1..T-1]^T h[0..T-2] (h_{-1} = 0) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, in, TB, 1.0f, dZ, G, X, in, 1.0f,
-                    m->g.w_ih[l], in);
+        gb_gemm(a->gx, G, in, TB, act(dZ, G, 1), act(X, in, 0), 1.0f, m->g.w_ih[l], in);
         if (T > 1)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (T - 1) * B, 1.0f,
-                        dZ + bg, G, a->h[l] + bh, H, 1.0f, m->g.w_hh[l], H);
+            gb_gemm(a->gx, G, H, (T - 1) * B, act(dZ + bg, G, 1), act(a->h[l] + bh, H, 0), 1.0f,
+                    m->g.w_hh[l], H);
         colsum_add(TB, G, dZ, m->g.b_ih[l], m->g.b_hh[l], a->step_threads);
         if (l > 0) { /* dh of layer l-1 (T*B, H) = (dZ W_ih) * layer l's input mask */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, TB, H, G, 1.0f, dZ, G,
-                        m->p.w_ih[l], H, 0.0f, dh, H);
+            gb_gemm(a->gx, TB, H, G, act(dZ, G, 0), weight(m, a, m->p.w_ih[l], H, 0), 0.0f, dh,
+                    H);
             if (a->masked[l]) {
                 const float *mk = a->mask[l];
                 for (size_t k = 0; k < (size_t)TB * H; k++) dh[k] *= mk[k];

@@ -28,6 +28,7 @@
 
 #include "core/core.h"
 #include "core/rng.h"
+#include "model/gemm.h"
 
 #define GB_LSTM_MAX_LAYERS 4
 
@@ -90,6 +91,11 @@ typedef struct gb_lstm_acts gb_lstm_acts;
 gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts **out,
                            gb_error *err);
 void gb_lstm_acts_free(gb_lstm_acts *a);
+/* The precision of the fast path's products from now on (gemm.h; fp32 when never set): bf16
+ * rounds both operands of every product to bfloat16 and sums in fp32; parameters, gradients,
+ * cell states and everything between the products stay fp32. The reference path is always
+ * fp32. Fails only for memory. */
+gb_status gb_lstm_acts_set_precision(gb_lstm_acts *a, gb_precision p, gb_error *err);
 
 typedef enum { GB_LOSS_ON_LAST = 0, GB_LOSS_ON_ALL = 1 } gb_loss_on;
 

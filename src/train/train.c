@@ -151,7 +151,9 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
                     Din + Dout);
         goto out;
     }
-    if ((s = gb_lstm_acts_new(&info->net, T, B, &acts, err)) != GB_OK) goto out;
+    if ((s = gb_lstm_acts_new(&info->net, T, B, &acts, err)) != GB_OK ||
+        (s = gb_lstm_acts_set_precision(acts, o->precision, err)) != GB_OK)
+        goto out;
     /* validation windows: all in order, or the same seeded subset every epoch */
     gb_ds_perm vperm;
     {

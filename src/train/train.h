@@ -58,6 +58,8 @@ typedef struct {
     uint64_t max_windows;   /* > 0: at most this many training (and validation) windows an
                                epoch */
     int resume;             /* continue from model_path's optim file */
+    gb_precision precision; /* of the products (model/gemm.h); 0: fp32. A resumed run is
+                               bit-identical only in the precision it began with */
     const char *log_path;   /* JSONL, one object per epoch (appended to on resume); NULL: none */
     gb_train_progress_fn progress; /* may be NULL */
     void *ctx;
