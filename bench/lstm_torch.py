@@ -88,6 +88,8 @@ def main():
     ap.add_argument("-t", "--seconds", type=float, default=3.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--head", choices=("all", "last"), default="all")
+    ap.add_argument("--autocast", choices=("off", "bf16"), default="off",
+                    help="bf16: forward and loss under torch.autocast('cpu', torch.bfloat16)")
     ap.add_argument("-v", "--verbose", action="store_true", help="every step's ms to stderr")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -104,8 +106,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        y = net(x)
-        loss = mse(y[-1], tgt[-1])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            y = net(x)
+            loss = mse(y[-1].float(), tgt[-1])
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -127,10 +130,10 @@ def main():
     st.sort()
     med, best = st[len(st) // 2], st[0]
     fl = gemm_flops(B)
-    print("side=torch form=%s B=%d T=%d D=%d H=%d L=%d head=%s threads=%d interop=%d "
+    print("side=torch form=%s autocast=%s B=%d T=%d D=%d H=%d L=%d head=%s threads=%d interop=%d "
           "blas_threads=%s torch=%s steps=%d ms_step=%.2f windows_s=%.1f gflop_s=%.2f "
           "best_ms=%.2f best_windows_s=%.1f best_gflop_s=%.2f gflop_step=%.4f loss=%.4f"
-          % ("nn.LSTM" if a.form == "lstm" else "LSTMCell", B, T, D, H, L, a.head,
+          % ("nn.LSTM" if a.form == "lstm" else "LSTMCell", a.autocast, B, T, D, H, L, a.head,
              torch.get_num_threads(), torch.get_num_interop_threads(),
              os.environ.get("OPENBLAS_NUM_THREADS", "default"), torch.__version__, len(st),
              1e3 * med, B / med, fl / med * 1e-9, 1e3 * best, B / best, fl / best * 1e-9,

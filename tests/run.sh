@@ -36,6 +36,12 @@ for b in "$@"; do
         [ "$c" = tests/cli_lib.sh ] || run "$b: $(basename "$c")" "$c" "$b/groovybee"
     done
     if [ $first = 1 ]; then
+        # the fp32 products by both libraries (gemm.h: GB_GEMM_FP32), whichever is the default
+        for lib in openblas onednn; do
+            for t in test_gemm test_lstm test_torch_parity; do
+                run "$b: $t (fp32 by $lib)" env GB_GEMM_FP32=$lib "$b/tests/$t"
+            done
+        done
         run "$b: mido_check.py (corpus)" /usr/bin/python3 tests/mido_check.py "$b/groovybee" data/jsb data/classical
     fi
     first=0

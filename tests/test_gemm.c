@@ -80,7 +80,10 @@ static double worst(gb_precision p, gb_precision ref_p, int M, int N, int K) {
 static const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {16, 64, 33}, {64, 96, 128}, {1, 256, 64},
                                 {70, 17, 300}};
 
+/* fp32 through the library chosen for this process (GB_GEMM_FP32; tests/run.sh runs this
+ * program with each) */
 static void test_fp32(void) {
+    printf("fp32 products by %s\n", gb_gemm_fp32_onednn() ? "oneDNN" : "OpenBLAS");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         CHECK(worst(GB_PREC_FP32, GB_PREC_FP32, shapes[i][0], shapes[i][1], shapes[i][2]) <= 1e-5);
 }

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* fp32 products through oneDNN unless GB_GEMM_FP32 says otherwise (bench/README.md) */
+#define GB_FP32_ONEDNN_DEFAULT 0
+
 /* ---- bf16 ---- */
 
 void gb_bf16_round(size_t n, const float *src, uint16_t *dst) {
@@ -75,6 +78,7 @@ typedef struct {
 
 struct gb_gemm_ctx {
     gb_precision prec;
+    int onednn; /* products through oneDNN (bf16 always; fp32 when gb_gemm_fp32_onednn()) */
     dnnl_engine_t eng;
     dnnl_stream_t st;
     entry e[CACHE];
@@ -95,7 +99,8 @@ gb_gemm_ctx *gb_gemm_ctx_new(gb_precision p) {
     gb_gemm_ctx *x = calloc(1, sizeof *x);
     if (!x) return NULL;
     x->prec = p;
-    if (p == GB_PREC_BF16 &&
+    x->onednn = p == GB_PREC_BF16 || gb_gemm_fp32_onednn();
+    if (x->onednn &&
         (dnnl_engine_create(&x->eng, dnnl_cpu, 0) != dnnl_success ||
          dnnl_stream_create(&x->st, x->eng, dnnl_stream_default_flags) != dnnl_success)) {
         gb_gemm_ctx_free(x);
@@ -138,8 +143,9 @@ static entry *primitive(gb_gemm_ctx *x, int M, int N, int K, gb_mat A, gb_mat B,
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    int ok = desc(&ma, M, K, A.ld, A.trans, dnnl_bf16) == dnnl_success &&
-             desc(&mb, K, N, B.ld, B.trans, dnnl_bf16) == dnnl_success &&
+    dnnl_data_type_t dt = x->prec == GB_PREC_BF16 ? dnnl_bf16 : dnnl_f32;
+    int ok = desc(&ma, M, K, A.ld, A.trans, dt) == dnnl_success &&
+             desc(&mb, K, N, B.ld, B.trans, dt) == dnnl_success &&
              desc(&mc, M, N, ldc, 0, dnnl_f32) == dnnl_success &&
              dnnl_matmul_desc_init(&md, &ma, &mb, NULL, &mc) == dnnl_success &&
              dnnl_primitive_attr_create(&attr) == dnnl_success;
@@ -185,11 +191,16 @@ static const uint16_t *as_bf16(gb_gemm_ctx *x, int slot, int R, int C, gb_mat a)
     return d;
 }
 
-static int bf16_gemm(gb_gemm_ctx *x, int M, int N, int K, gb_mat A, gb_mat B, float beta,
-                     float *C, int ldc) {
+static int onednn_gemm(gb_gemm_ctx *x, int M, int N, int K, gb_mat A, gb_mat B, float beta,
+                       float *C, int ldc) {
     entry *e = primitive(x, M, N, K, A, B, beta != 0.0f, ldc);
-    const uint16_t *a = e ? as_bf16(x, 0, M, K, A) : NULL;
-    const uint16_t *b = a ? as_bf16(x, 1, K, N, B) : NULL;
+    const void *a = NULL, *b = NULL;
+    if (e && x->prec == GB_PREC_BF16) {
+        a = as_bf16(x, 0, M, K, A);
+        b = a ? as_bf16(x, 1, K, N, B) : NULL;
+    } else if (e) {
+        a = A.f, b = B.f;
+    }
     if (!b) return 0;
     dnnl_memory_set_data_handle(e->a, (void *)a);
     dnnl_memory_set_data_handle(e->b, (void *)b);
@@ -202,15 +213,23 @@ static int bf16_gemm(gb_gemm_ctx *x, int M, int N, int K, gb_mat A, gb_mat B, fl
 void gb_gemm(gb_gemm_ctx *x, int M, int N, int K, gb_mat A, gb_mat B, float beta, float *C,
              int ldc) {
     if (M <= 0 || N <= 0) return;
-    if (x && x->prec == GB_PREC_BF16 && K > 0 && bf16_gemm(x, M, N, K, A, B, beta, C, ldc))
-        return;
-    /* fp32, and bf16's last resort when oneDNN cannot (out of memory): the fp32 product */
+    if (x && x->onednn && K > 0 && onednn_gemm(x, M, N, K, A, B, beta, C, ldc)) return;
+    /* OpenBLAS: fp32, and the last resort when oneDNN cannot (out of memory): fp32 */
     cblas_sgemm(CblasRowMajor, A.trans ? CblasTrans : CblasNoTrans,
                 B.trans ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A.f, A.ld, B.f, B.ld, beta, C,
                 ldc);
 }
 
 /* ---- what runs here ---- */
+
+int gb_gemm_fp32_onednn(void) {
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("GB_GEMM_FP32");
+        v = e ? strcmp(e, "onednn") == 0 : GB_FP32_ONEDNN_DEFAULT;
+    }
+    return v;
+}
 
 int gb_bf16_native(void) {
     unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
@@ -249,10 +268,12 @@ const char *gb_kernels_line(void) {
     else if (fits) /* the user's or the system's OPENBLAS_CORETYPE, or a static build */
         snprintf(fix, sizeof fix, ", SLOW on this CPU: OPENBLAS_CORETYPE=%s fits it", fits);
     snprintf(line, sizeof line,
-             "OpenBLAS %s (core %s%s, %s, %d threads); oneDNN %d.%d.%d (%s, bf16 %s)", ver,
+             "OpenBLAS %s (core %s%s, %s, %d threads); oneDNN %d.%d.%d (%s, bf16 %s); fp32 "
+             "products by %s", ver,
              core, fix, p >= 0 && p <= 2 ? par[p] : "?",
              openblas_get_num_threads(), v->major, v->minor, v->patch, isa_name(),
-             gb_bf16_native() ? "native" : "not native");
+             gb_bf16_native() ? "native" : "not native",
+             gb_gemm_fp32_onednn() ? "oneDNN" : "OpenBLAS");
     return line;
 }
 

@@ -46,6 +46,11 @@ void gb_gemm_ref(gb_precision p, int M, int N, int K, gb_mat A, gb_mat B, float 
 void gb_bf16_round(size_t n, const float *src, uint16_t *dst);
 float gb_bf16_to_f32(uint16_t b);
 
+/* Whether fp32 products go through oneDNN's matmul rather than OpenBLAS: the environment's
+ * GB_GEMM_FP32=onednn|openblas (benchmarks and tests compare the two), else the default chosen
+ * by measurement (bench/README.md). */
+int gb_gemm_fp32_onednn(void);
+
 /* Whether this CPU runs bf16 products natively (oneDNN's ISA has AVX512-BF16 or AMX). */
 int gb_bf16_native(void);
 /* One line naming the kernels in use: OpenBLAS's version, core and threading, oneDNN's version

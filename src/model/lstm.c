@@ -42,7 +42,7 @@ struct gb_lstm_acts {
     float *dhr; /* (L, B, H) recurrent dL/dh_{t-1} of each layer (reference) */
     float *dc;  /* (L, B, H) dL/dc_{t-1} of each layer */
     float *mem; /* the one allocation all of the above point into */
-    gb_gemm_ctx *gx; /* the products' precision and state (fp32 until set) */
+    gb_gemm_ctx *gx; /* the products' precision and state (fp32 until set; NULL: OpenBLAS) */
     uint16_t *wbf;   /* bf16 mode: the parameters rounded to bf16 by the last forward */
 };
 
@@ -186,6 +186,7 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
     a->cfg = *c;
     a->T = T, a->B = B;
     a->step_threads = gb_fast_step_threads();
+    a->gx = gb_gemm_ctx_new(GB_PREC_FP32); /* NULL (no memory): OpenBLAS, the same numbers */
     *out = a;
     return GB_OK;
 }
