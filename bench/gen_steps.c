@@ -3,10 +3,12 @@
  * model, through the library's stream (src/model/stream.h). Weights are PyTorch-style random:
  * the speed does not depend on them.
  *
- *     build/bench_gen_steps [-n STEPS] [-H 512] [-L 2]
+ *     build/bench_gen_steps [-n STEPS] [-H 512] [-L 2] [-p fp32|bf16]
  *
- * Prints one key=value line: steps_s, us_step, and gb_s, the weight bytes streamed per second
- * (every step reads every parameter once: 4 * n_params bytes). */
+ * -p: the stream's precision (gb_lstm_stream_set_precision): bf16 reads a bf16 copy of the
+ * weights. Prints one key=value line: prec, steps_s, us_step, and gb_s, the weight bytes
+ * streamed per second (every step reads every parameter once: 4 * n_params bytes in fp32,
+ * 2 * n_params in bf16; mb_step says which). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +25,16 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     int n = 4000, H = 512, L = 2, D = 128, T = 12;
+    gb_precision prec = GB_PREC_FP32;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n")) n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-H")) H = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-L")) L = atoi(argv[i + 1]);
-        else return fprintf(stderr, "usage: %s [-n STEPS] [-H 512] [-L 2]\n", argv[0]), 2;
+        else if (!strcmp(argv[i], "-p") && !strcmp(argv[i + 1], "fp32")) prec = GB_PREC_FP32;
+        else if (!strcmp(argv[i], "-p") && !strcmp(argv[i + 1], "bf16")) prec = GB_PREC_BF16;
+        else
+            return fprintf(stderr, "usage: %s [-n STEPS] [-H 512] [-L 2] [-p fp32|bf16]\n",
+                           argv[0]), 2;
     }
     gb_lstm_config c = {.D = D, .H = H, .L = L, .dropout = 0.2f};
     gb_rng r;
@@ -35,8 +42,12 @@ int main(int argc, char **argv) {
     gb_lstm m;
     gb_lstm_stream *s;
     gb_error e;
-    if (gb_lstm_init(&m, &c, &r, &e) != GB_OK || gb_lstm_stream_new(&c, 1, T, &s, &e) != GB_OK)
+    if (gb_lstm_init(&m, &c, &r, &e) != GB_OK || gb_lstm_stream_new(&c, 1, T, &s, &e) != GB_OK ||
+        gb_lstm_stream_set_precision(s, &m, prec, &e) != GB_OK)
         return fprintf(stderr, "gen_steps: %s\n", e.msg), 1;
+    if (prec == GB_PREC_BF16 && !gb_bf16_native())
+        fprintf(stderr, "gen_steps: note: no bf16 instructions here (%s): the one-step path "
+                "needs none, but oneDNN emulates the primer's bf16 products\n", gb_kernels_line());
     float *x = malloc((size_t)T * D * sizeof *x), *y = malloc((size_t)T * D * sizeof *y);
     for (int i = 0; i < T * D; i++) x[i] = gb_rng_float(&r) < 0.05f ? 0.6f : 0.0f;
     gb_lstm_stream_run(&m, s, x, T, y); /* the primer */
@@ -45,8 +56,9 @@ int main(int argc, char **argv) {
     double t0 = now();
     for (int k = 0; k < n; k++) gb_lstm_stream_run(&m, s, x, 1, x); /* y is the next x */
     double dt = now() - t0;
-    double bytes = 4.0 * (double)m.n_params;
-    printf("steps_s=%.1f us_step=%.2f gb_s=%.2f mb_step=%.2f check=%g\n", n / dt, 1e6 * dt / n,
+    double bytes = (prec == GB_PREC_BF16 ? 2.0 : 4.0) * (double)m.n_params;
+    printf("prec=%s steps_s=%.1f us_step=%.2f gb_s=%.2f mb_step=%.2f check=%g\n",
+           prec == GB_PREC_BF16 ? "bf16" : "fp32", n / dt, 1e6 * dt / n,
            bytes * n / dt / 1e9, bytes / 1e6, (double)x[0]);
     gb_lstm_stream_free(s);
     gb_lstm_free(&m);

@@ -46,6 +46,7 @@ for name, num in (("p44", 4), ("p34", 3)):
 expect "generate --help" 0 "$G" generate --help
 has "generate --help shows usage" "$T/out" "usage: groovybee generate"
 has "generate --help shows defaults" "$T/out" "silence [0.1]"
+has "generate --help lists --precision with its default" "$T/out" "[auto]; bf16 reads the weights in bf16"
 
 # ---- the same seed, the same bytes; another seed, other music
 expect "generate" 0 "$G" generate "$T/roll.safetensors" -o "$T/a.mid" --seed 7 --steps 64
@@ -184,6 +185,31 @@ assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
 width, height = struct.unpack(">II", png[16:24])
 assert width > 100 and height > 100, (width, height)
 EOF
+
+# ---- --precision: fp32 as before (the one-step path's bits are held by test_stream), bf16 on a
+# CPU with bf16 instructions (auto picks it there)
+expect "generate --precision fp32" 0 "$G" generate "$T/roll.safetensors" -o "$T/f1.mid" --seed 7 --steps 64 --precision fp32
+has "the summary names the precision" "$T/err" "seed 7, fp32 products,"
+"$G" generate "$T/roll.safetensors" -o "$T/f2.mid" --seed 7 --steps 64 -q --precision fp32
+cmp -s "$T/f1.mid" "$T/f2.mid" && ok "fp32: same seed, same bytes" || bad "fp32: same seed gave other bytes"
+expect "generate --precision bf16" 0 "$G" generate "$T/roll.safetensors" -o "$T/b1.mid" --seed 7 --steps 64 --precision bf16
+if "$G" --version | grep -q 'bf16 by default'; then
+    has "the summary says bf16" "$T/err" "seed 7, bf16 products,"
+    cmp -s "$T/a.mid" "$T/b1.mid" && ok "auto is bf16 here: the same bytes" || bad "auto is not bf16 on a bf16 CPU"
+    for m in roll paper sig; do
+        "$G" generate "$T/$m.safetensors" -o "$T/b-$m.mid" --seed 3 --steps 64 -q --precision bf16 \
+            --threshold 0.01 2>"$T/err" || bad "generate --precision bf16 with the $m model: $(cat "$T/err")"
+    done
+    [ "$("$G" notes "$T/b-roll.mid" | wc -l)" -gt 1 ] && ok "bf16 plays notes" || bad "bf16 wrote no note"
+    "$PY" tests/mido_check.py "$G" "$T/b1.mid" "$T/b-roll.mid" "$T/b-paper.mid" "$T/b-sig.mid" >"$T/mido" 2>&1 &&
+        ok "mido reads bf16 output as groovybee does" || bad "mido check (bf16): $(tail -5 "$T/mido")"
+else
+    has "bf16 without bf16 instructions says so" "$T/err" "this CPU has no bf16 instructions"
+    cmp -s "$T/f1.mid" "$T/b1.mid" && ok "bf16 without bf16 instructions: fp32's bytes" || bad "bf16 fell back to other bytes"
+    cmp -s "$T/a.mid" "$T/f1.mid" && ok "auto is fp32 here: the same bytes" || bad "auto is not fp32 without bf16"
+fi
+expect "generate --precision nonsense is a usage error" 2 "$G" generate "$T/roll.safetensors" --precision nonsense -o "$T/x.mid"
+has "generate --precision nonsense names the option" "$T/err" "--precision wants fp32, bf16 or auto, not 'nonsense'"
 
 # ---- bad input: an error naming what is wrong, and no output left
 expect "no -o" 2 "$G" generate "$T/roll.safetensors"

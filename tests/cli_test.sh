@@ -221,6 +221,28 @@ if $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["files"][0]["par
 if $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["head"]=="nade" and d["keys"]==[0,127], d' "$T/out"; then
     ok "eval --json gives the head and the keys"; else bad "eval --json head and keys: $(head -c 300 "$T/out")"; fi
 
+# ---- eval --precision: fp32 by default (the yardstick), bf16 within 1% of it on a bf16 CPU
+has "eval --help lists --precision with its default" <("$G" eval --help) "[fp32: eval is the yardstick"
+expect "eval --precision nonsense is a usage error" 2 "$G" eval --precision nonsense "$T/m.safetensors" data/jsb/jsb_valid_000.mid
+has "eval --precision nonsense names the option" "$T/err" "--precision wants fp32, bf16 or auto, not 'nonsense'"
+expect "eval --precision fp32" 0 "$G" eval --precision fp32 "$T/m.safetensors" data/jsb/jsb_valid_000.mid data/jsb/jsb_valid_001.mid
+has "eval names its precision" "$T/out" "3 epochs), fp32 products"
+"$G" eval "$T/m.safetensors" data/jsb/jsb_valid_000.mid data/jsb/jsb_valid_001.mid >"$T/eval-default" 2>&1
+cmp -s "$T/out" "$T/eval-default" && ok "eval is fp32 by default: the same bytes" || bad "eval's default is not --precision fp32"
+"$G" eval --json --precision fp32 "$T/m.safetensors" data/jsb/jsb_valid_000.mid 2>/dev/null >"$T/e32.json" || bad "eval --json --precision fp32"
+"$G" eval --json --precision bf16 "$T/m.safetensors" data/jsb/jsb_valid_000.mid >"$T/e16.json" 2>"$T/err" || bad "eval --json --precision bf16: $(head -3 "$T/err")"
+if "$G" --version | grep -q 'bf16 by default'; then want=bf16; else
+    want=fp32; has "eval --precision bf16 without bf16 instructions says so" "$T/err" "this CPU has no bf16 instructions"; fi
+if $PY - "$T/e32.json" "$T/e16.json" "$want" <<'PY'; then ok "eval --precision bf16 ($want here): a finite NLL within 1% of fp32's"; else bad "eval --precision bf16 against fp32"; fi
+import json, math, sys
+f, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert f["precision"] == "fp32" and b["precision"] == sys.argv[3], (f["precision"], b["precision"])
+assert math.isfinite(b["nll"]) and abs(b["nll"] - f["nll"]) <= 0.01 * f["nll"], (f["nll"], b["nll"])
+assert abs(b["loss"] - f["loss"]) <= 0.01 * f["loss"], (f["loss"], b["loss"])
+if sys.argv[3] == "fp32":
+    assert b == f, "bf16 fell back to fp32: the same figures"
+PY
+
 # ---- the two heads: sigmoid (each pitch on its own) and NADE (a step's pitches jointly)
 J10=$(ls data/jsb/jsb_train_00*.mid)
 # trained long enough (10 chorales, 10 epochs) to give the keys no chorale plays a low probability

@@ -38,7 +38,7 @@ for b in "$@"; do
     if [ $first = 1 ]; then
         # the fp32 products by both libraries (gemm.h: GB_GEMM_FP32), whichever is the default
         for lib in openblas onednn; do
-            for t in test_gemm test_lstm test_torch_parity; do
+            for t in test_gemm test_lstm test_torch_parity test_stream; do
                 run "$b: $t (fp32 by $lib)" env GB_GEMM_FP32=$lib "$b/tests/$t"
             done
         done

@@ -117,9 +117,11 @@ static void check_feedback(gb_loss_kind loss, int D, float temperature) {
     for (int i = 0; i < T * D; i++) all[i] = gb_rng_float(&r) < 0.1f;
     gb_rng s1, s2;
     gb_rng_seed(&s1, 3), gb_rng_seed(&s2, 3);
-    CHECK_INT(gb_generate(&m, loss, all, T, N, temperature, NULL, &s1, all + T * D, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, loss, all, T, N, temperature, NULL, &s1, GB_PREC_FP32,
+                          all + T * D, &e), GB_OK);
     float *again = malloc((size_t)N * D * sizeof *again);
-    CHECK_INT(gb_generate(&m, loss, all, T, N, temperature, NULL, &s2, again, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, loss, all, T, N, temperature, NULL, &s2, GB_PREC_FP32,
+                          again, &e), GB_OK);
     CHECK(!memcmp(again, all + T * D, (size_t)N * D * sizeof *again)); /* same seed, same rows */
     gb_lstm_stream *st;
     CHECK_INT(gb_lstm_stream_new(&cfg, 1, T + N, &st, &e), GB_OK);
@@ -218,7 +220,8 @@ static void test_feedback_nade_meter(void) {
         meter_44(P0 + t, all + (size_t)t * Din + D);
     }
     gb_gen_meter meter = {&ds, 0, P0 + T};
-    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 0.0f, &meter, NULL, gen, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 0.0f, &meter, NULL, GB_PREC_FP32,
+                          gen, &e), GB_OK);
     for (int k = 0; k < N; k++) {
         memcpy(all + (size_t)(T + k) * Din, gen + (size_t)k * D, D * sizeof *all);
         meter_44(P0 + T + k, all + (size_t)(T + k) * Din + D);
@@ -248,20 +251,24 @@ static void test_feedback_nade_meter(void) {
     CHECK(ones > 0 && ones < N * D); /* neither all off nor all on: the check is not vacuous */
     /* the meter one step off: other rows */
     gb_gen_meter off = {&ds, 0, P0 + T + 1};
-    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 0.0f, &off, NULL, again, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 0.0f, &off, NULL, GB_PREC_FP32,
+                          again, &e), GB_OK);
     CHECK(memcmp(again, gen, (size_t)N * D * sizeof *gen) != 0);
     /* temperature 1: the same seed, the same binary rows */
     gb_rng s1, s2;
     gb_rng_seed(&s1, 5), gb_rng_seed(&s2, 5);
-    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, &meter, &s1, gen, &e), GB_OK);
-    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, &meter, &s2, again, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, &meter, &s1, GB_PREC_FP32,
+                          gen, &e), GB_OK);
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, &meter, &s2, GB_PREC_FP32,
+                          again, &e), GB_OK);
     CHECK(!memcmp(again, gen, (size_t)N * D * sizeof *gen));
     int binary = 1;
     for (int i = 0; i < N * D; i++) binary &= gen[i] == 0.0f || gen[i] == 1.0f;
     CHECK(binary);
     /* meter inputs without a meter */
     e = (gb_error){0};
-    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, NULL, &s1, gen, &e), GB_ERR_ARG);
+    CHECK_INT(gb_generate(&m, GB_LOSS_BCE, all, T, N, 1.0f, NULL, &s1, GB_PREC_FP32,
+                          gen, &e), GB_ERR_ARG);
     CHECK(e.msg[0] != 0);
     gb_lstm_stream_free(st);
     gb_ds_free(&ds);

@@ -1,6 +1,17 @@
 /* test_stream.c - the state-carrying evaluation forward (src/model/stream.c): over a window
  * from zero states it gives gb_lstm_forward's evaluation outputs; split into chunks it gives
- * the same as in one go (the states carried); outside its sizes it gives NaN. */
+ * the same as in one go (the states carried); outside its sizes it gives NaN.
+ *
+ * In bf16 (gb_lstm_stream_set_precision; skipped, with the reason, on a CPU without bf16
+ * instructions), as normalised mean squared errors sum (a-b)^2 / sum b^2 against the fp32
+ * stream's outputs (bf16 keeps 8 significant bits; a wrong operand or layout gives NMSE near 1):
+ *   chunk path (both operands of each product rounded):  < 2.5e-5 (measured 7.5e-7..2.4e-6)
+ *   one-step path (weights rounded, inputs fp32):        < 2e-5   (measured 5.3e-7..1.6e-6)
+ * the bounds leave 10x over the worst of the cases below. Tighter, against what each path
+ * should equal up to fp32 rounding: the chunk path against gb_lstm_forward in bf16 (the same
+ * products), and the one-step path against the fp32 one on the model with its weight matrices
+ * rounded to bf16 (only the summation order differs): < 1e-10 both (measured 0, the same bits,
+ * and up to 8e-15). Back in fp32 the outputs are the same bits as before. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -66,6 +77,137 @@ static void test_matches_forward(void) {
     run_case(128, 16, 3, 12, 2);
 }
 
+static double nmse(const float *a, const float *b, size_t n) {
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)a[i] - b[i];
+        d += e * e, s += (double)b[i] * b[i];
+    }
+    return s > 0 ? d / s : d;
+}
+
+static void round_to_bf16(float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint16_t b;
+        gb_bf16_round(1, &p[i], &b);
+        p[i] = gb_bf16_to_f32(b);
+    }
+}
+
+static double worst_chunk, worst_step; /* over the cases, for GB_TEST_VERBOSE */
+
+/* One model in bf16 against fp32: T steps of B sequences in one chunk and, for B = 1, one
+ * step at a time. */
+static void bf16_case(gb_lstm_config c, int T, int B) {
+    gb_rng r;
+    gb_rng_seed(&r, (uint64_t)(c.D * 7 + c.H * 5 + c.L * 3 + T + B));
+    gb_lstm m, mr;
+    gb_error e;
+    CHECK_INT(gb_lstm_init(&m, &c, &r, &e), GB_OK);
+    CHECK_INT(gb_lstm_init(&mr, &c, &r, &e), GB_OK);
+    int Din = gb_lstm_din(&c), Dout = gb_lstm_dout(&c);
+    size_t nx = (size_t)T * B * Din, ny = (size_t)T * B * Dout;
+    float *x = malloc(nx * sizeof *x), *y32 = malloc(ny * sizeof *y32);
+    float *yb = malloc(ny * sizeof *yb), *yr = malloc(ny * sizeof *yr);
+    for (size_t i = 0; i < nx; i++) x[i] = gb_rng_float(&r) < 0.1f ? 1.0f : 0.0f;
+    gb_lstm_stream *s, *s32;
+    CHECK_INT(gb_lstm_stream_new(&c, B, T, &s, &e), GB_OK);
+    CHECK_INT(gb_lstm_stream_new(&c, B, T, &s32, &e), GB_OK);
+    CHECK_INT(gb_lstm_stream_precision(s), GB_PREC_FP32);
+    gb_lstm_stream_run(&m, s32, x, T, y32);
+
+    /* chunk path: against fp32, and against gb_lstm_forward in bf16 */
+    CHECK_INT(gb_lstm_stream_set_precision(s, &m, GB_PREC_BF16, &e), GB_OK);
+    CHECK_INT(gb_lstm_stream_precision(s), GB_PREC_BF16);
+    gb_lstm_stream_run(&m, s, x, T, yb);
+    double ec = nmse(yb, y32, ny);
+    worst_chunk = ec > worst_chunk ? ec : worst_chunk;
+    CHECK(ec < 2.5e-5);
+    CHECK(ec > 1e-12); /* it did run in bf16 */
+    gb_lstm_acts *a;
+    CHECK_INT(gb_lstm_acts_new(&c, T, B, &a, &e), GB_OK);
+    CHECK_INT(gb_lstm_acts_set_precision(a, GB_PREC_BF16, &e), GB_OK);
+    gb_lstm_forward(&m, a, x, T, B, yr, NULL);
+    double ecf = nmse(yb, yr, ny), es = 0, esr = 0;
+    CHECK(ecf < 1e-10);
+    if (B == 1) {
+        /* one-step path: against fp32, and against fp32 steps with the weights rounded */
+        memcpy(mr.params, m.params, m.n_params * sizeof *m.params);
+        for (int l = 0; l < c.L; l++) {
+            round_to_bf16(mr.p.w_ih[l], (size_t)4 * c.H * (l ? c.H : Din));
+            round_to_bf16(mr.p.w_hh[l], (size_t)4 * c.H * c.H);
+        }
+        round_to_bf16(mr.p.fc_w, (size_t)Dout * c.H);
+        gb_lstm_stream_reset(s);
+        gb_lstm_stream_reset(s32);
+        for (int t = 0; t < T; t++) {
+            gb_lstm_stream_run(&m, s, x + (size_t)t * Din, 1, yb + (size_t)t * Dout);
+            gb_lstm_stream_run(&mr, s32, x + (size_t)t * Din, 1, yr + (size_t)t * Dout);
+        }
+        es = nmse(yb, y32, ny);
+        worst_step = es > worst_step ? es : worst_step;
+        CHECK(es < 2e-5);
+        CHECK(es > 1e-12);
+        esr = nmse(yb, yr, ny);
+        CHECK(esr < 1e-10);
+    }
+    if (getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr, "  D %d E %d H %d L %d Dout %d T %d B %d: nmse chunk %.2g (against "
+                "forward in bf16 %.2g), step %.2g (against rounded weights %.2g)\n", c.D, c.E,
+                c.H, c.L, Dout, T, B, ec, ecf, es, esr);
+    /* the copy is of m's weights: another model (mr) gives NaN, a model of other shapes an
+     * error */
+    gb_lstm_stream_run(&mr, s, x, 1, yb);
+    CHECK(isnan(yb[0]));
+    gb_lstm_config other = c;
+    other.H++;
+    gb_lstm mo;
+    CHECK_INT(gb_lstm_init(&mo, &other, &r, &e), GB_OK);
+    CHECK_INT(gb_lstm_stream_set_precision(s, &mo, GB_PREC_BF16, &e), GB_ERR_ARG);
+    CHECK_INT(gb_lstm_stream_precision(s), GB_PREC_BF16); /* unchanged */
+    gb_lstm_free(&mo);
+    /* back to fp32: the same bits as a stream never set, in both paths */
+    CHECK_INT(gb_lstm_stream_set_precision(s, &m, GB_PREC_FP32, &e), GB_OK);
+    CHECK_INT(gb_lstm_stream_precision(s), GB_PREC_FP32);
+    gb_lstm_stream_reset(s);
+    gb_lstm_stream_run(&m, s, x, T, yb);
+    CHECK(!memcmp(yb, y32, ny * sizeof *yb));
+    if (B == 1) {
+        gb_lstm_stream_reset(s);
+        gb_lstm_stream_reset(s32);
+        for (int t = 0; t < T; t++) {
+            gb_lstm_stream_run(&m, s, x + (size_t)t * Din, 1, yb + (size_t)t * Dout);
+            gb_lstm_stream_run(&m, s32, x + (size_t)t * Din, 1, yr + (size_t)t * Dout);
+        }
+        CHECK(!memcmp(yb, yr, ny * sizeof *yb));
+    }
+    gb_lstm_acts_free(a);
+    gb_lstm_stream_free(s);
+    gb_lstm_stream_free(s32);
+    gb_lstm_free(&m);
+    gb_lstm_free(&mr);
+    free(x), free(y32), free(yb), free(yr);
+}
+
+static void test_bf16(void) {
+    if (!gb_bf16_native()) {
+        printf("skip test_bf16: no bf16 instructions here (%s)\n", gb_kernels_line());
+        return;
+    }
+    bf16_case((gb_lstm_config){.D = 128, .H = 64, .L = 2}, 12, 4); /* chunks of 4 sequences */
+    /* the paper model's shape, smaller T; threaded one-step path */
+    bf16_case((gb_lstm_config){.D = 128, .H = 512, .L = 2}, 8, 1);
+    bf16_case((gb_lstm_config){.D = 128, .H = 200, .L = 2}, 10, 1);
+    /* meter inputs, a NADE head (Dout 146: the head's rows past a multiple of 4), odd H */
+    bf16_case((gb_lstm_config){.D = 128, .E = 20, .H = 37, .L = 1, .head = GB_HEAD_NADE,
+                               .Hn = 18},
+              10, 1);
+    /* odd input width: the one-step kernel's last odd element */
+    bf16_case((gb_lstm_config){.D = 129, .H = 33, .L = 3}, 9, 1);
+    if (getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr, "  worst nmse: chunk %.2g, step %.2g\n", worst_chunk, worst_step);
+}
+
 static void test_bad_sizes(void) {
     gb_lstm_config c = {.D = 128, .H = 8, .L = 2};
     gb_lstm_stream *s;
@@ -79,5 +221,6 @@ static void test_bad_sizes(void) {
 int main(void) {
     RUN(test_matches_forward);
     RUN(test_bad_sizes);
+    RUN(test_bf16);
     TEST_END();
 }

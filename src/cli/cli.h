@@ -46,9 +46,7 @@ void cli_stem(const char *path, char *out, size_t cap);
  * else fp32). bf16 asked on a CPU without them says so on stderr and gives fp32. Returns 0 and
  * reports a usage error for anything else. */
 int cli_precision(const char *cmd, const char *arg, gb_precision *out);
-#define CLI_PRECISION_HELP                                                                       \
-    "fp32, bf16 (matrix products in bfloat16, summed in fp32) or auto (bf16 where the CPU has\n" \
-    "                         bf16 instructions: AVX512-BF16 or AMX; else fp32)"
+#define CLI_PRECISION_HELP "fp32, bf16 or auto (bf16 on a CPU with AVX512-BF16 or AMX)"
 const char *cli_precision_name(gb_precision p);
 
 /* Scientific pitch name: 60 -> "C4", 61 -> "C#4". */

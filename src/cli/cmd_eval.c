@@ -14,7 +14,7 @@
 #include "model/stream.h"
 
 static const char *HELP =
-    "usage: groovybee eval MODEL.safetensors FILE... [--keys LO-HI] [--json]\n"
+    "usage: groovybee eval MODEL.safetensors FILE... [--keys LO-HI] [--json] [--precision P]\n"
     "\n"
     "Runs the model over each part of each FILE (MIDI files, or folders walked for .mid/.midi)\n"
     "whole, with the model's own encoding and part filter, its states carried from step to\n"
@@ -29,6 +29,9 @@ static const char *HELP =
     "options:\n"
     "  --keys LO-HI            the pitches the NLL sums over [0-127]\n"
     "  --json                  one JSON object on stdout instead of the table\n"
+    "  --precision P           " CLI_PRECISION_HELP "\n"
+    "                          [fp32: eval is the yardstick, its figures should not depend on\n"
+    "                          the machine]\n"
     "  -h, --help              show this help\n";
 
 #define CHUNK 256 /* steps run at a time: memory stays bounded for any part length */
@@ -91,9 +94,11 @@ static void eval_part(const gb_lstm *m, const gb_model_info *in, const gb_datase
 int cmd_eval(int argc, char **argv) {
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
                                          {"keys", required_argument, 0, 'k'},
+                                         {"precision", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c, json = 0, klo = 0, khi = 127;
+    const char *precision = "fp32";
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
@@ -105,10 +110,13 @@ int cmd_eval(int argc, char **argv) {
                                        "(21-108: the 88 piano keys), not '%s'", optarg);
             break;
         }
+        case 'p': precision = optarg; break;
         case 'h': return fputs(HELP, stdout), EXIT_OK;
         default: return cli_usage_error("eval", "bad option");
         }
     }
+    gb_precision prec;
+    if (!cli_precision("eval", precision, &prec)) return EXIT_USAGE;
     if (optind >= argc) return cli_usage_error("eval", "no MODEL.safetensors");
     if (optind + 1 >= argc) return cli_usage_error("eval", "no FILE to evaluate on");
     const char *mpath = argv[optind];
@@ -135,7 +143,9 @@ int cmd_eval(int argc, char **argv) {
         gb_model_info_free(&in);
         return EXIT_RUNTIME;
     }
-    if (!b.x || !b.target || !b.y || !b.nll_all || !b.nll_keys || gb_lstm_stream_new(&in.net, 1, CHUNK, &st, &e) != GB_OK) {
+    if (!b.x || !b.target || !b.y || !b.nll_all || !b.nll_keys ||
+        gb_lstm_stream_new(&in.net, 1, CHUNK, &st, &e) != GB_OK ||
+        gb_lstm_stream_set_precision(st, &m, prec, &e) != GB_OK) {
         fprintf(stderr, "groovybee: out of memory\n");
         goto out;
     }
@@ -155,13 +165,14 @@ int cmd_eval(int argc, char **argv) {
         printf("{\"model\":");
         cli_json_str(stdout, mpath);
         printf(",\"loss_kind\":\"%s\",\"head\":\"%s\",\"D\":%d,\"H\":%d,\"L\":%d,\"keys\":[%d,%d],"
-               "\"files\":[", bce ? "bce" : "mse", in.net.head == GB_HEAD_NADE ? "nade" : "linear",
-               D, in.net.H, in.net.L, klo, khi);
+               "\"precision\":\"%s\",\"files\":[", bce ? "bce" : "mse",
+               in.net.head == GB_HEAD_NADE ? "nade" : "linear", D, in.net.H, in.net.L, klo, khi,
+               cli_precision_name(prec));
     } else {
-        printf("model: %s (%s preset, %s%s, D %d, H %d, L %d, %d epoch%s)\n", mpath,
-               in.preset[0] ? in.preset : "no", bce ? "BCE" : "MSE",
+        printf("model: %s (%s preset, %s%s, D %d, H %d, L %d, %d epoch%s), %s products\n",
+               mpath, in.preset[0] ? in.preset : "no", bce ? "BCE" : "MSE",
                in.net.head == GB_HEAD_NADE ? " NADE" : "", D, in.net.H, in.net.L, in.epochs,
-               in.epochs == 1 ? "" : "s");
+               in.epochs == 1 ? "" : "s", cli_precision_name(prec));
         printf("%-40s %4s %8s %10s%s\n", "file", "part", "steps", "loss", bce ? "    nll" : "");
     }
     for (size_t f = 0; f < ds.n_files; f++) {

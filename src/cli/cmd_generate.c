@@ -52,6 +52,9 @@ static const char *HELP =
     "  --wav OUT.wav           also render the result (FluidSynth, as `groovybee render`)\n"
     "  --soundfont FILE.sf2    soundfont for --wav [found automatically]\n"
     "  --png OUT.png           also draw the result (as `groovybee plot`)\n"
+    "  --precision P           " CLI_PRECISION_HELP "\n"
+    "                          [auto]; bf16 reads the weights in bf16, half the bytes of each\n"
+    "                          step (a seed gives other music than in fp32)\n"
     "  -q, --quiet             no summary on stderr\n"
     "  -h, --help              show this help\n"
     "\n"
@@ -193,7 +196,7 @@ static int sharps_of(gb_key k) { /* key signature: the major key, or the relativ
 
 int cmd_generate(int argc, char **argv) {
     enum { O_STEPS = 256, O_PRIMER, O_KEEP, O_SEED, O_TEMP, O_THRESH, O_VEL, O_BPM, O_PROGRAM,
-           O_KEYFIX, O_WAV, O_SF, O_PNG };
+           O_KEYFIX, O_WAV, O_SF, O_PNG, O_PRECISION };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},       {"steps", required_argument, 0, O_STEPS},
         {"primer", required_argument, 0, O_PRIMER},  {"keep-primer", no_argument, 0, O_KEEP},
@@ -202,9 +205,11 @@ int cmd_generate(int argc, char **argv) {
         {"bpm", required_argument, 0, O_BPM},        {"program", required_argument, 0, O_PROGRAM},
         {"key-fix", no_argument, 0, O_KEYFIX},       {"wav", required_argument, 0, O_WAV},
         {"soundfont", required_argument, 0, O_SF},   {"png", required_argument, 0, O_PNG},
+        {"precision", required_argument, 0, O_PRECISION},
         {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *C = "generate", *out = NULL, *primer = NULL, *wav = NULL, *sf = NULL, *png = NULL;
+    const char *precision = "auto";
     long steps = 0, seed_l = -1, velocity = 80, programs[MAX_MODELS];
     double temperature = 0.9, threshold = 0.1, bpm = 0;
     int n_programs = 0, keep = 0, keyfix = 0, quiet = 0, c;
@@ -241,11 +246,14 @@ int cmd_generate(int argc, char **argv) {
         case O_WAV: wav = optarg; break;
         case O_SF: sf = optarg; break;
         case O_PNG: png = optarg; break;
+        case O_PRECISION: precision = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': return fputs(HELP, stdout), EXIT_OK;
         default: return cli_usage_error(C, "bad option");
         }
     }
+    gb_precision prec;
+    if (!cli_precision(C, precision, &prec)) return EXIT_USAGE;
     int n_models = argc - optind;
     if (!out) return cli_usage_error(C, "no -o OUT.mid");
     if (n_models < 1) return cli_usage_error(C, "no MODEL.safetensors");
@@ -305,7 +313,7 @@ int cmd_generate(int argc, char **argv) {
             memcpy(m->rows + (size_t)t * D, pr + (size_t)t * Din, (size_t)D * sizeof *pr);
         gb_gen_meter meter = {&m->ds, m->part, m->start + (uint64_t)T};
         gb_status s = gb_generate(&m->m, m->in.loss, pr, T, (int)n, (float)temperature, &meter,
-                                  &rng, m->rows + (size_t)kept * D, &e);
+                                  &rng, prec, m->rows + (size_t)kept * D, &e);
         free(pr);
         if (s == GB_OK)
             s = gb_gen_decode(m->rows, m->n_rows, D, m->in.enc.binary, (float)threshold,
@@ -356,8 +364,10 @@ int cmd_generate(int argc, char **argv) {
             rc = EXIT_RUNTIME;
         } else if (!quiet) {
             char kb[16];
-            fprintf(stderr, "groovybee generate: seed %llu, %.1f s at %.0f bpm -> %s%s%s%s%s\n",
-                    (unsigned long long)seed, gb_song_seconds(&song, -1, end), tempo_bpm, out,
+            fprintf(stderr,
+                    "groovybee generate: seed %llu, %s products, %.1f s at %.0f bpm -> "
+                    "%s%s%s%s%s\n", (unsigned long long)seed, cli_precision_name(prec),
+                    gb_song_seconds(&song, -1, end), tempo_bpm, out,
                     wav ? ", " : "", wav ? wav : "", png ? ", " : "", png ? png : "");
             for (int i = 0; i < n_models; i++)
                 fprintf(stderr, "  part %d: %s, %zu notes, %s, primed with %s step %zu%s%s\n",

@@ -33,8 +33,8 @@ static void draw_row(const gb_lstm *m, const float *y, float temperature, gb_rng
 }
 
 gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, int T, int n,
-                      float temperature, const gb_gen_meter *meter, gb_rng *rng, float *out,
-                      gb_error *err) {
+                      float temperature, const gb_gen_meter *meter, gb_rng *rng,
+                      gb_precision prec, float *out, gb_error *err) {
     int D = m->cfg.D, Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg);
     if (T < 1 || n < 0) return gb_fail(err, GB_ERR_ARG, -1, "generate: primer %d, steps %d", T, n);
     if (m->cfg.E && (!meter || m->cfg.E != GB_DS_METER_FEATURES))
@@ -44,6 +44,10 @@ gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, 
     float *y = malloc(((size_t)T * Dout + Din + m->cfg.Hn) * sizeof *y);
     gb_status s = y ? gb_lstm_stream_new(&m->cfg, 1, T, &st, err)
                     : gb_fail(err, GB_ERR_NOMEM, -1, "generate: out of memory");
+    if (s == GB_OK && prec != GB_PREC_FP32) {
+        s = gb_lstm_stream_set_precision(st, m, prec, err);
+        if (s != GB_OK) gb_lstm_stream_free(st);
+    }
     if (s != GB_OK) {
         free(y);
         return s;

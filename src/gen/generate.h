@@ -29,10 +29,11 @@ typedef struct {
 /* Feeds primer (T rows of Din features, T >= 1) then generates n steps into out (n, D). Models
  * with meter inputs (E > 0) need meter: the meter of the steps fed back. rng draws the samples of
  * binary models (unused for MSE, and at temperature 0: then each feature, or each conditional of
- * a NADE, is on where its probability is >= 0.5). */
+ * a NADE, is on where its probability is >= 0.5). prec: the network's precision (stream.h:
+ * GB_PREC_FP32, 0, or GB_PREC_BF16: weights read in bf16, other draws than fp32's). */
 gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, int T, int n,
-                      float temperature, const gb_gen_meter *meter, gb_rng *rng, float *out,
-                      gb_error *err);
+                      float temperature, const gb_gen_meter *meter, gb_rng *rng,
+                      gb_precision prec, float *out, gb_error *err);
 
 /* Rows (n, D) -> the notes of a part, step k starting at tick k * step_ticks. Binary rows: a
  * pitch sounds where its feature is >= 0.5, at `velocity`; with onsets (D = 256) a re-struck

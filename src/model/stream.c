@@ -3,12 +3,12 @@
  * outputs at a time, and the states at the chunk's end. */
 #include "model/stream.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/gemm.h"
 #include "model/kernels.h"
 
 struct gb_lstm_stream {
@@ -21,6 +21,11 @@ struct gb_lstm_stream {
     float *c2;                    /* (B, H) the next cell state */
     float *tc;                    /* (B, H) tanh(c), unused but the kernel writes it */
     float *mem;
+    /* precision (gb_lstm_stream_set_precision; fp32 when never set) */
+    gb_gemm_ctx *gx;    /* the chunk path's products (NULL, out of memory: fp32 by OpenBLAS) */
+    uint16_t *wbf;      /* bf16: the parameter block of wsrc's model rounded to bf16, else NULL */
+    const float *wsrc;  /* the block wbf was rounded from (that model's m->params) */
+    float *split;       /* bf16: (2 max(Din, H)) the one-step path's inputs taken apart */
 };
 
 gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_stream **out,
@@ -51,12 +56,14 @@ gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_
     s->cfg = *c;
     s->B = B, s->T_max = T_max;
     s->step_threads = gb_fast_step_threads();
+    s->gx = gb_gemm_ctx_new(GB_PREC_FP32); /* fp32 as gb_lstm_forward's; NULL: OpenBLAS */
     *out = s;
     return GB_OK;
 }
 
 void gb_lstm_stream_free(gb_lstm_stream *s) {
     if (!s) return;
+    gb_gemm_ctx_free(s->gx), free(s->wbf), free(s->split);
     free(s->mem);
     free(s);
 }
@@ -71,6 +78,39 @@ void gb_lstm_stream_reset(gb_lstm_stream *s) {
 
 const float *gb_lstm_stream_h(const gb_lstm_stream *s, int l) {
     return l >= 0 && l < s->cfg.L ? s->h[l] : NULL;
+}
+
+/* m has the shapes s was made for */
+static int fits(const gb_lstm_stream *s, const gb_lstm *m) {
+    const gb_lstm_config *c = &m->cfg;
+    return gb_lstm_din(c) == gb_lstm_din(&s->cfg) && gb_lstm_dout(c) == gb_lstm_dout(&s->cfg) &&
+           c->H == s->cfg.H && c->L == s->cfg.L;
+}
+
+gb_status gb_lstm_stream_set_precision(gb_lstm_stream *s, const gb_lstm *m, gb_precision p,
+                                       gb_error *err) {
+    int bf = p == GB_PREC_BF16, Din = gb_lstm_din(&s->cfg), H = s->cfg.H;
+    if (!fits(s, m))
+        return gb_fail(err, GB_ERR_ARG, -1, "stream: a model of other shapes (Din %d, Dout %d, "
+                       "H %d, L %d) than the stream's (%d, %d, %d, %d)", gb_lstm_din(&m->cfg),
+                       gb_lstm_dout(&m->cfg), m->cfg.H, m->cfg.L, Din, gb_lstm_dout(&s->cfg), H,
+                       s->cfg.L);
+    gb_gemm_ctx *x = gb_gemm_ctx_new(p);
+    uint16_t *w = bf ? malloc(m->n_params * sizeof *w) : NULL;
+    float *split = bf ? malloc((size_t)2 * (Din > H ? Din : H) * sizeof *split) : NULL;
+    if (!x || (bf && (!w || !split))) {
+        gb_gemm_ctx_free(x), free(w), free(split);
+        return gb_fail(err, GB_ERR_NOMEM, -1, "stream: out of memory for the %s products",
+                       bf ? "bf16" : "fp32");
+    }
+    if (w) gb_bf16_round(m->n_params, m->params, w);
+    gb_gemm_ctx_free(s->gx), free(s->wbf), free(s->split);
+    s->gx = x, s->wbf = w, s->split = split, s->wsrc = w ? m->params : NULL;
+    return GB_OK;
+}
+
+gb_precision gb_lstm_stream_precision(const gb_lstm_stream *s) {
+    return s->wbf ? GB_PREC_BF16 : GB_PREC_FP32;
 }
 
 /* out[g] += w_g . x for the four rows w_g = w + g * stride (a unit's i, f, g, o gate rows): x is
@@ -88,54 +128,152 @@ dot4(const float *w, size_t stride, const float *x, int n, float out[4]) {
     out[0] += s0, out[1] += s1, out[2] += s2, out[3] += s3;
 }
 
+static inline float f32_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* dot4 over bf16 weights, widened to fp32 (exact: the 16 bits shifted up) and multiplied and
+ * summed in fp32: half the bytes of dot4 to stream. Read as 32-bit words, two weights each, the
+ * even one is the word shifted up 16 bits and the odd one the word with its low half cleared:
+ * one integer operation per weight (a zero extension and a shift per weight would make it
+ * slower than dot4). So it takes x's even and odd elements apart, xe and xo (n / 2 each), and
+ * x itself for an odd n's last element. */
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
+dot4_bf16(const uint16_t *w, size_t stride, const float *xe, const float *xo, const float *x,
+          int n, float out[4]) {
+    const uint16_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (int i = 0; i < n / 2; i++) {
+        uint32_t u0, u1, u2, u3;
+        memcpy(&u0, w0 + 2 * i, 4), memcpy(&u1, w1 + 2 * i, 4);
+        memcpy(&u2, w2 + 2 * i, 4), memcpy(&u3, w3 + 2 * i, 4);
+        float e = xe[i], o = xo[i];
+        s0 += f32_bits(u0 << 16) * e + f32_bits(u0 & 0xffff0000u) * o;
+        s1 += f32_bits(u1 << 16) * e + f32_bits(u1 & 0xffff0000u) * o;
+        s2 += f32_bits(u2 << 16) * e + f32_bits(u2 & 0xffff0000u) * o;
+        s3 += f32_bits(u3 << 16) * e + f32_bits(u3 & 0xffff0000u) * o;
+    }
+    if (n & 1) {
+        float xl = x[n - 1];
+        s0 += f32_bits((uint32_t)w0[n - 1] << 16) * xl;
+        s1 += f32_bits((uint32_t)w1[n - 1] << 16) * xl;
+        s2 += f32_bits((uint32_t)w2[n - 1] << 16) * xl;
+        s3 += f32_bits((uint32_t)w3[n - 1] << 16) * xl;
+    }
+    out[0] += s0, out[1] += s1, out[2] += s2, out[3] += s3;
+}
+
+/* The one-step path's operands, so that the step is written once for both precisions. A weight
+ * matrix of m: its fp32 rows, or in bf16 mode the same rows of the bf16 copy. An input vector
+ * x (n): in bf16 mode also its even and odd elements apart, e and o (scratch of the stream),
+ * which dot4_bf16 reads. */
+typedef struct {
+    const float *f;
+    const uint16_t *b;
+} wrows;
+
+typedef struct {
+    const float *x;
+    float *e, *o; /* NULL in fp32 */
+    int n;
+} vin;
+
+static wrows wrows_of(const gb_lstm_stream *s, const gb_lstm *m, const float *w) {
+    return (wrows){w, s->wbf ? s->wbf + (w - m->params) : NULL};
+}
+
+/* v becomes x (n); its halves are filled when it has them */
+static void vin_set(vin *v, const float *x, int n) {
+    v->x = x, v->n = n;
+    if (v->e)
+        for (int i = 0; i < n / 2; i++) v->e[i] = x[2 * i], v->o[i] = x[2 * i + 1];
+}
+
+/* out[g] += row (r + g * stride) of w . v, g = 0..3 */
+static void dot4w(wrows w, size_t r, size_t stride, const vin *v, float out[4]) {
+    if (w.b) dot4_bf16(w.b + r, stride, v->e, v->o, v->x, v->n, out);
+    else dot4(w.f + r, stride, v->x, v->n, out);
+}
+
+static float w_at(wrows w, size_t i) { return w.b ? f32_bits((uint32_t)w.b[i] << 16) : w.f[i]; }
+
 static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* One step of one sequence, as generation runs (T = B = 1). Each layer is then a
- * matrix-vector product, bound by reading the weights (14 MB for the report's model, from L3),
- * not by arithmetic; sgemm on one row also pays for packing them. Here each thread takes a block
- * of hidden units, reads their four gate rows of W_ih and W_hh once and finishes their cells:
- * one pass over the weights, one barrier per layer. */
+ * matrix-vector product, bound by reading the weights (14 MB for the report's model in fp32,
+ * 7 MB in bf16, from L3), not by arithmetic; sgemm on one row also pays for packing them. Here
+ * each thread takes a block of hidden units, reads their four gate rows of W_ih and W_hh once
+ * and, in fp32, finishes their cells (libm's scalar sigmoid and tanh: the bits the tests hold):
+ * one pass over the weights, one barrier per layer (and the single's). In bf16, where the
+ * weights take half the time, those scalar calls would take a fifth of it: the products go to z
+ * and the layer's cells are then done in one vector loop on one thread (gb_fast_cell_pointwise,
+ * as the chunk path does). */
 static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float *y) {
     int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg), H = m->cfg.H, L = m->cfg.L;
-    float *hn = s->out[0], *cn = s->c2;
+    int bf = s->wbf != NULL;
+    float *hn = s->out[0], *cn = s->c2, *zs = s->z;
+    /* the layer's input (then the head's), and its recurrent state */
+    vin xv = {0}, hv = {0};
+    if (bf) {
+        size_t half = (size_t)(Din > H ? Din : H) / 2;
+        xv.e = s->split, xv.o = xv.e + half, hv.e = xv.o + half, hv.o = hv.e + half;
+    }
+    vin_set(&xv, x, Din);
+    vin_set(&hv, s->h[0], H);
 #pragma omp parallel if ((long)H * (Din + H) >= 1L << 16)
     for (int l = 0; l < L; l++) {
         int in = l ? H : Din;
-        const float *xin = l ? s->h[l - 1] : x, *wi = m->p.w_ih[l], *wh = m->p.w_hh[l];
+        wrows wi = wrows_of(s, m, m->p.w_ih[l]), wh = wrows_of(s, m, m->p.w_hh[l]);
         const float *bi = m->p.b_ih[l], *bh = m->p.b_hh[l];
 #pragma omp for schedule(static)
         for (int j = 0; j < H; j++) {
             float z[4];
-            for (int g = 0; g < 4; g++) z[g] = bi[g * H + j] + bh[g * H + j];
-            dot4(wi + (size_t)j * in, (size_t)H * in, xin, in, z);
-            dot4(wh + (size_t)j * H, (size_t)H * H, s->h[l], H, z);
+            for (int g = 0; g < 4; g++) z[g] = bf ? 0.0f : bi[g * H + j] + bh[g * H + j];
+            dot4w(wi, (size_t)j * in, (size_t)H * in, &xv, z);
+            dot4w(wh, (size_t)j * H, (size_t)H * H, &hv, z);
+            if (bf) {
+                for (int g = 0; g < 4; g++) zs[g * H + j] = z[g];
+                continue;
+            }
             cn[j] = sigmoidf(z[1]) * s->c[l][j] + sigmoidf(z[0]) * tanhf(z[2]);
             hn[j] = sigmoidf(z[3]) * tanhf(cn[j]);
         }
 #pragma omp single
         {
+            if (bf) gb_fast_cell_pointwise(1, H, zs, bi, bh, s->c[l], cn, s->tc, hn, 0);
             memcpy(s->h[l], hn, (size_t)H * sizeof *hn);
             memcpy(s->c[l], cn, (size_t)H * sizeof *cn);
+            vin_set(&xv, s->h[l], H); /* the next layer's input, or the head's */
+            if (l + 1 < L) vin_set(&hv, s->h[l + 1], H);
         }
     }
-    const float *top = s->h[L - 1];
+    wrows fc = wrows_of(s, m, m->p.fc_w);
     int d = 0;
     for (; d + 4 <= Dout; d += 4) {
         for (int k = 0; k < 4; k++) y[d + k] = m->p.fc_b[d + k];
-        dot4(m->p.fc_w + (size_t)d * H, (size_t)H, top, H, y + d);
+        dot4w(fc, (size_t)d * H, (size_t)H, &xv, y + d);
     }
     for (; d < Dout; d++) {
         y[d] = m->p.fc_b[d];
-        for (int k = 0; k < H; k++) y[d] += m->p.fc_w[(size_t)d * H + k] * top[k];
+        for (int k = 0; k < H; k++) y[d] += w_at(fc, (size_t)d * H + k) * xv.x[k];
     }
 }
+
+/* Operands of the chunk path's products: a weight matrix of m, used transposed (with its bf16
+ * copy in bf16 mode), or an activation block. */
+static gb_mat weight(const gb_lstm_stream *s, const gb_lstm *m, const float *w, int ld) {
+    return (gb_mat){w, s->wbf ? s->wbf + (w - m->params) : NULL, ld, 1};
+}
+static gb_mat act(const float *f, int ld) { return (gb_mat){f, NULL, ld, 0}; }
 
 void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int T, float *y) {
     const gb_lstm_config *c = &m->cfg;
     int Din = gb_lstm_din(c), D = gb_lstm_dout(c), H = c->H, L = c->L, G = 4 * H, B = s->B;
     int TB = T * B;
-    if (T < 1 || T > s->T_max || Din != gb_lstm_din(&s->cfg) || D != gb_lstm_dout(&s->cfg) ||
-        H != s->cfg.H || L != s->cfg.L) {
+    if (T < 1 || T > s->T_max || !fits(s, m) || (s->wbf && m->params != s->wsrc)) {
         if (T > 0)
             for (size_t i = 0; i < (size_t)T * B * D; i++) y[i] = NAN;
         return;
@@ -149,13 +287,12 @@ void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int
     for (int l = 0; l < L; l++) {
         int in = l ? H : Din;
         float *Z = s->z, *O = s->out[l & 1]; /* (T*B, G), (T*B, H) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, G, in, 1.0f, X, in,
-                    m->p.w_ih[l], in, 0.0f, Z, G);
+        gb_gemm(s->gx, TB, G, in, act(X, in), weight(s, m, m->p.w_ih[l], in), 0.0f, Z, G);
         for (int t = 0; t < T; t++) {
             /* Z_t (B, G) += h_{t-1} (B, H) W_hh^T; h_{t-1} is the carried state at t = 0 */
             const float *hp = t ? O + (t - 1) * bh : s->h[l];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f, hp, H,
-                        m->p.w_hh[l], H, 1.0f, Z + t * bg, G);
+            gb_gemm(s->gx, B, G, H, act(hp, H), weight(s, m, m->p.w_hh[l], H), 1.0f, Z + t * bg,
+                    G);
             gb_fast_cell_pointwise(B, H, Z + t * bg, m->p.b_ih[l], m->p.b_hh[l], s->c[l], s->c2,
                                    s->tc, O + t * bh, s->step_threads);
             memcpy(s->c[l], s->c2, bh * sizeof(float));
@@ -165,6 +302,5 @@ void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int
     }
     /* head: Y (T*B, Dout) = b_fc + H_top (T*B, H) fc_w^T */
     for (int r = 0; r < TB; r++) memcpy(y + (size_t)r * D, m->p.fc_b, (size_t)D * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, TB, D, H, 1.0f, X, H, m->p.fc_w, H,
-                1.0f, y, D);
+    gb_gemm(s->gx, TB, D, H, act(X, H), weight(s, m, m->p.fc_w, H), 1.0f, y, D);
 }
