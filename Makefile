@@ -38,6 +38,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The Adam step's sqrtf vectorises only without errno semantics (gcc 12 keeps a scalar sqrtss
+# and a libm call for negative arguments otherwise, __builtin_sqrtf and the optimize attribute
+# included); nothing in adam.c reads errno.
+$(B)/src/model/adam.o: CFLAGS += -fno-math-errno
+
 $(B)/libgroovybee.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 

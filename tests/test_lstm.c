@@ -3,11 +3,15 @@
  * every parameter block, dropout on each of its three sites, extra inputs (E), short windows,
  * the NADE head), the fast path against the reference at a realistic size, the dropout masks,
  * initialisation, clipping, Adam and AdamW by hand, and a training smoke test on a periodic
- * sequence. (The NADE's own kernels and sampling: tests/test_nade.c.) */
+ * sequence; the vectorised exp, sigmoid and tanh of vmath.h against libm in double and the fast
+ * gate kernel against the reference's. (The NADE's own kernels and sampling:
+ * tests/test_nade.c.) */
 #include "model/kernels.h"
+#include "model/vmath.h"
 #include "test.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 static void fill(float *v, size_t n, gb_rng *r, float lo, float hi) {
@@ -141,6 +145,152 @@ static void test_step_kernels_threads(void) {
     for (int th = 0; th < 2; th++)
         for (int i = 0; i < 6; i++) free(out[th][i]);
     free(z), free(bih), free(bhh), free(cp), free(dh);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* vmath.h and the gate kernel */
+
+/* Worst absolute and relative error of a function over a set of points. */
+typedef struct {
+    double abs, rel, at_abs, at_rel;
+} errs;
+
+static void errs_add(errs *e, double x, double got, double want, int relative) {
+    double d = fabs(got - want);
+    if (!(d <= e->abs)) e->abs = d, e->at_abs = x; /* NaN counts as the worst */
+    if (relative && want != 0 && !(d / fabs(want) <= e->rel))
+        e->rel = d / fabs(want), e->at_rel = x;
+}
+
+/* gb_vexpf, gb_vsigmoidf, gb_vtanhf, evaluated in vector loops, against exp, 1 / (1 + exp(-x))
+ * and tanh in double, over every 1021st float of magnitude <= 100 (both signs: 2.2M points, a
+ * few in every binade down to the smallest subnormal), [-100, 100] in steps of 2^-10, and
+ * chosen points (0, -0, the clamps at +-87, the polynomial switch at 0.625, tiny, huge,
+ * infinite). Measured: exp relative 8.2e-8 on [-87, 87] (libm's expf, 6.0e-8); sigmoid absolute
+ * 8.9e-8 and relative 1.5e-7 for x >= -87 (1 / (1 + expf(-x)): the same); tanh absolute 7.8e-8
+ * and relative 1.4e-7 (tanhf: 1.0e-7, 1.6e-7). Bounds: 1.2e-7 (one float ulp of 1) absolute,
+ * 1.2e-7 relative for exp and 2e-7 for the others. The functions are plain float arithmetic in
+ * a fixed order, so these bits are the same on every machine (gcc). */
+static void test_vmath(void) {
+    size_t cap = 2 * (0x42C80000u / 1021 + 1) + 204801 + 64, n = 0;
+    float *x = falloc(cap), *ye = falloc(cap), *ys = falloc(cap), *yt = falloc(cap);
+    for (uint32_t u = 0; u <= 0x42C80000u; u += 1021) /* 0x42C80000: 100.0f */
+        for (int neg = 0; neg < 2; neg++) {
+            gb_vbits b = {.u = u | (neg ? 0x80000000u : 0)};
+            x[n++] = b.f;
+        }
+    for (int k = -102400; k <= 102400; k++) x[n++] = (float)k / 1024.0f;
+    const float special[] = {0.0f, -0.0f, 1e-45f, -1e-45f, 1e-38f, 1e-30f, -1e-20f, 1e-10f,
+                             -1e-7f, 3e-4f, 0.625f, -0.625f, nextafterf(0.625f, 0),
+                             nextafterf(-0.625f, 0), 9.0f, 20.0f, -43.5f, 86.99f, -86.99f,
+                             87.0f, -87.0f, 87.5f, -87.5f, 88.7f, -88.7f, 100.0f, -100.0f};
+    int ns = (int)(sizeof special / sizeof *special);
+    for (int k = 0; k < ns; k++) x[n++] = special[k];
+    CHECK(n <= cap);
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        ye[i] = gb_vexpf(x[i]);
+        ys[i] = gb_vsigmoidf(x[i]);
+        yt[i] = gb_vtanhf(x[i]);
+    }
+    errs ee = {0}, es = {0}, et = {0};
+    long bad_clamp = 0, bad_tiny = 0, bad_sign = 0;
+    float e_lo = gb_vexpf(-87.0f), e_hi = gb_vexpf(87.0f);
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        if (fabs(v) <= 87)
+            errs_add(&ee, v, ye[i], exp(v), 1);
+        else
+            bad_clamp += ye[i] != (v < 0 ? e_lo : e_hi); /* clamped */
+        errs_add(&es, v, ys[i], 1 / (1 + exp(-v)), v >= -87);
+        errs_add(&et, v, yt[i], tanh(v), 1);
+        if (fabs(v) < 0x1p-13) bad_tiny += yt[i] != x[i]; /* x^3 / 3 below half an ulp of x */
+        bad_sign += signbit(yt[i]) != signbit(x[i]); /* odd, -0 included */
+    }
+    if (getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr,
+                "  info vmath (%zu points): exp rel %.3g at %.9g; sigmoid abs %.3g at %.9g, rel "
+                "%.3g at %.9g; tanh abs %.3g at %.9g, rel %.3g at %.9g\n",
+                n, ee.rel, ee.at_rel, es.abs, es.at_abs, es.rel, es.at_rel, et.abs, et.at_abs,
+                et.rel, et.at_rel);
+    CHECK(ee.rel < 1.2e-7);
+    CHECK(es.abs < 1.2e-7);
+    CHECK(es.rel < 2e-7);
+    CHECK(et.abs < 1.2e-7);
+    CHECK(et.rel < 2e-7);
+    CHECK_INT(bad_clamp, 0);
+    CHECK_INT(bad_tiny, 0);
+    CHECK_INT(bad_sign, 0);
+    /* exact values and saturation */
+    CHECK(gb_vexpf(0.0f) == 1.0f);
+    CHECK(gb_vsigmoidf(0.0f) == 0.5f);
+    CHECK(gb_vsigmoidf(100.0f) == 1.0f && gb_vsigmoidf(INFINITY) == 1.0f);
+    CHECK(gb_vsigmoidf(-100.0f) >= 0 && gb_vsigmoidf(-100.0f) < 2e-38f);
+    CHECK(gb_vsigmoidf(-INFINITY) >= 0 && gb_vsigmoidf(-INFINITY) < 2e-38f);
+    CHECK(gb_vtanhf(100.0f) == 1.0f && gb_vtanhf(-100.0f) == -1.0f);
+    CHECK(gb_vtanhf(INFINITY) == 1.0f && gb_vtanhf(-INFINITY) == -1.0f);
+    CHECK(gb_vtanhf(1e-30f) == 1e-30f && gb_vtanhf(-1e-45f) == -1e-45f);
+    CHECK(isfinite(gb_vexpf(INFINITY)) && gb_vexpf(-INFINITY) >= 0);
+    CHECK(isnan(gb_vexpf(NAN)) && isnan(gb_vsigmoidf(NAN)) && isnan(gb_vtanhf(NAN)));
+    free(x), free(ye), free(ys), free(yt);
+}
+
+/* gb_fast_cell_pointwise against the pointwise part of gb_ref_cell_forward (libm's expf and
+ * tanhf): the reference gets the pre-activations z through an identity W_ih (x = z, W_hh = 0),
+ * so both see the same z + b_ih + b_hh up to the order of the additions (an ulp of z at most).
+ * z in [-12, 12] (tanh saturates from 9) and [-0.7, 0.7] (tanh's polynomial), c_prev in [-3, 3];
+ * H = 37 leaves vector remainders. Measured: gates, c, tanh c 1.2e-7 apart at most, h 6e-8;
+ * bound 5e-7 (the two functions' errors and a rounding or two of c), far below what a wrong
+ * formula or a swapped gate gives (1e-2 and more). And the kernel's bits are those of
+ * vmath.h's functions applied one element at a time here (gcc contracts nothing into FMAs
+ * with -std=c11, so every clone computes the same). */
+static void test_cell_pointwise_vs_ref(void) {
+    int B = 3, H = 37, G = 4 * H, in = G;
+    gb_rng r;
+    gb_rng_seed(&r, 5);
+    float *z = falloc(B * G), *zf = falloc(B * G), *bih = falloc(G), *bhh = falloc(G);
+    float *cp = falloc(B * H), *hp = falloc(B * H), *eye = falloc((size_t)G * in);
+    float *whh = falloc((size_t)G * H), *gates = falloc(B * G), *c[2], *tc[2], *h[2];
+    for (int k = 0; k < 2; k++) c[k] = falloc(B * H), tc[k] = falloc(B * H), h[k] = falloc(B * H);
+    for (int rr = 0; rr < G; rr++) eye[(size_t)rr * in + rr] = 1;
+    double worst[4] = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        float zr = pass ? 0.7f : 12.0f;
+        fill(z, B * G, &r, -zr, zr), fill(bih, G, &r, -0.1f, 0.1f), fill(bhh, G, &r, -0.1f, 0.1f);
+        fill(cp, B * H, &r, -3, 3);
+        memcpy(zf, z, B * G * sizeof(float));
+        gb_fast_cell_pointwise(B, H, zf, bih, bhh, cp, c[0], tc[0], h[0], 0);
+        gb_ref_cell_forward(B, in, H, z, hp, cp, eye, whh, bih, bhh, gates, c[1], tc[1], h[1]);
+        const float *pa[4] = {zf, c[0], tc[0], h[0]}, *pb[4] = {gates, c[1], tc[1], h[1]};
+        for (int q = 0; q < 4; q++)
+            for (int k = 0; k < (q ? B * H : B * G); k++) {
+                double d = fabs((double)pa[q][k] - pb[q][k]);
+                if (!(d <= worst[q])) worst[q] = d;
+            }
+#if !defined(__clang__)
+        long diff = 0;
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < H; j++) {
+                const float *zb = z + (size_t)b * G;
+                float v[4], *gb = zf + (size_t)b * G;
+                for (int q = 0; q < 4; q++) {
+                    float a = zb[q * H + j] + bih[q * H + j] + bhh[q * H + j];
+                    v[q] = q == 2 ? gb_vtanhf(a) : gb_vsigmoidf(a);
+                    diff += gb[q * H + j] != v[q];
+                }
+                int bj = b * H + j;
+                float cv = v[1] * cp[bj] + v[0] * v[2], tv = gb_vtanhf(cv);
+                diff += c[0][bj] != cv, diff += tc[0][bj] != tv, diff += h[0][bj] != v[3] * tv;
+            }
+        CHECK_INT(diff, 0);
+#endif
+    }
+    if (getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr, "  info gate kernel vs reference: gates %.2g, c %.2g, tc %.2g, h %.2g\n",
+                worst[0], worst[1], worst[2], worst[3]);
+    for (int q = 0; q < 4; q++) CHECK(worst[q] < 5e-7);
+    free(z), free(zf), free(bih), free(bhh), free(cp), free(hp), free(eye), free(whh), free(gates);
+    for (int k = 0; k < 2; k++) free(c[k]), free(tc[k]), free(h[k]);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1050,10 +1200,30 @@ static void test_clip(void) {
         m.grads[i] = gb_rng_float(&r) - 0.5f;
         ss += (double)m.grads[i] * m.grads[i];
     }
-    CHECK_NEAR(gb_lstm_clip(&m, 1.0f), sqrt(ss), 1e-5 * sqrt(ss));
+    /* the same bits with one thread and with three (the sum's order is fixed by n alone), and
+     * the scaled gradients are g * (float)(1 / norm) */
+    size_t n = m.n_params;
+    float *g0 = falloc(n), *g1 = falloc(n), norms[2];
+    memcpy(g0, m.grads, n * sizeof(float));
+    int threads = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        memcpy(m.grads, g0, n * sizeof(float));
+        omp_set_num_threads(t ? 3 : 1);
+        norms[t] = gb_lstm_clip(&m, 1.0f);
+        if (t == 0) memcpy(g1, m.grads, n * sizeof(float));
+    }
+    omp_set_num_threads(threads);
+    CHECK(norms[0] == norms[1]);
+    CHECK(memcmp(g1, m.grads, n * sizeof(float)) == 0);
+    long bad = 0;
+    float sc = (float)(1.0 / sqrt(ss));
+    for (size_t i = 0; i < n; i++) bad += m.grads[i] != g0[i] * sc;
+    CHECK_INT(bad, 0);
+    CHECK_NEAR(norms[0], sqrt(ss), 1e-5 * sqrt(ss));
     ss = 0;
     for (size_t i = 0; i < m.n_params; i++) ss += (double)m.grads[i] * m.grads[i];
     CHECK_NEAR(sqrt(ss), 1.0, 1e-5);
+    free(g0), free(g1);
     gb_lstm_free(&m);
 }
 
@@ -1148,6 +1318,56 @@ static void test_adamw(void) {
     gb_lstm_free(&m);
 }
 
+/* The optimizer's one pass (AdamW's decay folded into Adam's read of p, threads, vector loops)
+ * against the passes it replaces, written out here in float: the decay p *= 1 - lr wd over the
+ * weight matrices first, then Adam as adam.c writes it. The same float operations in the same
+ * order, so the same bits, at a size where threads run (the NADE head's model: 102k parameters,
+ * weight spans with biases between them), three steps with decay and one without. */
+static void test_adam_fused(void) {
+    gb_lstm_config c = {.D = 128, .H = 64, .L = 2, .E = 4, .head = GB_HEAD_NADE, .Hn = 16};
+    gb_lstm m;
+    gb_rng r;
+    gb_rng_seed(&r, 8);
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    size_t n = m.n_params, G = 4 * (size_t)c.H, H = c.H, Din = gb_lstm_din(&c);
+    size_t Dout = gb_lstm_dout(&c), DH = (size_t)c.D * c.Hn;
+    CHECK(n >= 1 << 16);
+    char *is_w = calloc(n, 1);
+    for (int l = 0; l < c.L; l++) {
+        memset(is_w + (m.p.w_ih[l] - m.params), 1, G * (l ? H : Din));
+        memset(is_w + (m.p.w_hh[l] - m.params), 1, G * H);
+    }
+    memset(is_w + (m.p.fc_w - m.params), 1, Dout * H);
+    memset(is_w + (m.p.nade_w - m.params), 1, DH);
+    memset(is_w + (m.p.nade_v - m.params), 1, DH);
+    float *p = falloc(n), *mm = falloc(n), *vv = falloc(n);
+    memcpy(p, m.params, n * sizeof(float));
+    float lr = 1e-2f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    for (int s = 0; s < 4; s++) {
+        float wd = s == 2 ? 0.0f : 0.05f;
+        fill(m.grads, n, &r, -1, 1);
+        for (size_t i = s; i < n; i += 7) m.grads[i] = 0;
+        gb_adam_step(&m, lr, b1, b2, eps, wd);
+        if (wd > 0)
+            for (size_t i = 0; i < n; i++)
+                if (is_w[i]) p[i] *= 1.0f - lr * wd;
+        double bc1 = 1.0 - pow(b1, s + 1.0), bc2 = 1.0 - pow(b2, s + 1.0);
+        float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
+        for (size_t i = 0; i < n; i++) {
+            float g = m.grads[i];
+            mm[i] = b1 * mm[i] + (1.0f - b1) * g;
+            vv[i] = b2 * vv[i] + (1.0f - b2) * g * g;
+            p[i] -= step * mm[i] / (sqrtf(vv[i]) * rbc2 + eps);
+        }
+        CHECK(memcmp(m.params, p, n * sizeof(float)) == 0);
+        CHECK(memcmp(m.adam_m, mm, n * sizeof(float)) == 0);
+        CHECK(memcmp(m.adam_v, vv, n * sizeof(float)) == 0);
+    }
+    CHECK_INT(m.adam_t, 4);
+    free(is_w), free(p), free(mm), free(vv);
+    gb_lstm_free(&m);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* training smoke test */
 
@@ -1205,6 +1425,8 @@ static void test_training_smoke(void) {
 int main(void) {
     RUN(test_cell_step_fd);
     RUN(test_step_kernels_threads);
+    RUN(test_vmath);
+    RUN(test_cell_pointwise_vs_ref);
     RUN(test_loss_values);
     RUN(test_loss_fd);
     RUN(test_fd_model);
@@ -1216,6 +1438,7 @@ int main(void) {
     RUN(test_clip);
     RUN(test_adam);
     RUN(test_adamw);
+    RUN(test_adam_fused);
     RUN(test_training_smoke);
     TEST_END();
 }

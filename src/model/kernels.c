@@ -1,7 +1,9 @@
 /* kernels.c - the LSTM's kernels: the reference (plain loops, double accumulators) and the fast
- * path's fused pointwise steps (OpenMP over batch rows). Declarations and shapes in kernels.h. */
+ * path's fused pointwise steps (OpenMP over batch rows, each row one vector loop: vmath.h).
+ * Declarations and shapes in kernels.h. */
 #define _POSIX_C_SOURCE 200809L /* strcasecmp */
 #include "model/kernels.h"
+#include "model/vmath.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -121,44 +123,58 @@ int gb_fast_step_threads(void) {
     return w && strcasecmp(w, "passive") == 0;
 }
 
+/* One row of gb_fast_cell_pointwise: the four gate blocks in one vector loop (vmath.h's exp,
+ * sigmoid and tanh; libm's are scalar calls). */
+GB_VCLONES static void cell_row(int H, float *restrict z, const float *restrict b_ih,
+                                const float *restrict b_hh, const float *restrict cp,
+                                float *restrict c, float *restrict tc, float *restrict h) {
+#pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float i = gb_vsigmoidf(z[j] + b_ih[j] + b_hh[j]);
+        float f = gb_vsigmoidf(z[H + j] + b_ih[H + j] + b_hh[H + j]);
+        float g = gb_vtanhf(z[2 * H + j] + b_ih[2 * H + j] + b_hh[2 * H + j]);
+        float o = gb_vsigmoidf(z[3 * H + j] + b_ih[3 * H + j] + b_hh[3 * H + j]);
+        z[j] = i, z[H + j] = f, z[2 * H + j] = g, z[3 * H + j] = o;
+        float cv = f * cp[j] + i * g, tv = gb_vtanhf(cv);
+        c[j] = cv, tc[j] = tv, h[j] = o * tv;
+    }
+}
+
 void gb_fast_cell_pointwise(int B, int H, float *z, const float *b_ih, const float *b_hh,
                             const float *c_prev, float *c, float *tc, float *h, int threads) {
-    int G = 4 * H;
+    size_t G = (size_t)4 * H;
 #pragma omp parallel for schedule(static) if (threads && (long)B * H >= GB_OMP_MIN)
     for (int b = 0; b < B; b++) {
-        float *zb = z + (size_t)b * G;
-        const float *cp = c_prev + (size_t)b * H;
-        float *cb = c + (size_t)b * H, *tcb = tc + (size_t)b * H, *hb = h + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float i = sigmoidf(zb[j] + b_ih[j] + b_hh[j]);
-            float f = sigmoidf(zb[H + j] + b_ih[H + j] + b_hh[H + j]);
-            float g = tanhf(zb[2 * H + j] + b_ih[2 * H + j] + b_hh[2 * H + j]);
-            float o = sigmoidf(zb[3 * H + j] + b_ih[3 * H + j] + b_hh[3 * H + j]);
-            zb[j] = i, zb[H + j] = f, zb[2 * H + j] = g, zb[3 * H + j] = o;
-            float cv = f * cp[j] + i * g, tv = tanhf(cv);
-            cb[j] = cv, tcb[j] = tv, hb[j] = o * tv;
-        }
+        size_t bh = (size_t)b * H;
+        cell_row(H, z + b * G, b_ih, b_hh, c_prev + bh, c + bh, tc + bh, h + bh);
+    }
+}
+
+/* One row of gb_fast_cell_pointwise_backward, one vector loop. */
+GB_VCLONES static void cell_row_backward(int H, const float *restrict gt,
+                                         const float *restrict cp, const float *restrict tc,
+                                         const float *restrict dh, float *restrict dc,
+                                         float *restrict dz) {
+#pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
+        float t = tc[j], d = dh[j];
+        float dct = dc[j] + d * o * (1.0f - t * t);
+        dz[j] = dct * g * i * (1.0f - i);
+        dz[H + j] = dct * cp[j] * f * (1.0f - f);
+        dz[2 * H + j] = dct * i * (1.0f - g * g);
+        dz[3 * H + j] = d * t * o * (1.0f - o);
+        dc[j] = dct * f;
     }
 }
 
 void gb_fast_cell_pointwise_backward(int B, int H, const float *gates, const float *c_prev,
                                      const float *tc, const float *dh, float *dc, float *dz,
                                      int threads) {
-    int G = 4 * H;
+    size_t G = (size_t)4 * H;
 #pragma omp parallel for schedule(static) if (threads && (long)B * H >= GB_OMP_MIN)
     for (int b = 0; b < B; b++) {
-        const float *gb = gates + (size_t)b * G, *cp = c_prev + (size_t)b * H;
-        const float *tcb = tc + (size_t)b * H, *dhb = dh + (size_t)b * H;
-        float *dcb = dc + (size_t)b * H, *dzb = dz + (size_t)b * G;
-        for (int j = 0; j < H; j++) {
-            float i = gb[j], f = gb[H + j], g = gb[2 * H + j], o = gb[3 * H + j];
-            float t = tcb[j], d = dhb[j];
-            float dct = dcb[j] + d * o * (1.0f - t * t);
-            dzb[j] = dct * g * i * (1.0f - i);
-            dzb[H + j] = dct * cp[j] * f * (1.0f - f);
-            dzb[2 * H + j] = dct * i * (1.0f - g * g);
-            dzb[3 * H + j] = d * t * o * (1.0f - o);
-            dcb[j] = dct * f;
-        }
+        size_t bh = (size_t)b * H;
+        cell_row_backward(H, gates + b * G, c_prev + bh, tc + bh, dh + bh, dc + bh, dz + b * G);
     }
 }

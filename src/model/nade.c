@@ -1,6 +1,7 @@
 /* nade.c - the NADE head of nade.h: the reference (double, one row at a time), the fast path
  * (float, vectorised, rows over OpenMP threads) and sampling. */
 #include "model/nade.h"
+#include "model/vmath.h"
 
 #include <math.h>
 #include <omp.h>
@@ -53,26 +54,10 @@ void gb_nade_ref(int n, int D, int Hn, const float *W, const float *V, const flo
 
 /* ---- fast ---- */
 
-/* sigmoid of n floats, vectorisable: exp by Cody-Waite range reduction and Cephes' degree-6
- * polynomial (relative error ~2e-7 in [-87, 87], arguments clamped there), 2^n from the
- * exponent bits (libm's expf is scalar). */
+/* sigmoid of n floats, vectorised (vmath.h; libm's expf is scalar) */
 static inline void sigmoid_n(const float *in, float *out, int n) {
 #pragma omp simd
-    for (int j = 0; j < n; j++) {
-        float v = -in[j];
-        v = v < -87.0f ? -87.0f : v > 87.0f ? 87.0f : v;
-        float e = floorf(v * 1.44269504f + 0.5f);
-        float r = v - e * 0.693359375f + e * 2.12194440e-4f;
-        float p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * r * r + r + 1.0f;
-        union { int32_t i; float f; } s = {.i = ((int32_t)e + 127) << 23};
-        out[j] = 1.0f / (1.0f + p * s.f);
-    }
+    for (int j = 0; j < n; j++) out[j] = gb_vsigmoidf(in[j]);
 }
 
 static inline float dotf(const float *a, const float *b, int n) {
