@@ -127,7 +127,7 @@ static int bench(int B, double seconds) {
            "gflop_step=%.4f loss=%.4f config=%s precision=%s kernels=\"%s\"\n",
            B, T, c.D, c.H, c.L, omp_get_max_threads(), openblas_get_num_threads(),
            par == 0 ? "serial" : par == 1 ? "pthread" : "openmp", openblas_get_corename(),
-           wp ? wp : "unset", gb_fast_step_threads(), iters, 1e3 * med, B / med,
+           wp ? wp : "unset", gb_lstm_acts_step_threads(a), iters, 1e3 * med, B / med,
            (f + b) / med * 1e-9, 1e3 * best, B / best, (f + b) / best * 1e-9, (f + b) * 1e-9,
            (double)loss, roll ? "roll" : "paper", prec == GB_PREC_BF16 ? "bf16" : "fp32",
            gb_kernels_line());

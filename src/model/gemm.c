@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 /* fp32 products through oneDNN unless GB_GEMM_FP32 says otherwise (bench/README.md) */
-#define GB_FP32_ONEDNN_DEFAULT 0
+#define GB_FP32_ONEDNN_DEFAULT 1
 
 /* ---- bf16 ---- */
 
@@ -119,6 +119,7 @@ void gb_gemm_ctx_free(gb_gemm_ctx *x) {
 }
 
 gb_precision gb_gemm_ctx_precision(const gb_gemm_ctx *x) { return x ? x->prec : GB_PREC_FP32; }
+int gb_gemm_ctx_onednn(const gb_gemm_ctx *x) { return x && x->onednn; }
 
 /* The memory descriptor of op(a) (rows, cols as the product sees them) in bf16 or fp32 */
 static dnnl_status_t desc(dnnl_memory_desc_t *md, int r, int c, int ld, int trans,

@@ -34,6 +34,8 @@ typedef struct gb_gemm_ctx gb_gemm_ctx;
 gb_gemm_ctx *gb_gemm_ctx_new(gb_precision p);
 void gb_gemm_ctx_free(gb_gemm_ctx *x);
 gb_precision gb_gemm_ctx_precision(const gb_gemm_ctx *x);
+/* Whether x's products run on oneDNN (in libgomp's OpenMP pool), not OpenBLAS (NULL: 0). */
+int gb_gemm_ctx_onednn(const gb_gemm_ctx *x);
 
 /* C (M, N) = op(A) (M, K) op(B) (K, N) + beta C, beta 0 or 1, C row-major with ldc. In bf16
  * mode the operands are rounded to bf16 (ctx NULL: fp32). */

@@ -110,14 +110,15 @@ void gb_ref_head_backward(int B, int H, int D, const float *h, const float *fc_w
 
 #define GB_OMP_MIN 8192 /* B * H below which threads cost more than they save */
 
-/* The step kernels run between two sgemm calls, 2T times per layer and pass. With a pthreads
- * OpenBLAS and libgomp's default wait policy, the idle OpenMP workers spin for about a
- * millisecond after each region while the next sgemm wants the cores for OpenBLAS's threads:
+/* The step kernels run between two products, 2T times per layer and pass. With the products by
+ * a pthreads OpenBLAS and libgomp's default wait policy, the idle OpenMP workers spin for about
+ * a millisecond after each region while the next sgemm wants the cores for OpenBLAS's threads:
  * measured on 2 cores, a training step of the report's model took 1.5-2x as long as with these
  * kernels on one thread, 2-3x as long as with sleeping workers. So they use threads only when
- * OpenBLAS shares the OpenMP pool (its OpenMP build) or idle workers sleep
- * (OMP_WAIT_POLICY=passive). */
-int gb_fast_step_threads(void) {
+ * the products share the OpenMP pool (oneDNN's matmul, or OpenBLAS's OpenMP build) or idle
+ * workers sleep (OMP_WAIT_POLICY=passive). */
+int gb_fast_step_threads(const gb_gemm_ctx *products) {
+    if (gb_gemm_ctx_onednn(products)) return 1;
     if (openblas_get_parallel() != 1) return 1; /* 0 sequential, 2 OpenMP: no rival pool */
     const char *w = getenv("OMP_WAIT_POLICY");
     return w && strcasecmp(w, "passive") == 0;

@@ -42,9 +42,10 @@ void gb_ref_head_backward(int B, int H, int D, const float *h, const float *fc_w
 /* ---- fast: the pointwise halves of a step, fused, OpenMP over rows ---- */
 /* (Each row is one vector loop over restrict pointers: no two of a kernel's arrays overlap.) */
 
-/* Whether OpenMP threads should run the per-step kernels (threads argument below): only when
- * idle OpenMP workers will not spin against OpenBLAS's own threads between steps. */
-int gb_fast_step_threads(void);
+/* Whether OpenMP threads should run the per-step kernels (threads argument below) between the
+ * products of `products` (NULL: OpenBLAS's): only when idle OpenMP workers will not spin
+ * against OpenBLAS's own threads between steps. */
+int gb_fast_step_threads(const gb_gemm_ctx *products);
 
 /* z (B, G) holds W_ih x + W_hh h_prev (no biases yet); adds the biases and activates it in
  * place into the gates, then c, tc, h (B, H) from c_prev (B, H). threads: 0 runs on the
@@ -64,5 +65,7 @@ void gb_fast_cell_pointwise_backward(int B, int H, const float *gates, const flo
  * last training forward, (T, B, Din) for l = 0 and (T, B, H) above, or NULL when that forward
  * dropped nothing there. */
 const float *gb_lstm_acts_mask(const gb_lstm_acts *a, int l);
+/* For benchmarks: whether the activations' step kernels use OpenMP threads. */
+int gb_lstm_acts_step_threads(const gb_lstm_acts *a);
 
 #endif

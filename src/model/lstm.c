@@ -25,7 +25,7 @@ struct gb_lstm_acts {
     int fT, fB; /* the last forward's (T, B); 0 before the first */
     int masked[GB_LSTM_MAX_LAYERS + 1]; /* the last forward dropped out the input of layer l
                                            (l = L: the head's) */
-    int step_threads; /* gb_fast_step_threads(), asked once when the activations are made */
+    int step_threads; /* gb_fast_step_threads(gx), asked when the products are chosen */
     /* per layer l; buffers below are laid out with the forward's B, rows of a (T, B, .) block
      * are steps, and (T+1, B, H) blocks keep the zero initial state in row 0 (step t's state is
      * row t+1). x_in and mask go up to l = L, the head, whose input is the top layer's h. */
@@ -185,8 +185,8 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
     a->dc = p, p += (size_t)L * bh;
     a->cfg = *c;
     a->T = T, a->B = B;
-    a->step_threads = gb_fast_step_threads();
     a->gx = gb_gemm_ctx_new(GB_PREC_FP32); /* NULL (no memory): OpenBLAS, the same numbers */
+    a->step_threads = gb_fast_step_threads(a->gx);
     *out = a;
     return GB_OK;
 }
@@ -201,6 +201,7 @@ gb_status gb_lstm_acts_set_precision(gb_lstm_acts *a, gb_precision p, gb_error *
     }
     gb_gemm_ctx_free(a->gx), free(a->wbf);
     a->gx = x, a->wbf = w;
+    a->step_threads = gb_fast_step_threads(x);
     return GB_OK;
 }
 
@@ -210,6 +211,8 @@ void gb_lstm_acts_free(gb_lstm_acts *a) {
     free(a->mem);
     free(a);
 }
+
+int gb_lstm_acts_step_threads(const gb_lstm_acts *a) { return a->step_threads; }
 
 const float *gb_lstm_acts_mask(const gb_lstm_acts *a, int l) {
     return l >= 0 && l <= a->cfg.L && a->masked[l] ? a->mask[l] : NULL;
@@ -364,7 +367,7 @@ static void backward_ref(gb_lstm *m, gb_lstm_acts *a, const float *x, const floa
 }
 
 /* a[j] += sum over rows of mat (rows, cols), and b[j] too: the bias gradients. Between sgemm
- * calls, so threads only as gb_fast_step_threads() allows. */
+ * calls, so threads only as gb_fast_step_threads(gx) allows. */
 static void colsum_add(int rows, int cols, const float *mat, float *a, float *b, int threads) {
     enum { W = 64 };
 #pragma omp parallel for schedule(static) if (threads && (long)rows * cols >= 65536)

@@ -55,8 +55,8 @@ gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_
     s->mem = mem;
     s->cfg = *c;
     s->B = B, s->T_max = T_max;
-    s->step_threads = gb_fast_step_threads();
     s->gx = gb_gemm_ctx_new(GB_PREC_FP32); /* fp32 as gb_lstm_forward's; NULL: OpenBLAS */
+    s->step_threads = gb_fast_step_threads(s->gx);
     *out = s;
     return GB_OK;
 }
@@ -106,6 +106,7 @@ gb_status gb_lstm_stream_set_precision(gb_lstm_stream *s, const gb_lstm *m, gb_p
     if (w) gb_bf16_round(m->n_params, m->params, w);
     gb_gemm_ctx_free(s->gx), free(s->wbf), free(s->split);
     s->gx = x, s->wbf = w, s->split = split, s->wsrc = w ? m->params : NULL;
+    s->step_threads = gb_fast_step_threads(x);
     return GB_OK;
 }
 
