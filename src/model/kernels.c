@@ -124,13 +124,13 @@ int gb_fast_step_threads(const gb_gemm_ctx *products) {
     return w && strcasecmp(w, "passive") == 0;
 }
 
-/* One row of gb_fast_cell_pointwise: the four gate blocks in one vector loop (vmath.h's exp,
- * sigmoid and tanh; libm's are scalar calls). */
-GB_VCLONES static void cell_row(int H, float *restrict z, const float *restrict b_ih,
+/* n units of one row of gb_fast_cell_pointwise, the gate blocks H apart: the four gates in one
+ * vector loop (vmath.h's exp, sigmoid and tanh; libm's are scalar calls). */
+GB_VCLONES static void cell_row(int n, int H, float *restrict z, const float *restrict b_ih,
                                 const float *restrict b_hh, const float *restrict cp,
                                 float *restrict c, float *restrict tc, float *restrict h) {
 #pragma omp simd
-    for (int j = 0; j < H; j++) {
+    for (int j = 0; j < n; j++) {
         float i = gb_vsigmoidf(z[j] + b_ih[j] + b_hh[j]);
         float f = gb_vsigmoidf(z[H + j] + b_ih[H + j] + b_hh[H + j]);
         float g = gb_vtanhf(z[2 * H + j] + b_ih[2 * H + j] + b_hh[2 * H + j]);
@@ -147,8 +147,13 @@ void gb_fast_cell_pointwise(int B, int H, float *z, const float *b_ih, const flo
 #pragma omp parallel for schedule(static) if (threads && (long)B * H >= GB_OMP_MIN)
     for (int b = 0; b < B; b++) {
         size_t bh = (size_t)b * H;
-        cell_row(H, z + b * G, b_ih, b_hh, c_prev + bh, c + bh, tc + bh, h + bh);
+        cell_row(H, H, z + b * G, b_ih, b_hh, c_prev + bh, c + bh, tc + bh, h + bh);
     }
+}
+
+void gb_fast_cell_units(int n, int H, float *z, const float *b_ih, const float *b_hh,
+                        const float *c_prev, float *c, float *tc, float *h) {
+    cell_row(n, H, z, b_ih, b_hh, c_prev, c, tc, h);
 }
 
 /* One row of gb_fast_cell_pointwise_backward, one vector loop. */

@@ -55,6 +55,12 @@ int gb_fast_step_threads(const gb_gemm_ctx *products);
 void gb_fast_cell_pointwise(int B, int H, float *z, const float *b_ih, const float *b_hh,
                             const float *c_prev, float *c, float *tc, float *h, int threads);
 
+/* gb_fast_cell_pointwise for units [j0, j0 + n) of one row, on the calling thread: every
+ * pointer is the row's plus j0, so z's gate blocks still lie H apart (z[k H + j], b[k H + j]).
+ * For the one-step path, where each thread finishes its own block of units. */
+void gb_fast_cell_units(int n, int H, float *z, const float *b_ih, const float *b_hh,
+                        const float *c_prev, float *c, float *tc, float *h);
+
 /* From the gates (B, G), c_prev tc (B, H) and dh (B, H) (the whole gradient reaching h_t):
  * writes dz (B, G); dc (B, H) goes in as dL/dc_t from step t+1, out as dL/dc_{t-1}. */
 void gb_fast_cell_pointwise_backward(int B, int H, const float *gates, const float *c_prev,

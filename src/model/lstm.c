@@ -44,6 +44,13 @@ struct gb_lstm_acts {
     float *mem; /* the one allocation all of the above point into */
     gb_gemm_ctx *gx; /* the products' precision and state (fp32 until set; NULL: OpenBLAS) */
     uint16_t *wbf;   /* bf16 mode: the parameters rounded to bf16 by the last forward */
+    /* bf16 mode: the products' activation operands rounded once where they are made, so that
+     * each is converted once, not once per product that reads it (else NULL) */
+    uint16_t *hbf[GB_LSTM_MAX_LAYERS];      /* (T+1, B, H) h, as a->h */
+    uint16_t *inbf[GB_LSTM_MAX_LAYERS + 1]; /* (T, B, in) layer l's input when it is not the
+                                               layer below's h as it stands (l = 0, masked) */
+    uint16_t *dzbf;                         /* (T, B, G) dz */
+    uint16_t *bfmem;
 };
 
 static int use_ref;
@@ -192,22 +199,34 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
 }
 
 gb_status gb_lstm_acts_set_precision(gb_lstm_acts *a, gb_precision p, gb_error *err) {
+    const gb_lstm_config *c = &a->cfg;
+    int bf = p == GB_PREC_BF16, L = c->L;
+    size_t tb = (size_t)a->T * a->B, H = (size_t)c->H;
+    size_t nact = (size_t)L * (tb + a->B) * H + tb * 4 * H + tb * gb_lstm_din(c) + L * tb * H;
     gb_gemm_ctx *x = gb_gemm_ctx_new(p);
-    uint16_t *w = p == GB_PREC_BF16 ? malloc(gb_lstm_n_params(&a->cfg) * sizeof *w) : NULL;
-    if (!x || (p == GB_PREC_BF16 && !w)) {
-        gb_gemm_ctx_free(x), free(w);
+    uint16_t *w = bf ? malloc(gb_lstm_n_params(c) * sizeof *w) : NULL;
+    uint16_t *act = bf ? malloc(nact * sizeof *act) : NULL;
+    if (!x || (bf && (!w || !act))) {
+        gb_gemm_ctx_free(x), free(w), free(act);
         return gb_fail(err, GB_ERR_NOMEM, -1, "lstm: out of memory for the %s products",
-                       p == GB_PREC_BF16 ? "bf16" : "fp32");
+                       bf ? "bf16" : "fp32");
     }
-    gb_gemm_ctx_free(a->gx), free(a->wbf);
-    a->gx = x, a->wbf = w;
+    gb_gemm_ctx_free(a->gx), free(a->wbf), free(a->bfmem);
+    a->gx = x, a->wbf = w, a->bfmem = act;
+    memset(a->hbf, 0, sizeof a->hbf), memset(a->inbf, 0, sizeof a->inbf), a->dzbf = NULL;
+    for (int l = 0; act && l <= L; l++) {
+        a->inbf[l] = act, act += tb * (l ? H : (size_t)gb_lstm_din(c));
+        if (l == L) break;
+        a->hbf[l] = act, act += (tb + a->B) * H;
+    }
+    a->dzbf = act;
     a->step_threads = gb_fast_step_threads(x);
     return GB_OK;
 }
 
 void gb_lstm_acts_free(gb_lstm_acts *a) {
     if (!a) return;
-    gb_gemm_ctx_free(a->gx), free(a->wbf);
+    gb_gemm_ctx_free(a->gx), free(a->wbf), free(a->bfmem);
     free(a->mem);
     free(a);
 }
@@ -241,6 +260,25 @@ static gb_mat weight(const gb_lstm *m, const gb_lstm_acts *a, const float *w, in
     return (gb_mat){w, a->wbf ? a->wbf + (w - m->params) : NULL, ld, trans};
 }
 static gb_mat act(const float *f, int ld, int trans) { return (gb_mat){f, NULL, ld, trans}; }
+/* an activation block with its bf16 copy at the same offset of bf (NULL in fp32) */
+static gb_mat act_bf(const float *f, const uint16_t *bf, size_t off, int ld, int trans) {
+    return (gb_mat){f + off, bf ? bf + off : NULL, ld, trans};
+}
+/* Layer l's input (layer_input) as an operand: in bf16 with its copy, which for an unmasked
+ * layer above the first is the layer below's h copy (rows 1..T). */
+static gb_mat input_mat(const gb_lstm_acts *a, const float *x, int l) {
+    int in = l ? a->cfg.H : gb_lstm_din(&a->cfg);
+    const uint16_t *bf = !a->wbf ? NULL
+                         : l > 0 && !a->masked[l] ? a->hbf[l - 1] + (size_t)a->fB * a->cfg.H
+                                                  : a->inbf[l];
+    return (gb_mat){layer_input(a, x, l), bf, in, 0};
+}
+/* In bf16, rounds layer l's input into its copy when it has one of its own (input_mat). */
+static void round_input(gb_lstm_acts *a, const float *x, int l) {
+    if (a->wbf && (l == 0 || a->masked[l]))
+        gb_bf16_round((size_t)a->fT * a->fB * (l ? a->cfg.H : gb_lstm_din(&a->cfg)),
+                      layer_input(a, x, l), a->inbf[l]);
+}
 
 static int same_config(const gb_lstm_config *p, const gb_lstm_config *q) {
     return p->D == q->D && p->H == q->H && p->L == q->L && p->E == q->E &&
@@ -279,23 +317,26 @@ static void forward_fast(const gb_lstm *m, gb_lstm_acts *a, const float *x, int 
     for (int l = 0; l < L; l++) {
         int in = l ? H : Din;
         if (a->masked[l]) apply_mask(a, x, l, 0, T);
-        const float *X = layer_input(a, x, l); /* (T*B, in) */
-        float *Z = a->gates[l];                 /* (T*B, G), activated in place step by step */
-        gb_gemm(a->gx, TB, G, in, act(X, in, 0), weight(m, a, m->p.w_ih[l], in, 1), 0.0f, Z, G);
+        round_input(a, x, l);
+        float *Z = a->gates[l]; /* (T*B, G), activated in place step by step */
+        gb_gemm(a->gx, TB, G, in, input_mat(a, x, l), weight(m, a, m->p.w_ih[l], in, 1), 0.0f, Z,
+                G);
         for (int t = 0; t < T; t++) {
             if (t > 0) /* Z_t (B, G) += h_{t-1} (B, H) W_hh^T; h_{-1} = 0 */
-                gb_gemm(a->gx, B, G, H, act(a->h[l] + t * bh, H, 0),
+                gb_gemm(a->gx, B, G, H, act_bf(a->h[l], a->hbf[l], t * bh, H, 0),
                         weight(m, a, m->p.w_hh[l], H, 1), 1.0f, Z + t * bg, G);
             gb_fast_cell_pointwise(B, H, Z + t * bg, m->p.b_ih[l], m->p.b_hh[l],
                                    a->c[l] + t * bh, a->c[l] + (t + 1) * bh, a->tc[l] + t * bh,
                                    a->h[l] + (t + 1) * bh, a->step_threads);
+            if (a->wbf) gb_bf16_round(bh, a->h[l] + (t + 1) * bh, a->hbf[l] + (t + 1) * bh);
         }
     }
     /* head: Y (T*B, Dout) = b_fc + H_top (T*B, H) fc_w^T */
     if (a->masked[L]) apply_mask(a, x, L, 0, T);
+    round_input(a, x, L);
     for (int r = 0; r < TB; r++) memcpy(y + (size_t)r * Dout, m->p.fc_b, (size_t)Dout * sizeof *y);
-    gb_gemm(a->gx, TB, Dout, H, act(layer_input(a, x, L), H, 0), weight(m, a, m->p.fc_w, H, 1),
-            1.0f, y, Dout);
+    gb_gemm(a->gx, TB, Dout, H, input_mat(a, x, L), weight(m, a, m->p.fc_w, H, 1), 1.0f, y,
+            Dout);
 }
 
 void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
@@ -390,11 +431,10 @@ static void backward_fast(gb_lstm *m, gb_lstm_acts *a, const float *x, const flo
     int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg);
     int H = m->cfg.H, L = m->cfg.L, G = 4 * H, TB = T * B;
     size_t bh = (size_t)B * H, bg = 4 * bh;
-    const float *Htop = layer_input(a, x, L); /* (T*B, H) the head's input */
-    float *dh = a->dh;                        /* (T*B, H) */
-    float *dZ = a->dz;                        /* (T*B, G) */
+    float *dh = a->dh; /* (T*B, H) */
+    float *dZ = a->dz; /* (T*B, G) */
     /* head: dfc_w (Dout, H) += dy^T Htop, dfc_b += colsum dy, dh = (dy fc_w) * mask */
-    gb_gemm(a->gx, Dout, H, TB, act(dy, Dout, 1), act(Htop, H, 0), 1.0f, m->g.fc_w, H);
+    gb_gemm(a->gx, Dout, H, TB, act(dy, Dout, 1), input_mat(a, x, L), 1.0f, m->g.fc_w, H);
     colsum_add(TB, Dout, dy, m->g.fc_b, NULL, a->step_threads);
     gb_gemm(a->gx, TB, H, Dout, act(dy, Dout, 0), weight(m, a, m->p.fc_w, H, 0), 0.0f, dh, H);
     if (a->masked[L])
@@ -407,20 +447,21 @@ static void backward_fast(gb_lstm *m, gb_lstm_acts *a, const float *x, const flo
             gb_fast_cell_pointwise_backward(B, H, a->gates[l] + t * bg, a->c[l] + t * bh,
                                             a->tc[l] + t * bh, dh + t * bh, dc, dZ + t * bg,
                                             a->step_threads);
+            if (a->wbf) gb_bf16_round(bg, dZ + t * bg, a->dzbf + t * bg);
             if (t > 0) /* dh_{t-1} (B, H) += dZ_t (B, G) W_hh (G, H) */
-                gb_gemm(a->gx, B, H, G, act(dZ + t * bg, G, 0), weight(m, a, m->p.w_hh[l], H, 0),
-                        1.0f, dh + (t - 1) * bh, H);
+                gb_gemm(a->gx, B, H, G, act_bf(dZ, a->dzbf, t * bg, G, 0),
+                        weight(m, a, m->p.w_hh[l], H, 0), 1.0f, dh + (t - 1) * bh, H);
         }
-        const float *X = layer_input(a, x, l); /* (T*B, in) */
         /* dW_ih (G, in) += dZ^T X;  dW_hh (G, H) += dZ[1..T-1]^T h[0..T-2] (h_{-1} = 0) */
-        gb_gemm(a->gx, G, in, TB, act(dZ, G, 1), act(X, in, 0), 1.0f, m->g.w_ih[l], in);
+        gb_gemm(a->gx, G, in, TB, act_bf(dZ, a->dzbf, 0, G, 1), input_mat(a, x, l), 1.0f,
+                m->g.w_ih[l], in);
         if (T > 1)
-            gb_gemm(a->gx, G, H, (T - 1) * B, act(dZ + bg, G, 1), act(a->h[l] + bh, H, 0), 1.0f,
-                    m->g.w_hh[l], H);
+            gb_gemm(a->gx, G, H, (T - 1) * B, act_bf(dZ, a->dzbf, bg, G, 1),
+                    act_bf(a->h[l], a->hbf[l], bh, H, 0), 1.0f, m->g.w_hh[l], H);
         colsum_add(TB, G, dZ, m->g.b_ih[l], m->g.b_hh[l], a->step_threads);
         if (l > 0) { /* dh of layer l-1 (T*B, H) = (dZ W_ih) * layer l's input mask */
-            gb_gemm(a->gx, TB, H, G, act(dZ, G, 0), weight(m, a, m->p.w_ih[l], H, 0), 0.0f, dh,
-                    H);
+            gb_gemm(a->gx, TB, H, G, act_bf(dZ, a->dzbf, 0, G, 0),
+                    weight(m, a, m->p.w_ih[l], H, 0), 0.0f, dh, H);
             if (a->masked[l]) {
                 const float *mk = a->mask[l];
                 for (size_t k = 0; k < (size_t)TB * H; k++) dh[k] *= mk[k];

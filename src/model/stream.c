@@ -4,6 +4,7 @@
 #include "model/stream.h"
 
 #include <limits.h>
+#include <omp.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,17 +202,12 @@ static void dot4w(wrows w, size_t r, size_t stride, const vin *v, float out[4]) 
 
 static float w_at(wrows w, size_t i) { return w.b ? f32_bits((uint32_t)w.b[i] << 16) : w.f[i]; }
 
-static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 /* One step of one sequence, as generation runs (T = B = 1). Each layer is then a
  * matrix-vector product, bound by reading the weights (14 MB for the report's model in fp32,
  * 7 MB in bf16, from L3), not by arithmetic; sgemm on one row also pays for packing them. Here
  * each thread takes a block of hidden units, reads their four gate rows of W_ih and W_hh once
- * and, in fp32, finishes their cells (libm's scalar sigmoid and tanh: the bits the tests hold):
- * one pass over the weights, one barrier per layer (and the single's). In bf16, where the
- * weights take half the time, those scalar calls would take a fifth of it: the products go to z
- * and the layer's cells are then done in one vector loop on one thread (gb_fast_cell_pointwise,
- * as the chunk path does). */
+ * and finishes their cells in one vector loop (gb_fast_cell_units): one pass over the weights,
+ * and per layer one barrier before the new state is copied for the next layer. */
 static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float *y) {
     int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg), H = m->cfg.H, L = m->cfg.L;
     int bf = s->wbf != NULL;
@@ -225,30 +221,30 @@ static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float 
     vin_set(&xv, x, Din);
     vin_set(&hv, s->h[0], H);
 #pragma omp parallel if ((long)H * (Din + H) >= 1L << 16)
-    for (int l = 0; l < L; l++) {
-        int in = l ? H : Din;
-        wrows wi = wrows_of(s, m, m->p.w_ih[l]), wh = wrows_of(s, m, m->p.w_hh[l]);
-        const float *bi = m->p.b_ih[l], *bh = m->p.b_hh[l];
-#pragma omp for schedule(static)
-        for (int j = 0; j < H; j++) {
-            float z[4];
-            for (int g = 0; g < 4; g++) z[g] = bf ? 0.0f : bi[g * H + j] + bh[g * H + j];
-            dot4w(wi, (size_t)j * in, (size_t)H * in, &xv, z);
-            dot4w(wh, (size_t)j * H, (size_t)H * H, &hv, z);
-            if (bf) {
+    {
+        /* this thread's block of units [j0, j1), the same for every layer */
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int j0 = (int)((long)H * id / nt), j1 = (int)((long)H * (id + 1) / nt);
+        for (int l = 0; l < L; l++) {
+            int in = l ? H : Din;
+            wrows wi = wrows_of(s, m, m->p.w_ih[l]), wh = wrows_of(s, m, m->p.w_hh[l]);
+            const float *bi = m->p.b_ih[l], *bh = m->p.b_hh[l];
+            for (int j = j0; j < j1; j++) {
+                float z[4] = {0};
+                dot4w(wi, (size_t)j * in, (size_t)H * in, &xv, z);
+                dot4w(wh, (size_t)j * H, (size_t)H * H, &hv, z);
                 for (int g = 0; g < 4; g++) zs[g * H + j] = z[g];
-                continue;
             }
-            cn[j] = sigmoidf(z[1]) * s->c[l][j] + sigmoidf(z[0]) * tanhf(z[2]);
-            hn[j] = sigmoidf(z[3]) * tanhf(cn[j]);
-        }
+            gb_fast_cell_units(j1 - j0, H, zs + j0, bi + j0, bh + j0, s->c[l] + j0, cn + j0,
+                               s->tc + j0, hn + j0);
+#pragma omp barrier
 #pragma omp single
-        {
-            if (bf) gb_fast_cell_pointwise(1, H, zs, bi, bh, s->c[l], cn, s->tc, hn, 0);
-            memcpy(s->h[l], hn, (size_t)H * sizeof *hn);
-            memcpy(s->c[l], cn, (size_t)H * sizeof *cn);
-            vin_set(&xv, s->h[l], H); /* the next layer's input, or the head's */
-            if (l + 1 < L) vin_set(&hv, s->h[l + 1], H);
+            {
+                memcpy(s->h[l], hn, (size_t)H * sizeof *hn);
+                memcpy(s->c[l], cn, (size_t)H * sizeof *cn);
+                vin_set(&xv, s->h[l], H); /* the next layer's input, or the head's */
+                if (l + 1 < L) vin_set(&hv, s->h[l + 1], H);
+            }
         }
     }
     wrows fc = wrows_of(s, m, m->p.fc_w);
