@@ -13,7 +13,8 @@
 #   c_fp32_onednn    groovybee --precision fp32, products by oneDNN (GB_GEMM_FP32=onednn)
 #   c_bf16           groovybee --precision bf16 (skipped where the CPU has no bf16 instructions)
 #   torch_fp32       PyTorch nn.LSTM (+ its NADE for roll), torch.set_num_threads(T_THREADS)
-#   torch_bf16       the same under torch.autocast("cpu", torch.bfloat16) (oneDNN's kernels)
+#   torch_bf16       the same under torch.autocast("cpu", torch.bfloat16) (oneDNN's kernels),
+#                    torch.set_num_threads(T_BF16_THREADS)
 # Everything runs as a user runs it: no environment tuning, except that PyTorch gets
 # OPENBLAS_CORETYPE where its OpenBLAS reports a generic core on a CPU with AVX2 or AVX-512
 # (groovybee sets that for itself: src/model/gemm.c), so that it is measured at its best.
@@ -25,7 +26,9 @@
 # other processes used during it; a run with more than MAX_OTHER is repeated, twice at most).
 # Environment:
 #   BENCH_RUNS (3)  BENCH_SECONDS (2)  CONFIGS ("paper roll")  BATCHES ("64 16")
-#   T_THREADS (1: PyTorch's best on 2 cores, bench/README.md)  PYTHON (/usr/bin/python3)  CC (cc)
+#   T_THREADS (1), T_BF16_THREADS (2): PyTorch's best on 2 cores in fp32 (its OpenBLAS runs
+#   threads of its own, which more intra-op threads fight) and under autocast (oneDNN runs in
+#   torch's OpenMP threads): bench/README.md     PYTHON (/usr/bin/python3)  CC (cc)
 #   QUIET_WAIT (60)  MAX_OTHER (10)
 set -eu
 cd "$(dirname "$0")/.."
@@ -34,6 +37,7 @@ SECS=${BENCH_SECONDS:-2}
 CONFIGS=${CONFIGS:-paper roll}
 BATCHES=${BATCHES:-64 16}
 T_THREADS=${T_THREADS:-1}
+T_BF16_THREADS=${T_BF16_THREADS:-2}
 CC=${CC:-cc}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
@@ -103,7 +107,7 @@ side() {
     sed "s/^/run=$i tag=$tag busy=$b waited=$w other=$o /" "$one" | tee -a "$out" >&2
 }
 
-echo "lstm.sh: load $(cut -d' ' -f1-3 /proc/loadavg) before the runs; torch env: $T_ENV, $T_THREADS threads" >&2
+echo "lstm.sh: load $(cut -d' ' -f1-3 /proc/loadavg) before the runs; torch env: $T_ENV, $T_THREADS threads in fp32, $T_BF16_THREADS in bf16" >&2
 i=0
 side peak build/bench_sgemm_peak
 i=1
@@ -114,7 +118,7 @@ while [ "$i" -le "$RUNS" ]; do
             side c_fp32_onednn env GB_GEMM_FP32=onednn build/bench_lstm_train -c "$c" -p fp32 -t "$SECS" -B "$B"
             [ "$BF16" = 1 ] && side c_bf16 build/bench_lstm_train -c "$c" -p bf16 -t "$SECS" -B "$B"
             side torch_fp32 env "$T_ENV" "$PYTHON" bench/lstm_torch.py -c "$c" -B "$B" -t "$SECS" --threads "$T_THREADS"
-            side torch_bf16 env "$T_ENV" "$PYTHON" bench/lstm_torch.py -c "$c" -B "$B" -t "$SECS" --threads "$T_THREADS" --autocast bf16
+            side torch_bf16 env "$T_ENV" "$PYTHON" bench/lstm_torch.py -c "$c" -B "$B" -t "$SECS" --threads "$T_BF16_THREADS" --autocast bf16
         done
     done
     i=$((i + 1))

@@ -45,6 +45,15 @@ has "a core the user set is kept" "$T/out" "core Prescott"
 if grep -q avx2 /proc/cpuinfo; then
     has "a generic core is called slow" "$T/out" "SLOW on this CPU: OPENBLAS_CORETYPE="
 fi
+# a CPU without bf16 instructions, as oneDNN sees it when capped below them: fp32 by default,
+# and bf16 asked for says so and gives fp32
+expect "--version capped at AVX2" 0 env DNNL_MAX_CPU_ISA=AVX2 "$G" --version
+has "without bf16 instructions: not native" "$T/out" "(avx2, bf16 not native)"
+has "without bf16 instructions: fp32 by default" "$T/out" "precision: fp32 by default"
+expect "train --precision bf16 without bf16 instructions" 0 env DNNL_MAX_CPU_ISA=AVX2 "$G" train \
+    data/jsb/jsb_train_000.mid --hidden 8 --epochs 1 --max-windows 16 --precision bf16 -o "$T/nobf.safetensors"
+has "bf16 without bf16 instructions says so" "$T/err" "--precision bf16: this CPU has no bf16 instructions"
+has "and trains in fp32" "$T/err" "kernels: fp32 products"
 expect "train --precision nonsense" 2 "$G" train data/jsb --precision fp16 -o "$T/e.safetensors"
 has "--precision says what it wants" "$T/err" "--precision wants fp32, bf16 or auto, not 'fp16'"
 expect "no command is a usage error" 2 "$G"

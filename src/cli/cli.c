@@ -102,7 +102,8 @@ void cli_json_str(FILE *f, const char *s) {
 int cli_precision(const char *cmd, const char *arg, gb_precision *out) {
     if (strcmp(arg, "fp32") && strcmp(arg, "bf16") && strcmp(arg, "auto"))
         return cli_usage_error(cmd, "--precision wants fp32, bf16 or auto, not '%s'", arg), 0;
-    *out = strcmp(arg, "fp32") && gb_bf16_native() ? GB_PREC_BF16 : GB_PREC_FP32;
+    *out = !strcmp(arg, "bf16") ? (gb_bf16_native() ? GB_PREC_BF16 : GB_PREC_FP32)
+           : !strcmp(arg, "auto") && gb_bf16_faster() ? GB_PREC_BF16 : GB_PREC_FP32;
     if (!strcmp(arg, "bf16") && *out != GB_PREC_BF16)
         fprintf(stderr, "groovybee %s: --precision bf16: this CPU has no bf16 instructions "
                 "(AVX512-BF16 or AMX; %s): fp32 instead\n", cmd, gb_kernels_line());

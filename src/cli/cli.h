@@ -42,11 +42,11 @@ int cli_read_one_song(const char *cmd, int argc, char **argv, const char **path,
 const char *cli_base_name(const char *path);
 void cli_stem(const char *path, char *out, size_t cap);
 
-/* --precision ARG of cmd: "fp32", "bf16" or "auto" (bf16 where the CPU has bf16 instructions,
- * else fp32). bf16 asked on a CPU without them says so on stderr and gives fp32. Returns 0 and
- * reports a usage error for anything else. */
+/* --precision ARG of cmd: "fp32", "bf16" or "auto" (bf16 where it is the faster, gb_bf16_faster,
+ * else fp32). bf16 asked on a CPU without bf16 instructions says so on stderr and gives fp32.
+ * Returns 0 and reports a usage error for anything else. */
 int cli_precision(const char *cmd, const char *arg, gb_precision *out);
-#define CLI_PRECISION_HELP "fp32, bf16 or auto (bf16 on a CPU with AVX512-BF16 or AMX)"
+#define CLI_PRECISION_HELP "fp32, bf16 or auto (bf16 where faster: AMX, or AMD's AVX512-BF16)"
 const char *cli_precision_name(gb_precision p);
 
 /* Scientific pitch name: 60 -> "C4", 61 -> "C#4". */

@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         printf("groovybee %s\nkernels: %s\nprecision: %s by default for train and generate "
                "(--precision auto), fp32 for eval\n",
-               GB_VERSION, gb_kernels_line(), gb_bf16_native() ? "bf16" : "fp32");
+               GB_VERSION, gb_kernels_line(), gb_bf16_faster() ? "bf16" : "fp32");
         return EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)

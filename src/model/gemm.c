@@ -237,6 +237,12 @@ int gb_bf16_native(void) {
     return (isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
 }
 
+int gb_bf16_faster(void) {
+    if (!gb_bf16_native()) return 0;
+    __builtin_cpu_init();
+    return dnnl_get_effective_cpu_isa() == dnnl_cpu_isa_avx512_core_amx || __builtin_cpu_is("amd");
+}
+
 static const char *isa_name(void) {
     switch (dnnl_get_effective_cpu_isa()) {
     case dnnl_cpu_isa_sse41: return "sse41";
@@ -268,12 +274,12 @@ const char *gb_kernels_line(void) {
         snprintf(fix, sizeof fix, ", set by groovybee: OpenBLAS detected %.64s", was);
     else if (fits) /* the user's or the system's OPENBLAS_CORETYPE, or a static build */
         snprintf(fix, sizeof fix, ", SLOW on this CPU: OPENBLAS_CORETYPE=%s fits it", fits);
+    int nt = openblas_get_num_threads();
     snprintf(line, sizeof line,
-             "OpenBLAS %s (core %s%s, %s, %d threads); oneDNN %d.%d.%d (%s, bf16 %s); fp32 "
-             "products by %s", ver,
-             core, fix, p >= 0 && p <= 2 ? par[p] : "?",
-             openblas_get_num_threads(), v->major, v->minor, v->patch, isa_name(),
-             gb_bf16_native() ? "native" : "not native",
+             "OpenBLAS %s (core %s%s, %s, %d thread%s); oneDNN %d.%d.%d (%s, bf16 %s); fp32 "
+             "products by %s",
+             ver, core, fix, p >= 0 && p <= 2 ? par[p] : "?", nt, nt == 1 ? "" : "s", v->major,
+             v->minor, v->patch, isa_name(), gb_bf16_native() ? "native" : "not native",
              gb_gemm_fp32_onednn() ? "oneDNN" : "OpenBLAS");
     return line;
 }

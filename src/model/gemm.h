@@ -55,6 +55,12 @@ int gb_gemm_fp32_onednn(void);
 
 /* Whether this CPU runs bf16 products natively (oneDNN's ISA has AVX512-BF16 or AMX). */
 int gb_bf16_native(void);
+/* Whether bf16 products are the faster choice here, the default of --precision auto: native,
+ * and measured faster than fp32 on such a CPU: with AMX (Intel's figures in issue 11: 4.7x on
+ * a 768x512x2048 product), or an AMD CPU with AVX512-BF16 (Zen 4: 1.5-2x a training step,
+ * bench/README.md). Not on an Intel CPU with AVX512-BF16 and no AMX, where it measured no
+ * faster than fp32 (issue 11). */
+int gb_bf16_faster(void);
 /* One line naming the kernels in use: OpenBLAS's version, core and threading, oneDNN's version
  * and ISA, e.g. "OpenBLAS 0.3.21 (core Cooperlake, pthreads, 2 threads); oneDNN 2.6.3
  * (avx512_core_bf16)". Static storage. */
