@@ -3,6 +3,7 @@
  * outputs at a time, and the states at the chunk's end. */
 #include "model/stream.h"
 
+#include <immintrin.h>
 #include <limits.h>
 #include <omp.h>
 #include <math.h>
@@ -26,7 +27,7 @@ struct gb_lstm_stream {
     gb_gemm_ctx *gx;    /* the chunk path's products (NULL, out of memory: fp32 by OpenBLAS) */
     uint16_t *wbf;      /* bf16: the parameter block of wsrc's model rounded to bf16, else NULL */
     const float *wsrc;  /* the block wbf was rounded from (that model's m->params) */
-    float *split;       /* bf16: (2 max(Din, H)) the one-step path's inputs taken apart */
+    uint16_t *split;    /* bf16: (2 max(Din, H)) the one-step path's inputs rounded to bf16 */
 };
 
 gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_stream **out,
@@ -98,7 +99,7 @@ gb_status gb_lstm_stream_set_precision(gb_lstm_stream *s, const gb_lstm *m, gb_p
                        s->cfg.L);
     gb_gemm_ctx *x = gb_gemm_ctx_new(p);
     uint16_t *w = bf ? malloc(m->n_params * sizeof *w) : NULL;
-    float *split = bf ? malloc((size_t)2 * (Din > H ? Din : H) * sizeof *split) : NULL;
+    uint16_t *split = bf ? malloc((size_t)2 * (Din > H ? Din : H) * sizeof *split) : NULL;
     if (!x || (bf && (!w || !split))) {
         gb_gemm_ctx_free(x), free(w), free(split);
         return gb_fail(err, GB_ERR_NOMEM, -1, "stream: out of memory for the %s products",
@@ -130,48 +131,49 @@ dot4(const float *w, size_t stride, const float *x, int n, float out[4]) {
     out[0] += s0, out[1] += s1, out[2] += s2, out[3] += s3;
 }
 
-static inline float f32_bits(uint32_t u) {
+static inline float bf16_f32(uint16_t b) {
     float f;
+    uint32_t u = (uint32_t)b << 16;
     memcpy(&f, &u, sizeof f);
     return f;
 }
 
-/* dot4 over bf16 weights, widened to fp32 (exact: the 16 bits shifted up) and multiplied and
- * summed in fp32: half the bytes of dot4 to stream. Read as 32-bit words, two weights each, the
- * even one is the word shifted up 16 bits and the odd one the word with its low half cleared:
- * one integer operation per weight (a zero extension and a shift per weight would make it
- * slower than dot4). So it takes x's even and odd elements apart, xe and xo (n / 2 each), and
- * x itself for an odd n's last element. */
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
-dot4_bf16(const uint16_t *w, size_t stride, const float *xe, const float *xo, const float *x,
-          int n, float out[4]) {
-    const uint16_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-    for (int i = 0; i < n / 2; i++) {
-        uint32_t u0, u1, u2, u3;
-        memcpy(&u0, w0 + 2 * i, 4), memcpy(&u1, w1 + 2 * i, 4);
-        memcpy(&u2, w2 + 2 * i, 4), memcpy(&u3, w3 + 2 * i, 4);
-        float e = xe[i], o = xo[i];
-        s0 += f32_bits(u0 << 16) * e + f32_bits(u0 & 0xffff0000u) * o;
-        s1 += f32_bits(u1 << 16) * e + f32_bits(u1 & 0xffff0000u) * o;
-        s2 += f32_bits(u2 << 16) * e + f32_bits(u2 & 0xffff0000u) * o;
-        s3 += f32_bits(u3 << 16) * e + f32_bits(u3 & 0xffff0000u) * o;
+/* dot4 in bf16: weights and x both bf16, products summed in fp32, as oneDNN's bf16 products do
+ * in the chunk path: half the bytes of dot4 to stream. With AVX512-BF16 (every CPU that runs
+ * bf16 natively, AMX ones included), vdpbf16ps multiplies 32 pairs an instruction, summing
+ * pairs in fp32; elsewhere (the library asked for bf16 on another CPU) a plain loop widens
+ * both operands. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+dot4_dpbf16(const uint16_t *w, size_t stride, const uint16_t *x, int n, float out[4]) {
+    __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+    for (int i = 0; i < n; i += 32) {
+        __mmask32 k = n - i >= 32 ? 0xffffffffu : (1u << (n - i)) - 1u;
+        __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(k, x + i);
+        for (int g = 0; g < 4; g++)
+            a[g] = _mm512_dpbf16_ps(a[g], (__m512bh)_mm512_maskz_loadu_epi16(k, w + g * stride + i),
+                                    xv);
     }
-    if (n & 1) {
-        float xl = x[n - 1];
-        s0 += f32_bits((uint32_t)w0[n - 1] << 16) * xl;
-        s1 += f32_bits((uint32_t)w1[n - 1] << 16) * xl;
-        s2 += f32_bits((uint32_t)w2[n - 1] << 16) * xl;
-        s3 += f32_bits((uint32_t)w3[n - 1] << 16) * xl;
+    for (int g = 0; g < 4; g++) out[g] += _mm512_reduce_add_ps(a[g]);
+}
+
+static void dot4_bf16(const uint16_t *w, size_t stride, const uint16_t *x, int n, float out[4]) {
+    static int dp = -1;
+    if (dp < 0) dp = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+    if (dp) {
+        dot4_dpbf16(w, stride, x, n, out);
+        return;
     }
-    out[0] += s0, out[1] += s1, out[2] += s2, out[3] += s3;
+    for (int g = 0; g < 4; g++) {
+        float sum = 0;
+        for (int i = 0; i < n; i++) sum += bf16_f32(w[g * stride + i]) * bf16_f32(x[i]);
+        out[g] += sum;
+    }
 }
 
 /* The one-step path's operands, so that the step is written once for both precisions. A weight
  * matrix of m: its fp32 rows, or in bf16 mode the same rows of the bf16 copy. An input vector
- * x (n): in bf16 mode also its even and odd elements apart, e and o (scratch of the stream),
- * which dot4_bf16 reads. */
+ * x (n): in bf16 mode also rounded to bf16 (b, scratch of the stream), which dot4_bf16 reads. */
 typedef struct {
     const float *f;
     const uint16_t *b;
@@ -179,7 +181,7 @@ typedef struct {
 
 typedef struct {
     const float *x;
-    float *e, *o; /* NULL in fp32 */
+    uint16_t *b; /* NULL in fp32 */
     int n;
 } vin;
 
@@ -187,20 +189,17 @@ static wrows wrows_of(const gb_lstm_stream *s, const gb_lstm *m, const float *w)
     return (wrows){w, s->wbf ? s->wbf + (w - m->params) : NULL};
 }
 
-/* v becomes x (n); its halves are filled when it has them */
+/* v becomes x (n), rounded to bf16 when it has a copy */
 static void vin_set(vin *v, const float *x, int n) {
     v->x = x, v->n = n;
-    if (v->e)
-        for (int i = 0; i < n / 2; i++) v->e[i] = x[2 * i], v->o[i] = x[2 * i + 1];
+    if (v->b) gb_bf16_round((size_t)n, x, v->b);
 }
 
 /* out[g] += row (r + g * stride) of w . v, g = 0..3 */
 static void dot4w(wrows w, size_t r, size_t stride, const vin *v, float out[4]) {
-    if (w.b) dot4_bf16(w.b + r, stride, v->e, v->o, v->x, v->n, out);
+    if (w.b) dot4_bf16(w.b + r, stride, v->b, v->n, out);
     else dot4(w.f + r, stride, v->x, v->n, out);
 }
-
-static float w_at(wrows w, size_t i) { return w.b ? f32_bits((uint32_t)w.b[i] << 16) : w.f[i]; }
 
 /* One step of one sequence, as generation runs (T = B = 1). Each layer is then a
  * matrix-vector product, bound by reading the weights (14 MB for the report's model in fp32,
@@ -214,10 +213,7 @@ static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float 
     float *hn = s->out[0], *cn = s->c2, *zs = s->z;
     /* the layer's input (then the head's), and its recurrent state */
     vin xv = {0}, hv = {0};
-    if (bf) {
-        size_t half = (size_t)(Din > H ? Din : H) / 2;
-        xv.e = s->split, xv.o = xv.e + half, hv.e = xv.o + half, hv.o = hv.e + half;
-    }
+    if (bf) xv.b = s->split, hv.b = s->split + (Din > H ? Din : H);
     vin_set(&xv, x, Din);
     vin_set(&hv, s->h[0], H);
 #pragma omp parallel if ((long)H * (Din + H) >= 1L << 16)
@@ -255,7 +251,9 @@ static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float 
     }
     for (; d < Dout; d++) {
         y[d] = m->p.fc_b[d];
-        for (int k = 0; k < H; k++) y[d] += w_at(fc, (size_t)d * H + k) * xv.x[k];
+        for (int k = 0; k < H; k++)
+            y[d] += fc.b ? bf16_f32(fc.b[(size_t)d * H + k]) * bf16_f32(xv.b[k])
+                         : fc.f[(size_t)d * H + k] * xv.x[k];
     }
 }
 
