@@ -147,8 +147,14 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
 dot4_dpbf16(const uint16_t *w, size_t stride, const uint16_t *x, int n, float out[4]) {
     __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                    _mm512_setzero_ps()};
-    for (int i = 0; i < n; i += 32) {
-        __mmask32 k = n - i >= 32 ? 0xffffffffu : (1u << (n - i)) - 1u;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh xv = (__m512bh)_mm512_loadu_si512(x + i);
+        for (int g = 0; g < 4; g++)
+            a[g] = _mm512_dpbf16_ps(a[g], (__m512bh)_mm512_loadu_si512(w + g * stride + i), xv);
+    }
+    if (i < n) { /* the tail, masked */
+        __mmask32 k = (1u << (n - i)) - 1u;
         __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(k, x + i);
         for (int g = 0; g < 4; g++)
             a[g] = _mm512_dpbf16_ps(a[g], (__m512bh)_mm512_maskz_loadu_epi16(k, w + g * stride + i),
