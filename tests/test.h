@@ -63,6 +63,17 @@ static int tst_checks_failed, tst_passed, tst_failed;
         fflush(stdout);                                                                      \
     } while (0)
 
+/* Normalised mean squared error sum (a-b)^2 / sum b^2, as ggml's test-backend-ops: how far an
+ * output is from its reference, whatever its scale. */
+static inline double tst_nmse(const float *a, const float *b, size_t n) {
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)a[i] - b[i];
+        d += e * e, s += (double)b[i] * b[i];
+    }
+    return s > 0 ? d / s : d;
+}
+
 #define TEST_END()                                                                           \
     do {                                                                                     \
         printf("%d passed, %d failed\n", tst_passed, tst_failed);                            \

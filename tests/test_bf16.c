@@ -14,15 +14,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-static double nmse(const float *a, const float *b, size_t n) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = (double)a[i] - b[i];
-        d += e * e, s += (double)b[i] * b[i];
-    }
-    return s > 0 ? d / s : d;
-}
-
 /* forward + loss + backward of one batch, gradients into m->grads; returns the loss */
 static float step(gb_lstm *m, gb_lstm_acts *a, const float *x, const float *t, int T, int B,
                   float *y, float *dy, gb_loss_kind k, gb_rng *r) {
@@ -78,18 +69,18 @@ static void test_vs_reference(void) {
         CHECK(gb_lstm_acts_set_precision(a, GB_PREC_BF16, &err) == GB_OK);
         gb_rng_seed(&dr, 11);
         float Lb = step(&m, a, x, t, T, B, y, dy, k, &dr);
-        double ey = nmse(y, yr, ny), eg = nmse(m.grads, gr, n);
+        double ey = tst_nmse(y, yr, ny), eg = tst_nmse(m.grads, gr, n);
         gb_lstm_views vb, vr;
         gb_lstm_views_of(&c, m.grads, &vb);
         gb_lstm_views_of(&c, gr, &vr);
         double worst = 0;
         for (int l = 0; l < c.L; l++) {
             size_t in = l ? c.H : Din, G = 4 * (size_t)c.H;
-            double e[3] = {nmse(vb.w_ih[l], vr.w_ih[l], G * in), nmse(vb.w_hh[l], vr.w_hh[l], G * c.H),
-                           nmse(vb.b_ih[l], vr.b_ih[l], G)};
+            double e[3] = {tst_nmse(vb.w_ih[l], vr.w_ih[l], G * in), tst_nmse(vb.w_hh[l], vr.w_hh[l], G * c.H),
+                           tst_nmse(vb.b_ih[l], vr.b_ih[l], G)};
             for (int i = 0; i < 3; i++) worst = e[i] > worst ? e[i] : worst;
         }
-        double efc = nmse(vb.fc_w, vr.fc_w, (size_t)Dout * c.H);
+        double efc = tst_nmse(vb.fc_w, vr.fc_w, (size_t)Dout * c.H);
         worst = efc > worst ? efc : worst;
         if (getenv("GB_TEST_VERBOSE") || ey >= 1e-5 || worst >= 1e-4)
             fprintf(stderr, "  case %d: nmse y %.2g, grads %.2g (worst block %.2g), loss %.7g %.7g\n",
@@ -102,7 +93,7 @@ static void test_vs_reference(void) {
         CHECK(gb_lstm_acts_set_precision(a, GB_PREC_FP32, &err) == GB_OK);
         gb_rng_seed(&dr, 11);
         step(&m, a, x, t, T, B, y, dy, k, &dr);
-        CHECK(nmse(y, yr, ny) < 1e-10);
+        CHECK(tst_nmse(y, yr, ny) < 1e-10);
         free(x), free(t), free(y), free(dy), free(yr), free(gr);
         gb_lstm_acts_free(a);
         gb_lstm_free(&m);

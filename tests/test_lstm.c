@@ -828,16 +828,6 @@ static void test_fd_model_edges(void) {
 /* ------------------------------------------------------------------------------------------ */
 /* fast path against the reference */
 
-/* Normalised mean squared error sum (a-b)^2 / sum b^2, as ggml's test-backend-ops. */
-static double nmse(const float *a, const float *b, size_t n) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = (double)a[i] - b[i];
-        d += e * e, s += (double)b[i] * b[i];
-    }
-    return s > 0 ? d / s : d;
-}
-
 /* D=128, H=64, L=2, T=12, B=16, dropout 0.2 between the layers, each loss and loss-on mode; then
  * the NADE head (Hn = 16) on 20 extra inputs with dropout on all three sites and short windows.
  * The paths sum in different orders (sgemm blocks in float vs double dot products), so they
@@ -885,7 +875,7 @@ static void test_fast_vs_reference(void) {
             if (mk && mask_ref[l])
                 CHECK(memcmp(mask_ref[l], mk, mask_n[l] * sizeof(float)) == 0);
         }
-        CHECK(nmse(p.y, y_ref, ny) < 1e-10);
+        CHECK(tst_nmse(p.y, y_ref, ny) < 1e-10);
         CHECK_NEAR(L_fast, L_ref, 1e-5 * L_ref);
         gb_lstm_views vr, vf;
         gb_lstm_views_of(&c, g_ref, &vr);
@@ -893,22 +883,22 @@ static void test_fast_vs_reference(void) {
         size_t G = 4 * c.H;
         for (int l = 0; l < L; l++) {
             size_t in = l ? c.H : Din;
-            CHECK(nmse(vf.w_ih[l], vr.w_ih[l], G * in) < 1e-10);
-            CHECK(nmse(vf.w_hh[l], vr.w_hh[l], G * c.H) < 1e-10);
-            CHECK(nmse(vf.b_ih[l], vr.b_ih[l], G) < 1e-10);
-            CHECK(nmse(vf.b_hh[l], vr.b_hh[l], G) < 1e-10);
+            CHECK(tst_nmse(vf.w_ih[l], vr.w_ih[l], G * in) < 1e-10);
+            CHECK(tst_nmse(vf.w_hh[l], vr.w_hh[l], G * c.H) < 1e-10);
+            CHECK(tst_nmse(vf.b_ih[l], vr.b_ih[l], G) < 1e-10);
+            CHECK(tst_nmse(vf.b_hh[l], vr.b_hh[l], G) < 1e-10);
             CHECK(memcmp(vf.b_ih[l], vf.b_hh[l], G * sizeof(float)) == 0);
         }
-        CHECK(nmse(vf.fc_w, vr.fc_w, (size_t)Dout * c.H) < 1e-10);
-        CHECK(nmse(vf.fc_b, vr.fc_b, Dout) < 1e-10);
+        CHECK(tst_nmse(vf.fc_w, vr.fc_w, (size_t)Dout * c.H) < 1e-10);
+        CHECK(tst_nmse(vf.fc_b, vr.fc_b, Dout) < 1e-10);
         if (c.head == GB_HEAD_NADE) {
-            CHECK(nmse(vf.nade_w, vr.nade_w, (size_t)c.D * c.Hn) < 1e-10);
-            CHECK(nmse(vf.nade_v, vr.nade_v, (size_t)c.D * c.Hn) < 1e-10);
+            CHECK(tst_nmse(vf.nade_w, vr.nade_w, (size_t)c.D * c.Hn) < 1e-10);
+            CHECK(tst_nmse(vf.nade_v, vr.nade_v, (size_t)c.D * c.Hn) < 1e-10);
         }
-        CHECK(nmse(p.m.grads, g_ref, n) < 1e-10);
+        CHECK(tst_nmse(p.m.grads, g_ref, n) < 1e-10);
         if (getenv("GB_TEST_VERBOSE"))
             fprintf(stderr, "  info fast/ref case %d: nmse y %.2g, grads %.2g, loss %.9g %.9g\n",
-                    cs, nmse(p.y, y_ref, ny), nmse(p.m.grads, g_ref, n), L_fast, L_ref);
+                    cs, tst_nmse(p.y, y_ref, ny), tst_nmse(p.m.grads, g_ref, n), L_fast, L_ref);
         /* gradients accumulate: a second backward without zeroing doubles them (the NADE's
          * own, which gb_loss adds, stay as they were) */
         float *g_fast = falloc(n);
@@ -953,7 +943,7 @@ static void test_dropout_and_modes(void) {
         CHECK(gb_lstm_acts_mask(p.a, 0) == NULL); /* dropout_in 0: the window goes in whole */
         CHECK(gb_lstm_acts_mask(p.a, 3) == NULL); /* dropout_out 0: the head sees h whole */
         CHECK(gb_lstm_acts_mask(p.a, 4) == NULL && gb_lstm_acts_mask(p.a, -1) == NULL);
-        if (ref) CHECK(nmse(p.y, y1, ny) < 1e-10);
+        if (ref) CHECK(tst_nmse(p.y, y1, ny) < 1e-10);
         memcpy(y1, p.y, ny * sizeof(float));
     }
     gb_lstm_use_reference(0);
@@ -967,7 +957,7 @@ static void test_dropout_and_modes(void) {
     for (int l = 0; l <= 3; l++) CHECK(gb_lstm_acts_mask(p.a, l) == NULL);
     gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, NULL);
     CHECK(memcmp(y1, p.y, ny * sizeof(float)) == 0);
-    CHECK(nmse(y1, p.y, ny) == 0);
+    CHECK(tst_nmse(y1, p.y, ny) == 0);
 
     /* smaller batch in big activations: the first 3 windows of a (T, 3, D) batch */
     int b3 = 3;
@@ -983,7 +973,7 @@ static void test_dropout_and_modes(void) {
     CHECK(memcmp(y3, y3b, (size_t)T * b3 * c.D * sizeof(float)) == 0);
     /* and the rows agree with the full batch's first 3 windows */
     for (int t = 0; t < T; t++)
-        CHECK(nmse(y3 + (size_t)t * b3 * c.D, y1 + (size_t)t * B * c.D, (size_t)b3 * c.D) < 1e-10);
+        CHECK(tst_nmse(y3 + (size_t)t * b3 * c.D, y1 + (size_t)t * B * c.D, (size_t)b3 * c.D) < 1e-10);
     /* and backward through the bigger activations gives the same gradients */
     float *g3 = falloc(p.m.n_params), *dy3 = falloc((size_t)T * b3 * c.D);
     for (int k = 0; k < 2; k++) {
@@ -1032,7 +1022,7 @@ static void test_dropout_and_modes(void) {
         CHECK(memcmp(r->s, rr.s, sizeof rr.s) == 0);
     }
     gb_lstm_use_reference(0);
-    CHECK(nmse(yr, y1, ny) < 1e-10);
+    CHECK(tst_nmse(yr, y1, ny) < 1e-10);
     free(y1), free(yr);
     prob_free(&p);
 }

@@ -77,15 +77,6 @@ static void test_matches_forward(void) {
     run_case(128, 16, 3, 12, 2);
 }
 
-static double nmse(const float *a, const float *b, size_t n) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = (double)a[i] - b[i];
-        d += e * e, s += (double)b[i] * b[i];
-    }
-    return s > 0 ? d / s : d;
-}
-
 static double worst_chunk, worst_step; /* over the cases, for GB_TEST_VERBOSE */
 
 /* One model in bf16 against fp32: T steps of B sequences in one chunk and, for B = 1, one
@@ -112,7 +103,7 @@ static void bf16_case(gb_lstm_config c, int T, int B) {
     CHECK_INT(gb_lstm_stream_set_precision(s, &m, GB_PREC_BF16, &e), GB_OK);
     CHECK_INT(gb_lstm_stream_precision(s), GB_PREC_BF16);
     gb_lstm_stream_run(&m, s, x, T, yb);
-    double ec = nmse(yb, y32, ny);
+    double ec = tst_nmse(yb, y32, ny);
     worst_chunk = ec > worst_chunk ? ec : worst_chunk;
     CHECK(ec < 2.5e-5);
     CHECK(ec > 1e-12); /* it did run in bf16 */
@@ -120,7 +111,7 @@ static void bf16_case(gb_lstm_config c, int T, int B) {
     CHECK_INT(gb_lstm_acts_new(&c, T, B, &a, &e), GB_OK);
     CHECK_INT(gb_lstm_acts_set_precision(a, GB_PREC_BF16, &e), GB_OK);
     gb_lstm_forward(&m, a, x, T, B, yr, NULL);
-    double ecf = nmse(yb, yr, ny), es = 0, esr = 0;
+    double ecf = tst_nmse(yb, yr, ny), es = 0, esr = 0;
     CHECK(ecf < 1e-10);
     if (B == 1) {
         /* one-step path: against fp32, and against the chunk path in bf16 (the same operands
@@ -129,11 +120,11 @@ static void bf16_case(gb_lstm_config c, int T, int B) {
         gb_lstm_stream_reset(s);
         for (int t = 0; t < T; t++)
             gb_lstm_stream_run(&m, s, x + (size_t)t * Din, 1, yb + (size_t)t * Dout);
-        es = nmse(yb, y32, ny);
+        es = tst_nmse(yb, y32, ny);
         worst_step = es > worst_step ? es : worst_step;
         CHECK(es < 2.5e-5);
         CHECK(es > 1e-12);
-        esr = nmse(yb, yr, ny);
+        esr = tst_nmse(yb, yr, ny);
         CHECK(esr < 1e-10);
     }
     if (getenv("GB_TEST_VERBOSE"))
