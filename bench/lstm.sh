@@ -146,14 +146,16 @@ function hi(k,    i, m) { m = val[k, 1]; for (i = 2; i <= cnt[k]; i++) if (val[k
         if (kv["what"] == "kernels") { sub(/^.*kernels="/, ""); sub(/"$/, ""); kern = $0 }
         next
     }
+    if (kv["side"] == "torch" && !tkern) { t = $0; sub(/^.*kernels="/, "", t); sub(/".*$/, "", t); tkern = t }
     cfg = kv["config"] == "" ? "paper" : kv["config"]
+    if (kv["torch"] != "") tver = kv["torch"]
     k = cfg SUBSEP kv["B"] SUBSEP kv["tag"]; c = ++cnt[k]
     val[k, c] = kv["windows_s"] + 0; gf[cfg, kv["B"]] = kv["gflop_step"] + 0
     if (kv["other"] + 0 > maxother) maxother = kv["other"] + 0
 }
 END {
     printf "clock %.2f GHz; FMA peak (all cores) %.1f GFLOP/s; 2048^3 products: fp32 %.1f, bf16 %.1f GFLOP/s\n", ghz, fma, peak["fp32"], peak["bf16"]
-    printf "kernels: %s\n", kern
+    printf "kernels: %s\nPyTorch %s: %s\n", kern, tver, tkern
     sum = sprintf("ghz=%.3f fma_peak=%.1f fp32_peak=%.1f bf16_peak=%.1f", ghz, fma, peak["fp32"], peak["bf16"])
     nt = split("c_fp32_openblas c_fp32_onednn c_bf16 torch_fp32 torch_bf16", tags, " ")
     names["c_fp32_openblas"] = "groovybee fp32 (OpenBLAS)"; names["c_fp32_onednn"] = "groovybee fp32 (oneDNN)"

@@ -114,6 +114,25 @@ class CellNet(nn.Module):
         return torch.stack(outs) if self.head_all else self.fc(h2).unsqueeze(0)
 
 
+def kernels():
+    """The libraries PyTorch's products go to here: its BLAS (Debian's torch: BLAS_INFO=generic,
+    i.e. libblas.so.3, OpenBLAS when that is the alternative, with its core) and its oneDNN."""
+    import ctypes
+    import re
+    cfg = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", cfg)
+    dnn = re.search(r"MKL-DNN (v[\d.]+)", cfg)
+    core = "?"
+    try:
+        lib = ctypes.CDLL("libblas.so.3")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        core = "OpenBLAS core " + lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        pass
+    return "BLAS_INFO=%s (libblas.so.3: %s); oneDNN %s" % (
+        blas.group(1) if blas else "?", core, dnn.group(1) if dnn else "?")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--form", choices=("lstm", "cell"), default="lstm")
@@ -176,12 +195,13 @@ def main():
     fl = gemm_flops(B)
     print("side=torch config=%s form=%s autocast=%s B=%d T=%d D=%d H=%d L=%d head=%s threads=%d interop=%d "
           "blas_threads=%s torch=%s steps=%d ms_step=%.2f windows_s=%.1f gflop_s=%.2f "
-          "best_ms=%.2f best_windows_s=%.1f best_gflop_s=%.2f gflop_step=%.4f loss=%.4f"
+          "best_ms=%.2f best_windows_s=%.1f best_gflop_s=%.2f gflop_step=%.4f loss=%.4f "
+          "kernels=\"%s\""
           % (a.config, "nn.LSTM" if a.form == "lstm" else "LSTMCell", a.autocast, B, T, D, H, L, a.head,
              torch.get_num_threads(), torch.get_num_interop_threads(),
              os.environ.get("OPENBLAS_NUM_THREADS", "default"), torch.__version__, len(st),
              1e3 * med, B / med, fl / med * 1e-9, 1e3 * best, B / best, fl / best * 1e-9,
-             fl * 1e-9, float(loss)))
+             fl * 1e-9, float(loss), kernels()))
 
 
 if __name__ == "__main__":
