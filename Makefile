@@ -20,8 +20,8 @@ CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclud
            $(BLAS_CFLAGS) $(MEDIA_CFLAGS) -MMD -MP
 LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) -fopenmp -lm
 
-LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/model/*.c src/io/*.c \
-                     src/train/*.c src/gen/*.c src/audio/*.c src/plot/*.c \
+LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/events/*.c src/model/*.c \
+                     src/io/*.c src/train/*.c src/gen/*.c src/audio/*.c src/plot/*.c \
                      src/metrics/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
@@ -68,8 +68,9 @@ demo: all
 demo-paper: all
 	@scripts/demo.sh paper
 
-# libFuzzer targets (clang, ASan + UBSan): the MIDI reader (`make fuzz-run FUZZ_SECONDS=600`)
-# and the safetensors reader (build-fuzz/fuzz_safetensors -max_total_time=N).
+# libFuzzer targets (clang, ASan + UBSan): the MIDI reader (`make fuzz-run FUZZ_SECONDS=600`),
+# the safetensors reader (build-fuzz/fuzz_safetensors -max_total_time=N) and the token reader
+# and decoder of performance events (build-fuzz/fuzz_events -max_total_time=N).
 FUZZ_SECONDS ?= 60
 FUZZ_CC = clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
           -Iinclude -Isrc $(BLAS_CFLAGS) $(MEDIA_CFLAGS)
@@ -78,6 +79,7 @@ fuzz:
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi $(BLAS_LIBS) $(MEDIA_LIBS) -lgomp -lm
 	$(FUZZ_CC) fuzz/fuzz_safetensors.c $(LIB_SRC) -o build-fuzz/fuzz_safetensors $(BLAS_LIBS) $(MEDIA_LIBS) -lgomp -lm
+	$(FUZZ_CC) fuzz/fuzz_events.c $(LIB_SRC) -o build-fuzz/fuzz_events $(BLAS_LIBS) $(MEDIA_LIBS) -lgomp -lm
 fuzz-run: fuzz
 	@mkdir -p build-fuzz/corpus
 	build-fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

@@ -1,7 +1,7 @@
 /* groovybee.h - the public API of libgroovybee, one umbrella header.
  *
  * Data flows MIDI bytes -> gb_midi (events) -> gb_song (parts of notes, tempo map)
- * -> gb_roll (steps x 128 velocities) and back.
+ * -> gb_roll (steps x 128 velocities) or gb_tokens (performance events) and back.
  *
  * Conventions
  * - Every fallible call returns a gb_status and, when it fails, fills the caller's gb_error
@@ -232,5 +232,107 @@ void gb_part_free(gb_part *p);
 gb_status gb_npy_write(const char *path, const gb_roll *r, gb_error *err);
 gb_status gb_npy_read(const char *path, gb_roll *out, gb_error *err);
 gb_status gb_npy_parse(const uint8_t *bytes, size_t len, gb_roll *out, gb_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Performance events (src/events/): Performance RNN's token streams (Oore et al. 2018), in
+ * note_seq's PerformanceOneHotEncoding order with 32 velocity bins and 100 shifts of 10 ms, so
+ * that a vocabulary compares with Magenta's; and, beyond it, PROGRAM tokens for one stream of a
+ * whole ensemble. The rules are in docs/formats.md ("Performance events"). */
+
+enum {
+    GB_EV_NOTE_ON = 0,      /* + pitch 0..127 */
+    GB_EV_NOTE_OFF = 128,   /* + pitch 0..127 */
+    GB_EV_TIME_SHIFT = 256, /* + (steps - 1): 1..100 steps of 10 ms */
+    GB_EV_VELOCITY = 356,   /* + (bin - 1): bins 1..32 of 4 velocities, 1-4, 5-8, ..., 125-127 */
+    GB_EV_PROGRAM = 388,    /* + GM program 0..127 (ensemble streams only) */
+    GB_EV_DRUMS = 516,      /* the PROGRAM token of drums (channel 10), whatever their program */
+    GB_EV_VOCAB = 388,          /* tokens of a one-part stream, note_seq's 388 */
+    GB_EV_VOCAB_ENSEMBLE = 517, /* tokens of an ensemble stream: 388 + 129 PROGRAM */
+    GB_EV_STEPS_PER_SECOND = 100, /* the time grid: 10 ms */
+    GB_EV_MAX_SHIFT = 100,        /* steps of the longest TIME_SHIFT (1 s); longer gaps: several */
+    GB_EV_VELOCITY_BINS = 32,
+    GB_EV_BIN_SIZE = 4,           /* ceil(127 / 32): velocity v is in bin (v - 1) / 4 + 1 */
+};
+#define GB_EV_MAX_TOKENS (1u << 27) /* longest stream (256 MiB as uint16); GB_ERR_LIMIT beyond */
+
+typedef enum {
+    GB_EVC_NOTE_ON,
+    GB_EVC_NOTE_OFF,
+    GB_EVC_TIME_SHIFT,
+    GB_EVC_VELOCITY,
+    GB_EVC_PROGRAM,
+    GB_EVC_COUNT,              /* the number of classes */
+    GB_EVC_INVALID = GB_EVC_COUNT, /* a value outside the ensemble vocabulary */
+} gb_ev_class;
+
+/* The class of a token and, in *value when not NULL, what it carries: the pitch (NOTE_ON,
+ * NOTE_OFF), the steps of 10 ms (TIME_SHIFT, 1..100), the velocity bin (VELOCITY, 1..32), the
+ * GM program (PROGRAM, 0..127; 128 for drums). GB_EVC_INVALID (value -1) at or above 517. */
+gb_ev_class gb_events_class(unsigned token, int *value);
+/* "NOTE_ON", "NOTE_OFF", "TIME_SHIFT", "VELOCITY", "PROGRAM"; "INVALID" for anything else. */
+const char *gb_events_class_name(gb_ev_class c);
+/* A token as text: "NOTE_ON 60", "TIME_SHIFT 25", "VELOCITY 20", "PROGRAM 40", "PROGRAM drums",
+ * "INVALID 600"; returns buf. */
+const char *gb_events_token_str(unsigned token, char *buf, size_t cap);
+
+/* A stream of tokens; owned, released by gb_tokens_free. */
+typedef struct {
+    uint16_t *v;
+    size_t n;
+} gb_tokens;
+void gb_tokens_free(gb_tokens *t);
+
+typedef struct {
+    /* encoding */
+    int ensemble; /* PROGRAM tokens before each change of instrument, so each note keeps its GM
+                     program (or drums): vocabulary 517. Off: the parts are one instrument,
+                     vocabulary 388 (note_seq's stream of a performance with instrument=None). */
+    /* decoding (0 for any field: its default) */
+    double bpm;         /* tempo of the song made, quarter notes per minute [120] */
+    int program;        /* GM program 0..127 of notes before any PROGRAM token [0] */
+    int is_drum;        /* those notes are drums [0] */
+    double open_note_s; /* a note never turned off lasts this long, or to the stream's end [5] */
+    int velocity;       /* velocity of notes before any VELOCITY token [100, as note_seq] */
+} gb_events_opts;
+
+/* Encodes the notes of n_parts parts of s (one: &s->parts[i], 1; all: s->parts, s->n_parts)
+ * into one stream: times in seconds from s's tempo map (each part's track) rounded to 10 ms, a
+ * note at least one step long; at each step, the events of notes in the order of their start
+ * time then pitch (ensemble: grouped by instrument, programs ascending, drums last), a note's
+ * NOTE_OFF before a later note's NOTE_ON, VELOCITY only when the bin changes. o may be NULL. */
+gb_status gb_events_encode(const gb_song *s, const gb_part *parts, size_t n_parts,
+                           const gb_events_opts *o, gb_tokens *out, gb_error *err);
+
+/* What decoding did beyond making notes. */
+typedef struct {
+    size_t notes;      /* notes made */
+    size_t stray_offs; /* NOTE_OFFs with no sounding note of their pitch (ignored) */
+    size_t open_notes; /* notes never turned off (ended by open_note_s or the stream's end) */
+    size_t empty;      /* notes of no duration (a NOTE_OFF in the step of its NOTE_ON, or an
+                          open note at the very end), dropped as note_seq drops them */
+    size_t voices;     /* parts made beyond one per instrument, for notes of one pitch that
+                          sound at once (unisons: one MIDI channel cannot hold them) */
+    uint64_t steps;    /* the stream's length in steps of 10 ms */
+} gb_events_stats;
+
+/* Decodes n tokens (values 0..516) to a format 1 song at o->bpm, with a division of about 1 ms
+ * a tick (round(60000 / bpm)) and a 4/4 meter. One part per instrument that has notes (notes
+ * before any PROGRAM token are o->program's, or drums with o->is_drum; a stream without PROGRAM
+ * tokens is thus one part), programs ascending, drums last, named after the instrument; where
+ * two notes of one pitch of a melodic instrument sound at once (a unison of two players), the
+ * later goes to another part of the instrument ("Violin 2"), while melodic channels remain.
+ * Channels 0, 1, ... (9 skipped), 9 for drums; track k + 1 for part k. A stream without notes
+ * gives a song without parts. A NOTE_OFF closes the earliest sounding note of its pitch and
+ * instrument. An empty stream is GB_ERR_FORMAT, a value above 516 GB_ERR_FORMAT naming its
+ * index, more than 15 melodic instruments GB_ERR_LIMIT. stats may be NULL. */
+gb_status gb_events_decode(const uint16_t *tokens, size_t n, const gb_events_opts *o,
+                           gb_song *out, gb_events_stats *stats, gb_error *err);
+
+/* Token files: NumPy .npy, uint16 little-endian ('<u2'), shape (n,) (docs/formats.md). The
+ * reader also takes big-endian '>u2' and refuses any other dtype or shape, and any value above
+ * 516 (GB_ERR_FORMAT at that value's byte offset). */
+gb_status gb_npy_write_tokens(const char *path, const gb_tokens *t, gb_error *err);
+gb_status gb_npy_read_tokens(const char *path, gb_tokens *out, gb_error *err);
+gb_status gb_npy_parse_tokens(const uint8_t *bytes, size_t len, gb_tokens *out, gb_error *err);
 
 #endif

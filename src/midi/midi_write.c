@@ -170,7 +170,7 @@ static gb_status write_part(const gb_part *p, size_t index, gb_buf *out, scratch
         nt[i] = p->notes[i];
         if (nt[i].end <= nt[i].start) nt[i].end = nt[i].start + 1; /* a note must sound */
     }
-    qsort(nt, p->n_notes, sizeof *nt, cmp_note);
+    if (p->n_notes > 1) qsort(nt, p->n_notes, sizeof *nt, cmp_note); /* nt NULL when empty */
     /* MIDI cannot express overlapping notes of one pitch on one channel: the earlier note is
      * cut at the later one's start. Of notes starting together the longest is kept; the others
      * are cut to nothing and dropped. */

@@ -1,7 +1,8 @@
-/* npy.c - piano rolls as NumPy .npy files: a writer of version 1.0 uint8 (steps, 128) arrays
- * and a reader that takes what NumPy itself writes for such an array and refuses the rest.
- * The layout is in docs/formats.md. The reader sees hostile bytes: it parses the header dict
- * with a bounded cursor that never reads past the declared header length. */
+/* npy.c - NumPy .npy files: piano rolls (uint8, shape (steps, 128)) and performance-event
+ * token streams (uint16, shape (n,)). A writer of version 1.0 files and a reader that takes what
+ * NumPy itself writes for such an array and refuses the rest. The layouts are in
+ * docs/formats.md. The reader sees hostile bytes: it parses the header dict with a bounded
+ * cursor that never reads past the declared header length. */
 #include "core/core.h"
 
 #include <stdio.h>
@@ -11,18 +12,15 @@
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_ALIGN 64 /* NumPy aligns the data to 64 bytes so it can be memory-mapped */
 
-gb_status gb_npy_write(const char *path, const gb_roll *r, gb_error *err) {
-    if (!path || !r || (r->steps && !r->v))
-        return gb_fail(err, GB_ERR_ARG, -1, "gb_npy_write: missing argument");
-    if (r->steps > GB_ROLL_MAX_STEPS)
-        return gb_fail(err, GB_ERR_LIMIT, -1, "roll of %zu steps is more than the limit of %u",
-                       r->steps, GB_ROLL_MAX_STEPS);
-    char dict[96];
+/* A version 1.0 file: the header dict with descr and shape, padded so that the data starts at a
+ * multiple of 64, then body bytes of data. */
+static gb_status write_npy(const char *path, const char *descr, const char *shape,
+                           const uint8_t *data, size_t body, gb_error *err) {
+    char dict[128];
     size_t n = (size_t)snprintf(dict, sizeof dict,
-                                "{'descr': '|u1', 'fortran_order': False, 'shape': (%zu, 128), }",
-                                r->steps);
+                                "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr,
+                                shape);
     size_t head = (10 + n + 1 + NPY_ALIGN - 1) / NPY_ALIGN * NPY_ALIGN; /* +1: the '\n' */
-    size_t body = r->steps * 128;
     uint8_t *buf = malloc(head + body);
     if (!buf) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %zu bytes", head + body);
     memcpy(buf, NPY_MAGIC "\x01\x00", 8);
@@ -31,9 +29,39 @@ gb_status gb_npy_write(const char *path, const gb_roll *r, gb_error *err) {
     memcpy(buf + 10, dict, n);
     memset(buf + 10 + n, ' ', head - 10 - n - 1);
     buf[head - 1] = '\n';
-    if (body) memcpy(buf + head, r->v, body);
+    if (body) memcpy(buf + head, data, body);
     gb_status st = gb_file_write_atomic(path, buf, head + body, err);
     free(buf);
+    return st;
+}
+
+gb_status gb_npy_write(const char *path, const gb_roll *r, gb_error *err) {
+    if (!path || !r || (r->steps && !r->v))
+        return gb_fail(err, GB_ERR_ARG, -1, "gb_npy_write: missing argument");
+    if (r->steps > GB_ROLL_MAX_STEPS)
+        return gb_fail(err, GB_ERR_LIMIT, -1, "roll of %zu steps is more than the limit of %u",
+                       r->steps, GB_ROLL_MAX_STEPS);
+    char shape[48];
+    snprintf(shape, sizeof shape, "(%zu, 128)", r->steps);
+    return write_npy(path, "|u1", shape, r->v, r->steps * 128, err);
+}
+
+gb_status gb_npy_write_tokens(const char *path, const gb_tokens *t, gb_error *err) {
+    if (!path || !t || (t->n && !t->v))
+        return gb_fail(err, GB_ERR_ARG, -1, "gb_npy_write_tokens: missing argument");
+    if (t->n > GB_EV_MAX_TOKENS)
+        return gb_fail(err, GB_ERR_LIMIT, -1, "stream of %zu tokens is more than the limit of %u",
+                       t->n, GB_EV_MAX_TOKENS);
+    uint8_t *le = t->n ? malloc(t->n * 2) : NULL;
+    if (t->n && !le) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %zu tokens", t->n);
+    for (size_t i = 0; i < t->n; i++) { /* little-endian whatever the machine */
+        le[2 * i] = (uint8_t)(t->v[i] & 0xFF);
+        le[2 * i + 1] = (uint8_t)(t->v[i] >> 8);
+    }
+    char shape[48];
+    snprintf(shape, sizeof shape, "(%zu,)", t->n);
+    gb_status st = write_npy(path, "<u2", shape, le, t->n * 2, err);
+    free(le);
     return st;
 }
 
@@ -114,7 +142,19 @@ static gb_status read_shape(cursor *c, uint64_t dims[2], size_t *ndims) {
     return GB_OK;
 }
 
-static gb_status read_header(cursor *c, uint64_t *steps) {
+/* What the caller wants: a roll (uint8, (N, 128)) or a token stream (uint16, (N,)). */
+typedef enum { NPY_ROLL, NPY_TOKENS } npy_kind;
+
+static int descr_ok(npy_kind kind, const char *v, int *big_endian) {
+    *big_endian = 0;
+    if (kind == NPY_ROLL)
+        return !strcmp(v, "|u1") || !strcmp(v, "<u1") || !strcmp(v, "u1") || !strcmp(v, "|b1");
+    if (!strcmp(v, "<u2")) return 1;
+    return *big_endian = !strcmp(v, ">u2");
+}
+
+/* The header dict; *n: the rows of a roll or the tokens of a stream. */
+static gb_status read_header(cursor *c, npy_kind kind, uint64_t *n, int *big_endian) {
     gb_status st = expect(c, '{', "expected '{'");
     if (st != GB_OK) return st;
     int seen = 0; /* bits: 1 descr, 2 fortran_order, 4 shape */
@@ -133,10 +173,13 @@ static gb_status read_header(cursor *c, uint64_t *steps) {
         seen |= bit;
         if (bit == 1) {
             if ((st = read_str(c, val, sizeof val)) != GB_OK) return st;
-            if (strcmp(val, "|u1") && strcmp(val, "<u1") && strcmp(val, "u1") &&
-                strcmp(val, "|b1"))
-                return gb_fail(c->err, GB_ERR_FORMAT, (int64_t)at,
-                               ".npy header: descr '%s' is not uint8", val);
+            if (!descr_ok(kind, val, big_endian))
+                return kind == NPY_ROLL
+                           ? gb_fail(c->err, GB_ERR_FORMAT, (int64_t)at,
+                                     ".npy header: descr '%s' is not uint8", val)
+                           : gb_fail(c->err, GB_ERR_FORMAT, (int64_t)at,
+                                     ".npy header: descr '%s' is not uint16 (a token file is "
+                                     "np.save(path, tokens.astype(np.uint16)))", val);
         } else if (bit == 2) {
             if (c->end - c->pos >= 5 && !memcmp(c->p + c->pos, "False", 5)) c->pos += 5;
             else if (c->end - c->pos >= 4 && !memcmp(c->p + c->pos, "True", 4))
@@ -146,13 +189,22 @@ static gb_status read_header(cursor *c, uint64_t *steps) {
             uint64_t dims[2];
             size_t nd;
             if ((st = read_shape(c, dims, &nd)) != GB_OK) return st;
-            if (nd != 2 || dims[1] != 128)
-                return bad(c, at, "shape is not (N, 128)");
-            if (dims[0] > GB_ROLL_MAX_STEPS)
-                return gb_fail(c->err, GB_ERR_LIMIT, (int64_t)at,
-                               ".npy shape has %llu steps, more than the limit of %u",
-                               (unsigned long long)dims[0], GB_ROLL_MAX_STEPS);
-            *steps = dims[0];
+            if (kind == NPY_ROLL) {
+                if (nd != 2 || dims[1] != 128) return bad(c, at, "shape is not (N, 128)");
+                if (dims[0] > GB_ROLL_MAX_STEPS)
+                    return gb_fail(c->err, GB_ERR_LIMIT, (int64_t)at,
+                                   ".npy shape has %llu steps, more than the limit of %u",
+                                   (unsigned long long)dims[0], GB_ROLL_MAX_STEPS);
+            } else {
+                if (nd != 1)
+                    return bad(c, at, "shape is not (N,): a token file holds one stream, a "
+                                      "1-dimensional array");
+                if (dims[0] > GB_EV_MAX_TOKENS)
+                    return gb_fail(c->err, GB_ERR_LIMIT, (int64_t)at,
+                                   ".npy shape has %llu tokens, more than the limit of %u",
+                                   (unsigned long long)dims[0], GB_EV_MAX_TOKENS);
+            }
+            *n = dims[0];
         }
         if (peek(c) == ',') c->pos++;
         else if (peek(c) != '}') return bad(c, c->pos, "expected ',' or '}'");
@@ -165,10 +217,10 @@ static gb_status read_header(cursor *c, uint64_t *steps) {
     return GB_OK;
 }
 
-gb_status gb_npy_parse(const uint8_t *bytes, size_t len, gb_roll *out, gb_error *err) {
-    if (out) memset(out, 0, sizeof *out);
-    if (!out || (!bytes && len))
-        return gb_fail(err, GB_ERR_ARG, -1, "gb_npy_parse: missing argument");
+/* The preamble and the header of a file of the given kind: *n as read_header, *data the offset
+ * of the first data byte. */
+static gb_status parse_head(const uint8_t *bytes, size_t len, npy_kind kind, uint64_t *n,
+                            int *big_endian, size_t *data, gb_error *err) {
     if (len < 6 || memcmp(bytes, NPY_MAGIC, 6) != 0)
         return gb_fail(err, GB_ERR_FORMAT, 0, "not a .npy file (no \\x93NUMPY magic)");
     /* Version 1 has a 16-bit header length; 2 and 3 (3: UTF-8 header) a 32-bit one. */
@@ -185,12 +237,23 @@ gb_status gb_npy_parse(const uint8_t *bytes, size_t len, gb_roll *out, gb_error 
         return gb_fail(err, GB_ERR_FORMAT, 8,
                        ".npy header length %llu runs past the end of the file (%zu bytes)",
                        (unsigned long long)hlen, len);
-
     cursor c = {bytes, hstart, hstart + (size_t)hlen, err};
-    uint64_t steps = 0;
-    gb_status st = read_header(&c, &steps);
+    *n = 0;
+    gb_status st = read_header(&c, kind, n, big_endian);
+    *data = c.end;
+    return st;
+}
+
+gb_status gb_npy_parse(const uint8_t *bytes, size_t len, gb_roll *out, gb_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || (!bytes && len))
+        return gb_fail(err, GB_ERR_ARG, -1, "gb_npy_parse: missing argument");
+    uint64_t steps;
+    size_t data;
+    int big;
+    gb_status st = parse_head(bytes, len, NPY_ROLL, &steps, &big, &data, err);
     if (st != GB_OK) return st;
-    size_t data = c.end, want = (size_t)steps * 128, have = len - data;
+    size_t want = (size_t)steps * 128, have = len - data;
     if (have != want)
         return gb_fail(err, GB_ERR_FORMAT, (int64_t)(have < want ? len : data + want),
                        ".npy data is %zu bytes, shape (%llu, 128) needs %zu", have,
@@ -211,6 +274,50 @@ gb_status gb_npy_read(const char *path, gb_roll *out, gb_error *err) {
     gb_status st = gb_file_read(path, (size_t)GB_ROLL_MAX_STEPS * 128 + 65536, &b, err);
     if (st != GB_OK) return st;
     st = gb_npy_parse(b.data, b.len, out, err);
+    gb_buf_free(&b);
+    return st;
+}
+
+gb_status gb_npy_parse_tokens(const uint8_t *bytes, size_t len, gb_tokens *out, gb_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || (!bytes && len))
+        return gb_fail(err, GB_ERR_ARG, -1, "gb_npy_parse_tokens: missing argument");
+    uint64_t n;
+    size_t data;
+    int big;
+    gb_status st = parse_head(bytes, len, NPY_TOKENS, &n, &big, &data, err);
+    if (st != GB_OK) return st;
+    size_t want = (size_t)n * 2, have = len - data;
+    if (have != want)
+        return gb_fail(err, GB_ERR_FORMAT, (int64_t)(have < want ? len : data + want),
+                       ".npy data is %zu bytes, shape (%llu,) of uint16 needs %zu", have,
+                       (unsigned long long)n, want);
+    uint16_t *v = n ? malloc(want) : NULL;
+    if (n && !v) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %zu bytes", want);
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const uint8_t *p = bytes + data + 2 * i;
+        unsigned t = big ? (unsigned)(p[0] << 8 | p[1]) : (unsigned)(p[1] << 8 | p[0]);
+        if (t >= GB_EV_VOCAB_ENSEMBLE) {
+            free(v);
+            return gb_fail(err, GB_ERR_FORMAT, (int64_t)(data + 2 * i),
+                           "token %zu is %u, outside the vocabulary (0..%d)", i, t,
+                           GB_EV_VOCAB_ENSEMBLE - 1);
+        }
+        v[i] = (uint16_t)t;
+    }
+    out->v = v;
+    out->n = (size_t)n;
+    return GB_OK;
+}
+
+gb_status gb_npy_read_tokens(const char *path, gb_tokens *out, gb_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!path || !out)
+        return gb_fail(err, GB_ERR_ARG, -1, "gb_npy_read_tokens: missing argument");
+    gb_buf b;
+    gb_status st = gb_file_read(path, (size_t)GB_EV_MAX_TOKENS * 2 + 65536, &b, err);
+    if (st != GB_OK) return st;
+    st = gb_npy_parse_tokens(b.data, b.len, out, err);
     gb_buf_free(&b);
     return st;
 }
