@@ -142,8 +142,112 @@ static void test_training(void) {
     CHECK(f < 0.5 * 0.693); /* it did learn (BCE starts near log 2) */
 }
 
+/* Token input and the softmax head in bf16. (a) Against the fp32 reference, as above: V = D =
+ * 388 (Performance RNN's vocabulary), E = 3, H = 64, L = 2, dropout on all three sites, short
+ * windows: outputs < 1e-5, each gradient block < 1e-4 (the token columns of W_ih included),
+ * loss within 1%. (b) Against the dense model on the one-hot rows, both in bf16 (no input
+ * dropout: its masks have other shapes): the gathered columns are the bf16 weights the dense
+ * product multiplies by one, and the scatter-add adds the rounded dz the dense product would,
+ * so the two agree to fp32 summation order: < 1e-10 (measured ~1e-15). */
+static void test_tokens(void) {
+    if (!gb_bf16_native()) {
+        printf("skip test_tokens: no bf16 instructions here (%s)\n", gb_kernels_line());
+        return;
+    }
+    enum { V = 388, E = 3, T = 12, B = 16 };
+    gb_lstm_config c = {.D = V, .V = V, .E = E, .H = 64, .L = 2, .dropout_in = 0.1f,
+                        .dropout = 0.2f, .dropout_out = 0.3f, .head = GB_HEAD_SOFTMAX};
+    gb_lstm m;
+    gb_rng r;
+    gb_rng_seed(&r, 5);
+    gb_error err;
+    CHECK(gb_lstm_init(&m, &c, &r, &err) == GB_OK);
+    size_t tb = (size_t)T * B, ny = tb * V, n = m.n_params;
+    float *x = malloc(tb * (1 + E) * 4), *xd = calloc(tb * (V + E), 4), *t = malloc(tb * 4);
+    float *mk = malloc(tb * 4), *y = malloc(ny * 4), *yr = malloc(ny * 4), *dy = malloc(ny * 4);
+    float *gr = malloc(n * 4);
+    for (size_t row = 0; row < tb; row++) {
+        x[row * (1 + E)] = (float)gb_rng_below(&r, V);
+        xd[row * (V + E) + (size_t)x[row * (1 + E)]] = 1;
+        for (int e = 0; e < E; e++)
+            xd[row * (V + E) + V + e] = x[row * (1 + E) + 1 + e] = gb_rng_float(&r) - 0.5f;
+        t[row] = (float)gb_rng_below(&r, V);
+        mk[row] = row / B < (size_t)(row % B % 3 ? T : 1 + row % B); /* short windows */
+    }
+    gb_lstm_acts *a;
+    CHECK(gb_lstm_acts_new(&c, T, B, &a, &err) == GB_OK);
+    gb_rng dr;
+    float Ls[2];
+    for (int bf = 0; bf < 2; bf++) { /* (a) */
+        gb_lstm_use_reference(!bf);
+        if (bf) CHECK(gb_lstm_acts_set_precision(a, GB_PREC_BF16, &err) == GB_OK);
+        gb_rng_seed(&dr, 11);
+        gb_lstm_zero_grad(&m);
+        gb_lstm_forward(&m, a, x, T, B, bf ? y : yr, &dr);
+        Ls[bf] = gb_loss(&m, &m.g, GB_LOSS_CE, GB_LOSS_ON_ALL, bf ? y : yr, t, mk, T, B, dy);
+        gb_lstm_backward(&m, a, x, dy, T, B);
+        if (!bf) {
+            memcpy(gr, m.grads, n * 4);
+            continue;
+        }
+        gb_lstm_views vb, vr;
+        gb_lstm_views_of(&c, m.grads, &vb);
+        gb_lstm_views_of(&c, gr, &vr);
+        size_t G = 4 * 64;
+        double e[7] = {tst_nmse(vb.w_ih[0], vr.w_ih[0], G * (V + E)),
+                       tst_nmse(vb.w_hh[0], vr.w_hh[0], G * 64),
+                       tst_nmse(vb.b_ih[0], vr.b_ih[0], G),
+                       tst_nmse(vb.w_ih[1], vr.w_ih[1], G * 64),
+                       tst_nmse(vb.w_hh[1], vr.w_hh[1], G * 64),
+                       tst_nmse(vb.fc_w, vr.fc_w, (size_t)V * 64), tst_nmse(vb.fc_b, vr.fc_b, V)};
+        double worst = 0, ey = tst_nmse(y, yr, ny);
+        for (int i = 0; i < 7; i++) worst = e[i] > worst ? e[i] : worst;
+        if (getenv("GB_TEST_VERBOSE") || ey >= 1e-5 || worst >= 1e-4)
+            fprintf(stderr, "  tokens bf16 vs fp32 ref: nmse y %.2g, worst block %.2g (token "
+                    "columns %.2g)\n", ey, worst, e[0]);
+        CHECK(ey < 1e-5);
+        CHECK(worst < 1e-4);
+        CHECK(ey > 1e-9);
+        CHECK(fabs(Ls[1] - Ls[0]) < 1e-2 * Ls[0]);
+    }
+    gb_lstm_use_reference(0);
+    gb_lstm_acts_free(a);
+    /* (b): no input dropout, the same parameters, one-hot rows into the dense model */
+    c.dropout_in = 0;
+    gb_lstm_config cd = c;
+    cd.V = 0;
+    float *g1 = malloc(n * 4), *y1 = malloc(ny * 4);
+    for (int dense = 0; dense < 2; dense++) {
+        gb_lstm md;
+        gb_rng_seed(&r, 5);
+        CHECK(gb_lstm_init(&md, dense ? &cd : &c, &r, &err) == GB_OK);
+        memcpy(md.params, m.params, n * 4);
+        CHECK(gb_lstm_acts_new(dense ? &cd : &c, T, B, &a, &err) == GB_OK);
+        CHECK(gb_lstm_acts_set_precision(a, GB_PREC_BF16, &err) == GB_OK);
+        gb_rng_seed(&dr, 12);
+        gb_lstm_zero_grad(&md);
+        gb_lstm_forward(&md, a, dense ? xd : x, T, B, y, &dr);
+        gb_loss(&md, &md.g, GB_LOSS_CE, GB_LOSS_ON_ALL, y, t, mk, T, B, dy);
+        gb_lstm_backward(&md, a, dense ? xd : x, dy, T, B);
+        if (!dense) {
+            memcpy(g1, md.grads, n * 4), memcpy(y1, y, ny * 4);
+        } else {
+            double ey = tst_nmse(y1, y, ny), eg = tst_nmse(g1, md.grads, n);
+            if (getenv("GB_TEST_VERBOSE") || ey >= 1e-10 || eg >= 1e-10)
+                fprintf(stderr, "  tokens vs one-hot in bf16: nmse y %.2g, grads %.2g\n", ey, eg);
+            CHECK(ey < 1e-10);
+            CHECK(eg < 1e-10);
+        }
+        gb_lstm_acts_free(a);
+        gb_lstm_free(&md);
+    }
+    free(x), free(xd), free(t), free(mk), free(y), free(yr), free(dy), free(gr), free(g1), free(y1);
+    gb_lstm_free(&m);
+}
+
 int main(void) {
     RUN(test_vs_reference);
     RUN(test_training);
+    RUN(test_tokens);
     TEST_END();
 }

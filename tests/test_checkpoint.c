@@ -1,7 +1,8 @@
 /* test_checkpoint.c - model and optim files (src/io/checkpoint.c): bit-exact round trips of
  * weights, metadata and optimizer state; the tensor names and shapes PyTorch's module gives;
  * every way a damaged or hostile file is refused, with the file named; a file with no
- * metadata (as PyTorch users write them); atomic replacement. */
+ * metadata (as PyTorch users write them); atomic replacement; token input and the softmax
+ * head's keys. */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
 #include <math.h>
@@ -257,7 +258,7 @@ static void test_damaged(void) {
         {"dropout", "1", "metadata 'dropout' = '1'"},
         {"dropout", "nan", "metadata 'dropout' = 'nan'"},
         {"lr", "-0.1", "metadata 'lr'"},
-        {"loss", "xent", "metadata 'loss' = 'xent': want 'mse' or 'bce'"},
+        {"loss", "xent", "metadata 'loss' = 'xent': want 'mse', 'bce' or 'ce'"},
         {"loss_on", "first", "metadata 'loss_on'"},
         {"steps_per_beat", "961", "metadata 'steps_per_beat'"},
         {"steps_per_beat", "0", "metadata 'steps_per_beat'"},
@@ -431,6 +432,114 @@ static void test_atomic(void) {
     gb_model_info_free(&in), gb_model_info_free(&in2);
 }
 
+/* Rewrites src as dst with the metadata key set to value (value NULL: removed), and (extra)
+ * one more tensor. */
+static void rewrite_meta(const char *src, const char *dst, const char *key, const char *value,
+                         const char *extra) {
+    gb_st_file f;
+    gb_error e;
+    CHECK_INT(gb_st_read(src, &f, &e), GB_OK);
+    gb_st_tensor_in t[4 * GB_LSTM_MAX_LAYERS + 5];
+    const char *kv[2 * 96 + 3];
+    size_t n = 0, k = 0;
+    static float four[4];
+    for (size_t i = 0; i < f.n && i < 4 * GB_LSTM_MAX_LAYERS + 4; i++, n++) {
+        t[n] = (gb_st_tensor_in){f.t[i].name, f.t[i].data, f.t[i].ndim, {0}};
+        memcpy(t[n].shape, f.t[i].shape, sizeof t[n].shape);
+    }
+    if (extra) t[n++] = (gb_st_tensor_in){extra, four, 2, {2, 2}};
+    for (size_t i = 0; i < f.n_meta && k < 2 * 96; i++) {
+        if (!strcmp(f.meta[2 * i], key)) continue;
+        kv[k++] = f.meta[2 * i], kv[k++] = f.meta[2 * i + 1];
+    }
+    if (value) kv[k++] = key, kv[k++] = value;
+    kv[k] = NULL;
+    CHECK_INT(gb_st_write(dst, t, n, kv, &e), GB_OK);
+    gb_st_free(&f);
+}
+
+/* Token input and the softmax head (issue 12): the metadata says what the shapes cannot (head
+ * "softmax", vocab V, loss "ce"); lstm1.weight_ih is (4H, V + E), fc (D, H) with D the classes.
+ * Round trips with the softmax head and with a linear one on token input; every key that
+ * disagrees is refused; and a file without the keys loads as before (test_no_metadata). */
+static void test_tokens(void) {
+    gb_lstm m, m2;
+    gb_model_info in, in2;
+    gb_error e;
+    const char *p = tmp_path("tok.safetensors"), *q = tmp_path("tok2.safetensors");
+    for (int k = 0; k < 2; k++) {
+        make_model(&m, &in, 128, 5, 2, 21 + k);
+        gb_lstm_free(&m);
+        if (k == 0) /* Performance RNN's vocabulary, E = 3 extras, the softmax head */
+            in.net = (gb_lstm_config){.D = 388, .V = 388, .E = 3, .H = 5, .L = 2,
+                                      .dropout = 0.25f, .head = GB_HEAD_SOFTMAX},
+            in.loss = GB_LOSS_CE, in.loss_on = GB_LOSS_ON_ALL;
+        else /* tokens in, a roll's 128 binary features out */
+            in.net = (gb_lstm_config){.D = 128, .V = 50, .H = 5, .L = 2, .dropout = 0.25f},
+            in.loss = GB_LOSS_BCE, in.enc.binary = 1;
+        gb_rng r;
+        gb_rng_seed(&r, 5);
+        CHECK_INT(gb_lstm_init(&m, &in.net, &r, &e), GB_OK);
+        CHECK_INT(gb_ckpt_save(p, &m, NULL, &in, &e), GB_OK);
+        gb_status ls = gb_ckpt_load(p, &m2, &in2, &e);
+        CHECK_INT(ls, GB_OK);
+        if (ls != GB_OK) fprintf(stderr, "  %s\n", e.msg);
+        CHECK(m2.n_params == m.n_params);
+        CHECK(!memcmp(m2.params, m.params, m.n_params * sizeof(float)));
+        CHECK_INT(in2.net.V, in.net.V);
+        CHECK_INT(in2.net.E, in.net.E);
+        CHECK_INT(in2.net.D, in.net.D);
+        CHECK_INT(in2.net.head, in.net.head);
+        CHECK_INT(in2.loss, in.loss);
+        CHECK(m2.cfg.V == in.net.V && m2.cfg.head == in.net.head);
+        gb_st_file f;
+        CHECK_INT(gb_st_read(p, &f, &e), GB_OK);
+        const gb_st_tensor *w = gb_st_find(&f, "lstm1.weight_ih");
+        const gb_st_tensor *fc = gb_st_find(&f, "fc.weight");
+        CHECK(w && w->shape[0] == 20 && w->shape[1] == in.net.V + in.net.E);
+        CHECK(fc && fc->shape[0] == in.net.D && fc->shape[1] == 5);
+        CHECK(!strcmp(gb_st_meta(&f, "head"), k ? "linear" : "softmax"));
+        CHECK(!strcmp(gb_st_meta(&f, "vocab"), k ? "50" : "388"));
+        CHECK(!strcmp(gb_st_meta(&f, "loss"), k ? "bce" : "ce"));
+        gb_st_free(&f);
+        gb_lstm_free(&m2), gb_model_info_free(&in2);
+        if (k == 0) {
+            /* without "loss" the softmax head's own; without "vocab" a dense model of
+             * D + E = 391 inputs, which the roll's encoding refuses; without "head" a linear
+             * head, which takes no "ce" */
+            rewrite_meta(p, q, "loss", NULL, NULL);
+            CHECK_INT(gb_ckpt_load(q, &m2, &in2, &e), GB_OK);
+            CHECK_INT(in2.loss, GB_LOSS_CE);
+            gb_lstm_free(&m2), gb_model_info_free(&in2);
+            rewrite_meta(p, q, "vocab", NULL, NULL);
+            expect_refused(q, "the model takes 391 inputs a step but the encoding gives");
+            rewrite_meta(p, q, "head", NULL, NULL);
+            expect_refused(q, "a softmax head is trained with the cross-entropy loss");
+            static const char *const bad[][3] = {
+                {"loss", "bce", "a softmax head is trained with the cross-entropy loss"},
+                {"loss", "xent", "want 'mse', 'bce' or 'ce'"},
+                {"head", "nade", "metadata 'head' = 'nade': want 'linear' or 'softmax'"},
+                {"head", "tree", "metadata 'head' = 'tree': want 'linear', 'nade' or 'softmax'"},
+                {"vocab", "392", "metadata 'vocab' = '392': want an integer from 0 to 391"},
+                {"vocab", "-1", "metadata 'vocab' = '-1'"},
+            };
+            for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                rewrite_meta(p, q, bad[i][0], bad[i][1], NULL);
+                expect_refused(q, bad[i][2]);
+            }
+            rewrite_meta(p, q, "head", "softmax", "nade.W"); /* and a NADE's tensor */
+            expect_refused(q, "metadata 'head' = 'softmax': want 'nade' (the file has nade.W)");
+            /* the writer refuses an info of another vocabulary */
+            in.net.V = 387, in.net.E = 4;
+            CHECK_INT(gb_ckpt_save(q, &m, NULL, &in, &e), GB_ERR_ARG);
+            in.net.V = 388, in.net.E = 3, in.loss = GB_LOSS_BCE; /* a softmax head without CE */
+            CHECK_INT(gb_ckpt_save(q, &m, NULL, &in, &e), GB_ERR_ARG);
+            CHECK_STR_HAS(e.msg, "cross-entropy");
+        }
+        gb_lstm_free(&m), gb_model_info_free(&in);
+    }
+}
+
 int main(void) {
     if (!tmpdir_make("ckpt_test")) return 1;
     RUN(test_roundtrip);
@@ -439,6 +548,7 @@ int main(void) {
     RUN(test_no_metadata);
     RUN(test_optim);
     RUN(test_atomic);
+    RUN(test_tokens);
     rm_tree(tmpdir);
     TEST_END();
 }

@@ -1,11 +1,12 @@
 /* test_lstm.c - the LSTM of src/model: finite-difference gradient checks (one cell step, each
  * loss and head, the whole model in both kernel paths against a double oracle written here:
  * every parameter block, dropout on each of its three sites, extra inputs (E), short windows,
- * the NADE head), the fast path against the reference at a realistic size, the dropout masks,
- * initialisation, clipping, Adam and AdamW by hand, and a training smoke test on a periodic
- * sequence; the vectorised exp, sigmoid and tanh of vmath.h against libm in double and the fast
- * gate kernel against the reference's. (The NADE's own kernels and sampling:
- * tests/test_nade.c.) */
+ * the NADE head, token input and the softmax head), the fast path against the reference at a
+ * realistic size, token input against the one-hot input it stands for, the dropout masks,
+ * initialisation, clipping, Adam and AdamW by hand, and training smoke tests on a periodic
+ * sequence and a periodic token sequence; the vectorised exp, sigmoid and tanh of vmath.h
+ * against libm in double and the fast gate kernel against the reference's. (The NADE's own
+ * kernels and sampling: tests/test_nade.c; the softmax head's: tests/test_softmax.c.) */
 #include "model/kernels.h"
 #include "model/vmath.h"
 #include "test.h"
@@ -479,7 +480,7 @@ typedef struct {
     gb_lstm m;
     gb_lstm_acts *a;
     int T, B;
-    float *x, *t, *y, *dy; /* x (T, B, Din), t (T, B, D), y and dy (T, B, Dout) */
+    float *x, *t, *y, *dy; /* x (T, B, Din), t (T, B, Dt), y and dy (T, B, Dout) */
     float *mask;           /* (T, B): the real steps of short windows; NULL: all real */
     gb_loss_kind kind;
     gb_loss_on on;
@@ -491,31 +492,37 @@ static void prob_new(prob *p, gb_lstm_config c, int T, int B, uint64_t seed, gb_
     gb_rng_seed(&r, seed);
     CHECK_INT(gb_lstm_init(&p->m, &c, &r, NULL), GB_OK);
     CHECK_INT(gb_lstm_acts_new(&c, T, B, &p->a, NULL), GB_OK);
-    int D = c.D, E = c.E, Din = gb_lstm_din(&c), Dout = gb_lstm_dout(&c);
+    int D = c.D, E = c.E, Din = gb_lstm_din(&c), Dout = gb_lstm_dout(&c), Dt = gb_lstm_dt(&c);
     size_t tb = (size_t)T * B;
     p->T = T, p->B = B, p->kind = kind, p->on = on, p->mask = NULL;
-    p->x = falloc(tb * Din), p->t = falloc(tb * D), p->y = falloc(tb * Dout);
+    p->x = falloc(tb * Din), p->t = falloc(tb * Dt), p->y = falloc(tb * Dout);
     p->dy = falloc(tb * Dout);
+    int nx = c.V ? 1 : D; /* the columns before the extras */
     for (size_t row = 0; row < tb; row++) {
-        /* sparse binary rolls as inputs, then (E) a one-hot phase like the meter's; targets by
-         * loss kind */
+        /* sparse binary rolls as inputs (with token input: a random token), then (E) a one-hot
+         * phase like the meter's; targets by loss kind (softmax: a random class) */
+        if (c.V) p->x[row * Din] = (float)gb_rng_below(&r, (uint64_t)c.V);
         for (int d = 0; d < D; d++) {
             float on_ = gb_rng_float(&r) < 0.3f;
-            p->x[row * Din + d] = on_ ? (kind == GB_LOSS_MSE ? gb_rng_float(&r) : 1.0f) : 0.0f;
-            p->t[row * D + d] = kind == GB_LOSS_BCE ? (gb_rng_float(&r) < 0.3f) : gb_rng_float(&r);
+            if (!c.V)
+                p->x[row * Din + d] = on_ ? (kind == GB_LOSS_MSE ? gb_rng_float(&r) : 1.0f) : 0.0f;
+            if (Dt == D)
+                p->t[row * D + d] = kind == GB_LOSS_BCE ? (gb_rng_float(&r) < 0.3f)
+                                                        : gb_rng_float(&r);
         }
-        if (E) p->x[row * Din + D + (row / B) % E] = 1;
+        if (Dt == 1) p->t[row] = (float)gb_rng_below(&r, (uint64_t)D);
+        if (E) p->x[row * Din + nx + (row / B) % E] = 1;
     }
 }
 
 /* Zeroes the inputs and targets of the padded steps, as the dataset pads a short window. */
 static void prob_pad(prob *p) {
     const gb_lstm_config *c = &p->m.cfg;
-    int Din = gb_lstm_din(c);
+    int Din = gb_lstm_din(c), Dt = gb_lstm_dt(c);
     for (size_t row = 0; p->mask && row < (size_t)p->T * p->B; row++)
         if (p->mask[row] == 0) {
             memset(p->x + row * Din, 0, (size_t)Din * sizeof(float));
-            memset(p->t + row * c->D, 0, (size_t)c->D * sizeof(float));
+            memset(p->t + row * Dt, 0, (size_t)Dt * sizeof(float));
         }
 }
 
@@ -560,20 +567,24 @@ static double sigmoid_d(double v) { return 1 / (1 + exp(-v)); }
 
 /* The model again, in double and written independently of src/model (its own walk of the
  * parameter block, step by step as the report's LSTMCell loop, its own NADE from the paper's
- * equations): the oracle for the gradient check. masks[l], l = 0..L, are the float model's
- * dropout masks on the input of layer l ((T, B, Din) for l = 0, (T, B, H) above; l = L is the
- * head's input, the top layer's h), each NULL where there is none. wmask (T, B) marks the real
- * steps (NULL: all); the loss covers every real step (ON_ALL) or each window's last real one
- * (ON_LAST), and is the mean over those steps and the D features. */
+ * equations, its own one-hot vector for a token input and its own log-softmax): the oracle for
+ * the gradient check. masks[l], l = 0..L, are the float model's dropout masks on the input of
+ * layer l ((T, B, Din) for l = 0, (T, B, H) above; l = L is the head's input, the top layer's
+ * h), each NULL where there is none; with token input layer 0's row is [token, extras] and the
+ * token's mask entry scales its one-hot entry. wmask (T, B) marks the real steps (NULL: all);
+ * the loss covers every real step (ON_ALL) or each window's last real one (ON_LAST), and is the
+ * mean over those steps and the D features (softmax: over the steps alone). */
 static double dmodel_loss(const gb_lstm_config *c, const double *w, const float *x,
                           const float *target, const float *wmask, int T, int B,
                           gb_loss_kind kind, gb_loss_on on, const float *const *masks) {
-    int D = c->D, Din = c->D + c->E, H = c->H, L = c->L, G = 4 * H;
+    int D = c->D, H = c->H, L = c->L, G = 4 * H, V = c->V;
+    int Din = (V ? 1 : D) + c->E, Dw = (V ? V : D) + c->E; /* x's row, layer 0's one-hot input */
     int nade = c->head == GB_HEAD_NADE, Hn = nade ? c->Hn : 0, Dout = D + Hn;
+    int sm = c->head == GB_HEAD_SOFTMAX;
     const double *wih[GB_LSTM_MAX_LAYERS], *whh[GB_LSTM_MAX_LAYERS], *bih[GB_LSTM_MAX_LAYERS],
         *bhh[GB_LSTM_MAX_LAYERS];
     for (int l = 0; l < L; l++) {
-        int in = l ? H : Din;
+        int in = l ? H : Dw;
         wih[l] = w, w += G * in;
         whh[l] = w, w += G * H;
         bih[l] = w, w += G;
@@ -594,7 +605,7 @@ static double dmodel_loss(const gb_lstm_config *c, const double *w, const float 
     }
     for (size_t i = 0; i < (size_t)T * B; i++) rows += cover[i];
     double *h = calloc((size_t)L * B * H, sizeof *h), *cs = calloc((size_t)L * B * H, sizeof *cs);
-    double *in_v = calloc(Din > H ? Din : H, sizeof *in_v), *z = calloc(G, sizeof *z);
+    double *in_v = calloc(Dw > H ? Dw : H, sizeof *in_v), *z = calloc(G, sizeof *z);
     double *hn = calloc(H, sizeof *hn), *y = calloc(Dout, sizeof *y);
     double *a = calloc(Hn + 1, sizeof *a), sum = 0;
     for (int t = 0; t < T; t++)
@@ -605,6 +616,13 @@ static double dmodel_loss(const gb_lstm_config *c, const double *w, const float 
                 for (int k = 0; k < in; k++) /* this step's input: x, or h below; masked */
                     in_v[k] = (l == 0 ? x[tb * Din + k] : h[((size_t)(l - 1) * B + b) * H + k]) *
                               (masks[l] ? masks[l][tb * in + k] : 1.0);
+                if (l == 0 && V) { /* the one-hot token, its mask, then the extras */
+                    int tok = (int)x[tb * Din];
+                    for (int e = c->E - 1; e >= 0; e--) in_v[V + e] = in_v[1 + e];
+                    for (int k = 0; k < V; k++)
+                        in_v[k] = k == tok ? (masks[0] ? masks[0][tb * Din] : 1.0) : 0.0;
+                    in = Dw;
+                }
                 if (l == L) break; /* in_v: the head's input */
                 double *hl = h + ((size_t)l * B + b) * H, *cl = cs + ((size_t)l * B + b) * H;
                 for (int r = 0; r < G; r++) {
@@ -625,6 +643,14 @@ static double dmodel_loss(const gb_lstm_config *c, const double *w, const float 
                 y[d] = fcb[d];
                 for (int k = 0; k < H; k++) y[d] += fcw[d * H + k] * in_v[k];
             }
+            if (sm) { /* -log softmax(y)[t] = log sum exp y - y_t */
+                int k = (int)target[tb];
+                double mx = y[0], se = 0;
+                for (int d = 1; d < D; d++) mx = y[d] > mx ? y[d] : mx;
+                for (int d = 0; d < D; d++) se += exp(y[d] - mx);
+                sum += mx + log(se) - y[k];
+                continue;
+            }
             const float *tr = target + tb * D;
             if (!nade) {
                 for (int d = 0; d < D; d++)
@@ -643,7 +669,7 @@ static double dmodel_loss(const gb_lstm_config *c, const double *w, const float 
             }
         }
     free(cover), free(h), free(cs), free(in_v), free(z), free(hn), free(y), free(a);
-    return rows ? sum / ((double)rows * D) : 0;
+    return rows ? sum / ((double)rows * (sm ? 1 : D)) : 0;
 }
 
 /* Checks every parameter's gradient of the float model (either path) against central
@@ -663,10 +689,17 @@ static double dmodel_loss(const gb_lstm_config *c, const double *w, const float 
 static int fd_check(prob *p, uint64_t mseed, const char *label) {
     const gb_lstm_config *c = &p->m.cfg;
     int Din = gb_lstm_din(c), Dout = gb_lstm_dout(c), L = c->L;
-    /* well-conditioned: dense inputs in [-1, 1], weights in [-2k, 2k], larger activations */
+    int Dw = (c->V ? c->V : c->D) + c->E; /* layer 0's W_ih columns */
+    /* well-conditioned: dense inputs in [-1, 1] (with token input: the extras; the tokens
+     * stay), weights in [-2k, 2k], larger activations */
     gb_rng r;
     gb_rng_seed(&r, 321);
-    fill(p->x, (size_t)p->T * p->B * Din, &r, -1.0f, 1.0f);
+    size_t rows = (size_t)p->T * p->B;
+    for (size_t row = 0; row < rows; row++) {
+        float tok = p->x[row * Din];
+        fill(p->x + row * Din, (size_t)Din, &r, -1.0f, 1.0f);
+        if (c->V) p->x[row * Din] = tok;
+    }
     prob_pad(p);
     for (size_t i = 0; i < p->m.n_params; i++) p->m.params[i] *= 2.0f;
     double Lf = prob_grad(p, mseed);
@@ -687,7 +720,7 @@ static int fd_check(prob *p, uint64_t mseed, const char *label) {
     size_t bounds[3 * GB_LSTM_MAX_LAYERS + 5], nb = 0, off = 0;
     char names[3 * GB_LSTM_MAX_LAYERS + 4][16];
     for (int l = 0; l < L; l++) {
-        snprintf(names[nb], 16, "w_ih%d", l), bounds[nb++] = off, off += G * (l ? c->H : Din);
+        snprintf(names[nb], 16, "w_ih%d", l), bounds[nb++] = off, off += G * (l ? c->H : Dw);
         snprintf(names[nb], 16, "w_hh%d", l), bounds[nb++] = off, off += G * c->H;
         snprintf(names[nb], 16, "b%d", l), bounds[nb++] = off, off += 2 * G;
     }
@@ -735,18 +768,20 @@ typedef struct {
     gb_head_kind head;
     int Hn;
     int short_windows; /* lengths 4, 2, 1 of T = 4 */
+    int V;             /* token input over V tokens (0: dense) */
 } fdcase;
 
 /* Every parameter of a tiny model (D=5, H=4, L=2, T=4, B=3: 361 parameters; 454 with E = 3 and
- * a NADE head of Hn = 3), masks fixed by re-seeding the rng for every evaluation. Layer 0's
- * gradients reach the loss only through layer 1's input (dX) and its dropout mask, so they
- * check the inputs' path through all layers. Then the masks of the last forward: there on the
+ * a NADE head of Hn = 3; 377 with token input over V = 6 tokens, 409 with E = 2 more), masks
+ * fixed by re-seeding the rng for every evaluation. Layer 0's gradients reach the loss only
+ * through layer 1's input (dX) and its dropout mask, so they check the inputs' path through all
+ * layers. Then the masks of the last forward: there on the
  * sites with p > 0 (and only there), each element 0 or 1/(1-p), with p of them 0 within 5
  * standard deviations. */
 static void fd_model(const fdcase *k, int ref) {
     gb_lstm_config c = {.D = 5, .H = 4, .L = 2, .dropout = k->p, .E = k->E,
                         .dropout_in = k->p_in, .dropout_out = k->p_out, .head = k->head,
-                        .Hn = k->Hn};
+                        .Hn = k->Hn, .V = k->V};
     int T = 4, B = 3, lens[3] = {4, 2, 1};
     prob p;
     prob_new(&p, c, T, B, 1234 + k->kind * 2 + k->on + 16 * k->head, k->kind, k->on);
@@ -755,8 +790,10 @@ static void fd_model(const fdcase *k, int ref) {
     uint64_t mseed = dropping ? 777 : 0;
     gb_lstm_use_reference(ref);
     char label[128];
-    snprintf(label, sizeof label, "%s on-%s E %d dropout %.1f/%.1f/%.1f%s %s",
-             k->head ? "NADE" : k->kind ? "BCE" : "MSE", k->on ? "all" : "last", k->E,
+    snprintf(label, sizeof label, "%s%s on-%s E %d dropout %.1f/%.1f/%.1f%s %s",
+             k->V ? "tokens " : "",
+             k->head == GB_HEAD_SOFTMAX ? "softmax" : k->head ? "NADE" : k->kind ? "BCE" : "MSE",
+             k->on ? "all" : "last", k->E,
              (double)k->p_in, (double)k->p, (double)k->p_out, k->short_windows ? " short" : "",
              ref ? "ref" : "fast");
     CHECK_INT(fd_check(&p, mseed, label), 0);
@@ -797,28 +834,46 @@ static void test_fd_model(void) {
                                        .short_windows = 1};
                     fd_model(&nade, ref);
                     fd_model(&nade_all, ref);
+                    /* token input (V = 6) and the softmax head over D = 5 classes: bare, and
+                     * with E = 2 extras, dropout on all three sites (the token's own mask
+                     * entry) and short windows; token input under a linear head; the softmax
+                     * head on a dense input */
+                    fdcase tok = {.kind = GB_LOSS_CE, .on = on, .head = GB_HEAD_SOFTMAX, .V = 6};
+                    fdcase tok_all = {.kind = GB_LOSS_CE, .on = on, .E = 2, .p_in = 0.3f,
+                                      .p = 0.5f, .p_out = 0.4f, .head = GB_HEAD_SOFTMAX,
+                                      .short_windows = 1, .V = 6};
+                    fdcase tok_lin = {.kind = kind, .on = on, .E = 1, .p_in = 0.3f, .V = 6};
+                    fdcase dense_sm = {.kind = GB_LOSS_CE, .on = on, .head = GB_HEAD_SOFTMAX,
+                                       .p = 0.5f};
+                    fd_model(&tok, ref);
+                    fd_model(&tok_all, ref);
+                    fd_model(&tok_lin, ref);
+                    fd_model(&dense_sm, ref);
                 }
             }
 }
 
 /* One layer, one step, one window, four layers: the smallest and largest cases of the loops,
  * with dropout on every site there is (one layer has none between layers), an extra input, and
- * a NADE head on half of them. */
+ * a NADE head on two of them, token input (V = 4) and the softmax head on two others. */
 static void test_fd_model_edges(void) {
-    int cfgs[][4] = {{1, 1, 1, 0}, {1, 3, 2, 1}, {3, 1, 1, 1}, {4, 3, 2, 0}}; /* L, T, B, NADE */
-    for (int ci = 0; ci < 4; ci++)
+    /* L, T, B, head: 0 linear (MSE), 1 NADE, 2 tokens and softmax */
+    int cfgs[][4] = {{1, 1, 1, 0}, {1, 3, 2, 1}, {3, 1, 1, 1}, {4, 3, 2, 0}, {1, 1, 1, 2},
+                     {4, 3, 2, 2}};
+    for (int ci = 0; ci < 6; ci++)
         for (int ref = 0; ref < 2; ref++) {
-            int nade = cfgs[ci][3];
+            int nade = cfgs[ci][3] == 1, sm = cfgs[ci][3] == 2;
             gb_lstm_config c = {.D = 3, .H = 2, .L = cfgs[ci][0], .dropout = 0.3f, .E = 1,
                                 .dropout_in = 0.3f, .dropout_out = 0.3f,
-                                .head = nade ? GB_HEAD_NADE : GB_HEAD_LINEAR, .Hn = nade ? 2 : 0};
+                                .head = nade ? GB_HEAD_NADE : sm ? GB_HEAD_SOFTMAX : GB_HEAD_LINEAR,
+                                .Hn = nade ? 2 : 0, .V = sm ? 4 : 0};
             prob p;
-            gb_loss_kind kind = nade ? GB_LOSS_BCE : GB_LOSS_MSE;
+            gb_loss_kind kind = nade ? GB_LOSS_BCE : sm ? GB_LOSS_CE : GB_LOSS_MSE;
             prob_new(&p, c, cfgs[ci][1], cfgs[ci][2], 99 + ci, kind, GB_LOSS_ON_ALL);
             gb_lstm_use_reference(ref);
             char label[64];
             snprintf(label, sizeof label, "L %d T %d B %d %s %s", c.L, cfgs[ci][1], cfgs[ci][2],
-                     nade ? "NADE" : "MSE", ref ? "ref" : "fast");
+                     nade ? "NADE" : sm ? "tokens softmax" : "MSE", ref ? "ref" : "fast");
             CHECK_INT(fd_check(&p, 3, label), 0);
             gb_lstm_use_reference(0);
             prob_free(&p);
@@ -829,7 +884,10 @@ static void test_fd_model_edges(void) {
 /* fast path against the reference */
 
 /* D=128, H=64, L=2, T=12, B=16, dropout 0.2 between the layers, each loss and loss-on mode; then
- * the NADE head (Hn = 16) on 20 extra inputs with dropout on all three sites and short windows.
+ * the NADE head (Hn = 16) on 20 extra inputs with dropout on all three sites and short windows;
+ * then token input over Performance RNN's V = 388 tokens with E = 3 extras and the softmax head
+ * over D = 388 classes, dropout on all three sites, short windows, on every step and on the
+ * last (the gather and scatter-add against the reference's one-hot product).
  * The paths sum in different orders (sgemm blocks in float vs double dot products), so they
  * differ by float rounding, amplified a little by the recurrence: measured NMSE ~1e-14 for
  * outputs, ~1e-13 for gradients. The bound 1e-10 (relative RMS error 1e-5) leaves room for other
@@ -838,16 +896,19 @@ static void test_fd_model_edges(void) {
  * must be bit-identical. */
 static void test_fast_vs_reference(void) {
     int T = 12, B = 16;
-    for (int cs = 0; cs < 5; cs++) {
+    for (int cs = 0; cs < 7; cs++) {
         gb_lstm_config c = {.D = 128, .H = 64, .L = 2, .dropout = 0.2f};
-        gb_loss_kind kind = cs < 4 ? cs / 2 : GB_LOSS_BCE;
-        gb_loss_on on = cs < 4 ? cs % 2 : GB_LOSS_ON_ALL;
+        gb_loss_kind kind = cs < 4 ? cs / 2 : cs == 4 ? GB_LOSS_BCE : GB_LOSS_CE;
+        gb_loss_on on = cs < 4 ? cs % 2 : cs == 6 ? GB_LOSS_ON_LAST : GB_LOSS_ON_ALL;
         if (cs == 4)
             c.E = 20, c.dropout_in = 0.1f, c.dropout_out = 0.3f, c.head = GB_HEAD_NADE, c.Hn = 16;
-        int Din = gb_lstm_din(&c), Dout = gb_lstm_dout(&c), L = c.L;
+        if (cs >= 5)
+            c.D = 388, c.V = 388, c.E = 3, c.dropout_in = 0.1f, c.dropout_out = 0.3f,
+            c.head = GB_HEAD_SOFTMAX;
+        int Din = gb_lstm_din(&c), Dout = gb_lstm_dout(&c), L = c.L, Dw = gb_lstm_dw(&c);
         prob p;
         prob_new(&p, c, T, B, 42 + cs, kind, on);
-        if (cs == 4) {
+        if (cs >= 4) {
             int lens[16];
             for (int b = 0; b < B; b++) lens[b] = b % 3 ? T : 1 + b % T;
             prob_set_lens(&p, lens);
@@ -882,7 +943,7 @@ static void test_fast_vs_reference(void) {
         gb_lstm_views_of(&c, p.m.grads, &vf);
         size_t G = 4 * c.H;
         for (int l = 0; l < L; l++) {
-            size_t in = l ? c.H : Din;
+            size_t in = l ? c.H : Dw;
             CHECK(tst_nmse(vf.w_ih[l], vr.w_ih[l], G * in) < 1e-10);
             CHECK(tst_nmse(vf.w_hh[l], vr.w_hh[l], G * c.H) < 1e-10);
             CHECK(tst_nmse(vf.b_ih[l], vr.b_ih[l], G) < 1e-10);
@@ -1082,7 +1143,7 @@ static void test_init(void) {
         {.D = 10, .H = 16, .L = 2, .E = -1}, {.D = 10, .H = 16, .L = 2, .dropout_in = 1.0f},
         {.D = 10, .H = 16, .L = 2, .dropout_in = NAN},
         {.D = 10, .H = 16, .L = 2, .dropout_out = -0.5f},
-        {.D = 10, .H = 16, .L = 2, .dropout_out = 1.5f}, {.D = 10, .H = 16, .L = 2, .head = 2},
+        {.D = 10, .H = 16, .L = 2, .dropout_out = 1.5f}, {.D = 10, .H = 16, .L = 2, .head = 3},
         {.D = 10, .H = 16, .L = 2, .head = GB_HEAD_NADE, .Hn = 0},
         {.D = 10, .H = 16, .L = 2, .head = GB_HEAD_NADE, .Hn = 65537},
         {.D = 10, .H = 16, .L = 2, .head = GB_HEAD_LINEAR, .Hn = 4}};
@@ -1312,14 +1373,14 @@ static void test_adamw(void) {
  * against the passes it replaces, written out here in float: the decay p *= 1 - lr wd over the
  * weight matrices first, then Adam as adam.c writes it. The same float operations in the same
  * order, so the same bits, at a size where threads run (the NADE head's model: 102k parameters,
- * weight spans with biases between them), three steps with decay and one without. */
-static void test_adam_fused(void) {
-    gb_lstm_config c = {.D = 128, .H = 64, .L = 2, .E = 4, .head = GB_HEAD_NADE, .Hn = 16};
+ * weight spans with biases between them; a token model's, 255k), three steps with decay and one
+ * without. */
+static void adam_fused_case(gb_lstm_config c) {
     gb_lstm m;
     gb_rng r;
     gb_rng_seed(&r, 8);
     CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
-    size_t n = m.n_params, G = 4 * (size_t)c.H, H = c.H, Din = gb_lstm_din(&c);
+    size_t n = m.n_params, G = 4 * (size_t)c.H, H = c.H, Din = (c.V ? c.V : c.D) + c.E;
     size_t Dout = gb_lstm_dout(&c), DH = (size_t)c.D * c.Hn;
     CHECK(n >= 1 << 16);
     char *is_w = calloc(n, 1);
@@ -1328,8 +1389,10 @@ static void test_adam_fused(void) {
         memset(is_w + (m.p.w_hh[l] - m.params), 1, G * H);
     }
     memset(is_w + (m.p.fc_w - m.params), 1, Dout * H);
-    memset(is_w + (m.p.nade_w - m.params), 1, DH);
-    memset(is_w + (m.p.nade_v - m.params), 1, DH);
+    if (m.p.nade_w) {
+        memset(is_w + (m.p.nade_w - m.params), 1, DH);
+        memset(is_w + (m.p.nade_v - m.params), 1, DH);
+    }
     float *p = falloc(n), *mm = falloc(n), *vv = falloc(n);
     memcpy(p, m.params, n * sizeof(float));
     float lr = 1e-2f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
@@ -1356,6 +1419,14 @@ static void test_adam_fused(void) {
     CHECK_INT(m.adam_t, 4);
     free(is_w), free(p), free(mm), free(vv);
     gb_lstm_free(&m);
+}
+
+static void test_adam_fused(void) {
+    adam_fused_case((gb_lstm_config){.D = 128, .H = 64, .L = 2, .E = 4, .head = GB_HEAD_NADE,
+                                     .Hn = 16});
+    /* token input: layer 0's W_ih (G, V + E) is one weight span */
+    adam_fused_case((gb_lstm_config){.D = 388, .V = 388, .E = 4, .H = 64, .L = 2,
+                                     .head = GB_HEAD_SOFTMAX});
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1412,6 +1483,302 @@ static void test_training_smoke(void) {
     CHECK(nade < 0.1); /* measured ~0.01 */
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* token input and the softmax head */
+
+/* The softmax head's loss by hand. D = 3, y = {0, ln 2, ln 3}: p = {1, 2, 3} / 6, so target 2
+ * costs ln 2 and dL/dy = p - onehot(2) = {1/6, 1/3, -1/2} over the rows covered; y = {10, 0, 0}
+ * with target 0 costs log(1 + 2 e^-10). The mean is over steps, not over the D classes
+ * (CrossEntropyLoss). ON_LAST and a padded step whose target is out of range (never read); a
+ * covered one out of range gives NaN. Stable at logits of +-1000. gb_step_nll gives the
+ * per-step NLL, 0 for a class filtered out by keys. */
+static void test_softmax_loss_values(void) {
+    gb_lstm_config c = {.D = 3, .H = 2, .L = 1, .head = GB_HEAD_SOFTMAX};
+    gb_lstm m;
+    gb_rng r;
+    gb_rng_seed(&r, 1);
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    CHECK_INT(gb_lstm_dout(&c), 3);
+    CHECK_INT(gb_lstm_dt(&c), 1);
+    float y[6] = {0, logf(2), logf(3), 10, 0, 0}, t[2] = {2, 0}, dy[6];
+    double n1 = log(1 + 2 * exp(-10.0));
+    for (int kind = 0; kind < 3; kind++) { /* the kind does not matter to this head */
+        float L = gb_loss(&m, &m.g, kind, GB_LOSS_ON_ALL, y, t, NULL, 2, 1, dy);
+        CHECK_NEAR(L, (log(2.0) + n1) / 2, 1e-7);
+        CHECK_NEAR(dy[0], 1.0 / 12, 1e-7);
+        CHECK_NEAR(dy[1], 2.0 / 12, 1e-7);
+        CHECK_NEAR(dy[2], -3.0 / 12, 1e-7);
+        double p0 = 1 / (1 + 2 * exp(-10.0)), p1 = exp(-10.0) * p0;
+        CHECK_NEAR(dy[3], (p0 - 1) / 2, 1e-8);
+        CHECK_NEAR(dy[4], p1 / 2, 1e-9);
+    }
+    /* ON_LAST: step 1 alone; step 0's target may be anything, it is not read */
+    float tbad[2] = {7, 0};
+    float L = gb_loss(&m, &m.g, GB_LOSS_CE, GB_LOSS_ON_LAST, y, tbad, NULL, 2, 1, dy);
+    CHECK_NEAR(L, n1, 1e-7);
+    CHECK(dy[0] == 0 && dy[1] == 0 && dy[2] == 0);
+    float mk[2] = {0, 1}; /* step 0 padding */
+    L = gb_loss(&m, &m.g, GB_LOSS_CE, GB_LOSS_ON_ALL, y, tbad, mk, 2, 1, dy);
+    CHECK_NEAR(L, n1, 1e-7);
+    /* a covered target out of range: NaN, not a read outside the row */
+    CHECK(isnan(gb_loss(&m, &m.g, GB_LOSS_CE, GB_LOSS_ON_ALL, y, tbad, NULL, 2, 1, dy)));
+    float tneg[2] = {-1, 0};
+    CHECK(isnan(gb_loss(&m, NULL, GB_LOSS_CE, GB_LOSS_ON_ALL, y, tneg, NULL, 2, 1, NULL)));
+    /* per-step NLL, and a class filter */
+    double nll[2];
+    gb_step_nll(&m, y, t, 2, NULL, nll);
+    CHECK_NEAR(nll[0], log(2.0), 1e-7);
+    CHECK_NEAR(nll[1], n1, 1e-9);
+    uint8_t keys[3] = {1, 1, 0};
+    gb_step_nll(&m, y, t, 2, keys, nll);
+    CHECK(nll[0] == 0);
+    CHECK_NEAR(nll[1], n1, 1e-9);
+    /* large logits */
+    float big[3] = {1000, -1000, 0}, t1 = 1;
+    L = gb_loss(&m, &m.g, GB_LOSS_CE, GB_LOSS_ON_ALL, big, &t1, NULL, 1, 1, dy);
+    CHECK_NEAR(L, 2000, 1e-3);
+    CHECK_NEAR(dy[0], 1, 1e-7);
+    CHECK_NEAR(dy[1], -1, 1e-7);
+    CHECK_NEAR(dy[2], 0, 1e-7);
+    gb_lstm_free(&m);
+    /* the linear head takes no CE */
+    c.head = GB_HEAD_LINEAR;
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    float t3[6] = {0};
+    CHECK(isnan(gb_loss(&m, NULL, GB_LOSS_CE, GB_LOSS_ON_ALL, y, t3, NULL, 2, 1, NULL)));
+    gb_lstm_free(&m);
+}
+
+/* dy of the softmax head against five-point differences of gb_loss in each element of y
+ * (D = 6 classes, T = 3, B = 2, logits in [-3, 3]), on every step and the last, with and
+ * without a short window. The loss is ~1.8 as a float (rounding ~1e-7), so the estimate
+ * carries ~1e-5 of noise against gradients ~1e-2..1e-1. Bounds as test_loss_fd's: atol 5e-5 +
+ * rtol 1e-3 per element, 5e-4 relative L2. */
+static void test_softmax_loss_fd(void) {
+    enum { T = 3, B = 2, D = 6, N = T * B * D };
+    gb_lstm_config c = {.D = D, .H = 2, .L = 1, .head = GB_HEAD_SOFTMAX};
+    gb_lstm m;
+    gb_rng r;
+    gb_rng_seed(&r, 19);
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    float y[N], t[T * B], dy[N], mk[T * B] = {1, 1, 1, 1, 1, 0};
+    fill(y, N, &r, -3.0f, 3.0f);
+    for (int i = 0; i < T * B; i++) t[i] = (float)gb_rng_below(&r, D);
+    for (int on = 0; on < 2; on++)
+        for (int masked = 0; masked < 2; masked++) {
+            const float *mask = masked ? mk : NULL;
+            gb_loss(&m, &m.g, GB_LOSS_CE, on, y, t, mask, T, B, dy);
+            gradcmp g = {0};
+            for (int i = 0; i < N; i++) {
+                float v0 = y[i], h = FD_H, off[4] = {-2 * h, -h, h, 2 * h};
+                double f[4];
+                for (int s = 0; s < 4; s++) {
+                    y[i] = v0 + off[s];
+                    f[s] = gb_loss(&m, NULL, GB_LOSS_CE, on, y, t, mask, T, B, NULL);
+                }
+                y[i] = v0;
+                gradcmp_add(&g, dy[i], fd5(f[0], f[1], f[2], f[3], h), 5e-5, 1e-3);
+            }
+            if (getenv("GB_TEST_VERBOSE"))
+                fprintf(stderr, "  info softmax loss on %d mask %d: max err %.2g, rel L2 %.2g\n",
+                        on, masked, g.max_err, gradcmp_rel(&g));
+            CHECK_INT(g.bad, 0);
+            CHECK(gradcmp_rel(&g) < 5e-4);
+            /* each covered row's gradient sums to 0 (softmax minus a one-hot) */
+            for (int row = 0; row < T * B; row++) {
+                double sum = 0;
+                for (int d = 0; d < D; d++) sum += dy[row * D + d];
+                CHECK(fabs(sum) < 1e-7);
+            }
+        }
+    gb_lstm_free(&m);
+}
+
+/* Token input is the one-hot input: a token model (V = 20, E = 3, softmax over D = 20) and a
+ * dense model with the same parameter block (D = 20 features plus the same E = 3: W_ih
+ * (G, 23) either way) fed the one-hot rows give the same outputs, loss and gradients, in each
+ * path, in evaluation and in training (dropout between the layers and on the head's input:
+ * the same masks; input dropout draws masks of other shapes, so it is off here). The reference
+ * multiplies the same one-hot rows: the same bits. The fast path gathers where the dense one
+ * multiplies by ones and zeros, summing in another order: NMSE < 1e-12 (measured ~1e-15). */
+static void test_tokens_are_one_hot(void) {
+    enum { V = 20, E = 3, T = 7, B = 5 };
+    gb_lstm_config ct = {.D = V, .V = V, .E = E, .H = 16, .L = 2, .dropout = 0.3f,
+                         .dropout_out = 0.2f, .head = GB_HEAD_SOFTMAX};
+    gb_lstm_config cd = ct;
+    cd.V = 0;
+    CHECK_INT(gb_lstm_din(&ct), 1 + E);
+    CHECK_INT(gb_lstm_dw(&ct), V + E);
+    CHECK_INT(gb_lstm_din(&cd), V + E);
+    CHECK_INT(gb_lstm_n_params(&ct), gb_lstm_n_params(&cd));
+    prob pt, pd;
+    prob_new(&pt, ct, T, B, 61, GB_LOSS_CE, GB_LOSS_ON_ALL);
+    prob_new(&pd, cd, T, B, 62, GB_LOSS_CE, GB_LOSS_ON_ALL);
+    memcpy(pd.m.params, pt.m.params, pt.m.n_params * sizeof(float));
+    memcpy(pd.t, pt.t, (size_t)T * B * sizeof(float));
+    gb_rng rx;
+    gb_rng_seed(&rx, 63);
+    for (int row = 0; row < T * B; row++) { /* the one-hot rows of the tokens, dense extras */
+        float *xd = pd.x + (size_t)row * (V + E), *xt = pt.x + (size_t)row * (1 + E);
+        memset(xd, 0, (V + E) * sizeof(float));
+        xd[(int)xt[0]] = 1;
+        for (int e = 0; e < E; e++) xd[V + e] = xt[1 + e] = gb_rng_float(&rx) - 0.5f;
+    }
+    size_t n = pt.m.n_params, ny = (size_t)T * B * V;
+    for (int ref = 1; ref >= 0; ref--)
+        for (int train = 0; train < 2; train++) {
+            gb_lstm_use_reference(ref);
+            double Lt = prob_grad(&pt, train ? 5 : 0), Ld = prob_grad(&pd, train ? 5 : 0);
+            double ey = tst_nmse(pt.y, pd.y, ny), eg = tst_nmse(pt.m.grads, pd.m.grads, n);
+            if (getenv("GB_TEST_VERBOSE"))
+                fprintf(stderr, "  info tokens vs one-hot %s %s: nmse y %.2g, grads %.2g, loss "
+                        "%.9g %.9g\n", ref ? "ref" : "fast", train ? "train" : "eval", ey, eg, Lt,
+                        Ld);
+            if (ref) {
+                CHECK(memcmp(pt.y, pd.y, ny * sizeof(float)) == 0);
+                CHECK(memcmp(pt.m.grads, pd.m.grads, n * sizeof(float)) == 0);
+            }
+            CHECK(ey < 1e-12);
+            CHECK(eg < 1e-12);
+            CHECK_NEAR(Lt, Ld, 1e-6 * Ld);
+        }
+    gb_lstm_use_reference(0);
+    prob_free(&pt), prob_free(&pd);
+}
+
+/* A token out of range (V, -1, NaN) makes its window's outputs NaN from that step on, in both
+ * paths, and leaves the other windows as they were: never a read outside W_ih. */
+static void test_tokens_out_of_range(void) {
+    enum { T = 4, B = 3 };
+    gb_lstm_config c = {.D = 6, .V = 6, .E = 1, .H = 8, .L = 2, .head = GB_HEAD_SOFTMAX};
+    prob p;
+    prob_new(&p, c, T, B, 71, GB_LOSS_CE, GB_LOSS_ON_ALL);
+    float *y0 = falloc((size_t)T * B * 6);
+    gb_lstm_forward(&p.m, p.a, p.x, T, B, y0, NULL);
+    float bad[3] = {6, -1, NAN};
+    for (int k = 0; k < 3; k++)
+        for (int ref = 0; ref < 2; ref++) {
+            gb_lstm_use_reference(ref);
+            float keep = p.x[(size_t)(1 * B + 1) * 2];
+            p.x[(size_t)(1 * B + 1) * 2] = bad[k]; /* step 1 of window 1 */
+            gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, NULL);
+            p.x[(size_t)(1 * B + 1) * 2] = keep;
+            int ok = 1;
+            for (int t = 0; t < T; t++)
+                for (int b = 0; b < B; b++)
+                    for (int d = 0; d < 6; d++) {
+                        size_t i = ((size_t)t * B + b) * 6 + d;
+                        if (b == 1 && t >= 1) ok &= isnan(p.y[i]);
+                        else ok &= fabsf(p.y[i] - y0[i]) < 1e-5f;
+                    }
+            CHECK(ok);
+        }
+    gb_lstm_use_reference(0);
+    free(y0);
+    prob_free(&p);
+}
+
+/* Token input and the softmax head: n_params and the block's layout (W_ih of layer 0 is
+ * (G, V + E)), and the configurations refused. */
+static void test_init_tokens(void) {
+    gb_lstm_config c = {.D = 10, .V = 30, .E = 2, .H = 16, .L = 2, .head = GB_HEAD_SOFTMAX};
+    size_t G = 64, n = G * 32 + G * 16 + 2 * G + (G * 16 + G * 16 + 2 * G) + 10 * 16 + 10;
+    CHECK_INT(gb_lstm_din(&c), 3);
+    CHECK_INT(gb_lstm_dw(&c), 32);
+    CHECK_INT(gb_lstm_dout(&c), 10);
+    CHECK_INT(gb_lstm_dt(&c), 1);
+    CHECK_INT(gb_lstm_n_params(&c), n);
+    gb_lstm m;
+    gb_rng r;
+    gb_rng_seed(&r, 3);
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    CHECK(m.p.w_hh[0] == m.params + G * 32);
+    CHECK(m.p.fc_b + 10 == m.params + n);
+    CHECK(m.p.nade_w == NULL);
+    double mx = 0; /* LSTMCell(V + E, H)'s init: uniform(+-1/sqrt(H)) everywhere */
+    for (size_t i = 0; i < n; i++) mx = fabs(m.params[i]) > mx ? fabs(m.params[i]) : mx;
+    CHECK(mx <= 0.25 && mx > 0.24);
+    gb_lstm_free(&m);
+    gb_lstm_config bad[] = {{.D = 10, .V = -1, .H = 16, .L = 1},
+                            {.D = 10, .V = (1 << 20) + 1, .H = 16, .L = 1},
+                            {.D = 10, .V = 10, .H = 16, .L = 1, .head = GB_HEAD_SOFTMAX, .Hn = 4}};
+    for (int i = 0; i < 3; i++) {
+        gb_error e = {0};
+        CHECK_INT(gb_lstm_init(&m, &bad[i], &r, &e), GB_ERR_ARG);
+        CHECK(e.msg[0] != 0);
+    }
+    /* activations of a dense model of the same D, E, H, L: NaN outputs, not an overrun */
+    gb_lstm_config dense = c;
+    dense.V = 0;
+    CHECK_INT(gb_lstm_init(&m, &c, &r, NULL), GB_OK);
+    gb_lstm_acts *a;
+    CHECK_INT(gb_lstm_acts_new(&dense, 2, 1, &a, NULL), GB_OK);
+    float x[2 * 12] = {0}, y[2 * 10];
+    gb_lstm_forward(&m, a, x, 2, 1, y, NULL);
+    CHECK(isnan(y[0]) && isnan(y[19]));
+    gb_lstm_acts_free(a);
+    gb_lstm_free(&m);
+}
+
+/* A tiny token sequence: period 5 over V = 8 tokens (3, 1, 4, 1, 5: token 1 is followed by 4 or
+ * by 5, so the model must remember the step before), windows at every offset, each step's
+ * target the next token, the softmax head over the V tokens, dropout between the layers. 200
+ * Adam steps must take the loss from ~ln 8 below a tenth of it, and every prediction (the
+ * argmax) must be right. Twice: E = 0, and E = 2 extras (the phase, one-hot in period 2). */
+static double train_tokens(int E, int *wrong) {
+    enum { V = 8, T = 8, B = 8, P = 5 };
+    static const int seq[P] = {3, 1, 4, 1, 5};
+    gb_lstm_config c = {.D = V, .V = V, .E = E, .H = 16, .L = 2, .dropout = 0.1f,
+                        .head = GB_HEAD_SOFTMAX};
+    int Din = gb_lstm_din(&c);
+    prob p;
+    prob_new(&p, c, T, B, 23, GB_LOSS_CE, GB_LOSS_ON_ALL);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            size_t row = (size_t)t * B + b;
+            int k = t + b;
+            memset(p.x + row * Din, 0, (size_t)Din * sizeof(float));
+            p.x[row * Din] = (float)seq[k % P];
+            if (E) p.x[row * Din + 1 + k % 2] = 1;
+            p.t[row] = (float)seq[(k + 1) % P];
+        }
+    double L0 = prob_loss(&p, 0);
+    gb_rng r;
+    gb_rng_seed(&r, 5);
+    for (int s = 0; s < 200; s++) {
+        gb_lstm_zero_grad(&p.m);
+        gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, &r);
+        gb_loss(&p.m, &p.m.g, GB_LOSS_CE, GB_LOSS_ON_ALL, p.y, p.t, NULL, T, B, p.dy);
+        gb_lstm_backward(&p.m, p.a, p.x, p.dy, T, B);
+        gb_lstm_clip(&p.m, 1.0f);
+        gb_adam_step(&p.m, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.0f);
+    }
+    double L1 = prob_loss(&p, 0);
+    *wrong = 0;
+    for (int row = 1 * B; row < T * B; row++) { /* from step 1: step 0 cannot know token 1's */
+        int best = 0;
+        for (int d = 1; d < V; d++) best = p.y[row * V + d] > p.y[row * V + best] ? d : best;
+        *wrong += best != (int)p.t[row];
+    }
+    if (getenv("GB_TEST_VERBOSE"))
+        fprintf(stderr, "  info tokens E %d: loss %.4g -> %.4g\n", E, L0, L1);
+    CHECK(L0 > 0.8 * log(8.0) && L0 < 1.2 * log(8.0));
+    prob_free(&p);
+    return L1 / L0;
+}
+
+static void test_training_tokens(void) {
+    for (int E = 0; E <= 2; E += 2) {
+        int wrong;
+        double ratio = train_tokens(E, &wrong);
+        if (ratio >= 0.1 || wrong || getenv("GB_TEST_VERBOSE"))
+            fprintf(stderr, "  tokens E %d: loss ratio %g, %d wrong of 56\n", E, ratio, wrong);
+        CHECK(ratio < 0.1); /* measured ~0.01 */
+        CHECK_INT(wrong, 0);
+    }
+}
+
+
 int main(void) {
     RUN(test_cell_step_fd);
     RUN(test_step_kernels_threads);
@@ -1430,5 +1797,11 @@ int main(void) {
     RUN(test_adamw);
     RUN(test_adam_fused);
     RUN(test_training_smoke);
+    RUN(test_softmax_loss_values);
+    RUN(test_softmax_loss_fd);
+    RUN(test_tokens_are_one_hot);
+    RUN(test_tokens_out_of_range);
+    RUN(test_init_tokens);
+    RUN(test_training_tokens);
     TEST_END();
 }

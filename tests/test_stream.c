@@ -1,6 +1,7 @@
 /* test_stream.c - the state-carrying evaluation forward (src/model/stream.c): over a window
  * from zero states it gives gb_lstm_forward's evaluation outputs; split into chunks it gives
- * the same as in one go (the states carried); outside its sizes it gives NaN.
+ * the same as in one go (the states carried); outside its sizes it gives NaN. Also with token
+ * input and the softmax head (a token out of range: NaN from its step on).
  *
  * In bf16 (gb_lstm_stream_set_precision; skipped, with the reason, on a CPU without bf16
  * instructions), as normalised mean squared errors sum (a-b)^2 / sum b^2 against the fp32
@@ -18,17 +19,26 @@
 #include "model/stream.h"
 #include "test.h"
 
-static void run_case(int D, int H, int L, int T, int B) {
-    gb_lstm_config c = {.D = D, .H = H, .L = L, .dropout = 0.3f};
+/* inputs for rows of x: sparse binary rows, or with token input a random token and sparse
+ * binary extras */
+static void fill_x(const gb_lstm_config *c, size_t rows, float *x, gb_rng *r) {
+    int Din = gb_lstm_din(c);
+    for (size_t i = 0; i < rows * Din; i++) x[i] = gb_rng_float(r) < 0.1f ? 1.0f : 0.0f;
+    for (size_t row = 0; c->V && row < rows; row++)
+        x[row * Din] = (float)gb_rng_below(r, (uint64_t)c->V);
+}
+
+static void run_config(gb_lstm_config c, int T, int B) {
     gb_rng r;
-    gb_rng_seed(&r, (uint64_t)(D * 7 + H * 5 + L * 3 + T + B));
+    gb_rng_seed(&r, (uint64_t)(c.D * 7 + c.H * 5 + c.L * 3 + T + B));
     gb_lstm m;
     gb_error e;
     CHECK_INT(gb_lstm_init(&m, &c, &r, &e), GB_OK);
-    size_t n = (size_t)T * B * D;
-    float *x = malloc(n * sizeof *x), *y1 = malloc(n * sizeof *y1);
+    int Din = gb_lstm_din(&c), Dout = gb_lstm_dout(&c);
+    size_t nx = (size_t)T * B * Din, n = (size_t)T * B * Dout;
+    float *x = malloc(nx * sizeof *x), *y1 = malloc(n * sizeof *y1);
     float *y2 = malloc(n * sizeof *y2), *y3 = malloc(n * sizeof *y3);
-    for (size_t i = 0; i < n; i++) x[i] = gb_rng_float(&r) < 0.1f ? 1.0f : 0.0f;
+    fill_x(&c, (size_t)T * B, x, &r);
     gb_lstm_acts *a;
     CHECK_INT(gb_lstm_acts_new(&c, T, B, &a, &e), GB_OK);
     gb_lstm_forward(&m, a, x, T, B, y1, NULL);
@@ -41,7 +51,7 @@ static void run_case(int D, int H, int L, int T, int B) {
     gb_lstm_stream_reset(s);
     int t0 = 0, sizes[3] = {1, 3, T - 4};
     for (int k = 0; k < 3; k++) {
-        gb_lstm_stream_run(&m, s, x + (size_t)t0 * B * D, sizes[k], y3 + (size_t)t0 * B * D);
+        gb_lstm_stream_run(&m, s, x + (size_t)t0 * B * Din, sizes[k], y3 + (size_t)t0 * B * Dout);
         t0 += sizes[k];
     }
     double worst = 0;
@@ -50,7 +60,7 @@ static void run_case(int D, int H, int L, int T, int B) {
     /* one step at a time: for B = 1 the matrix-vector path of generation */
     gb_lstm_stream_reset(s);
     for (int t = 0; t < T; t++)
-        gb_lstm_stream_run(&m, s, x + (size_t)t * B * D, 1, y3 + (size_t)t * B * D);
+        gb_lstm_stream_run(&m, s, x + (size_t)t * B * Din, 1, y3 + (size_t)t * B * Dout);
     worst = 0;
     for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)y3[i] - y2[i]));
     CHECK(worst < 1e-5);
@@ -63,10 +73,31 @@ static void run_case(int D, int H, int L, int T, int B) {
     gb_lstm_stream_run(&m, small, x, T, y3);
     CHECK(isnan(y3[0]) && isnan(y3[n - 1]));
     gb_lstm_stream_free(small);
+    if (c.V) { /* a token out of range: NaN outputs from its step on, in both paths */
+        for (int one = 0; one < 2; one++) {
+            float keep = x[Din];
+            x[Din] = (float)c.V; /* step 0 of sequence 1, or (B = 1) step 1 */
+            gb_lstm_stream_reset(s);
+            if (one)
+                for (int t = 0; t < T; t++)
+                    gb_lstm_stream_run(&m, s, x + (size_t)t * B * Din, 1,
+                                       y3 + (size_t)t * B * Dout);
+            else
+                gb_lstm_stream_run(&m, s, x, T, y3);
+            x[Din] = keep;
+            size_t last = ((size_t)(T - 1) * B + (B > 1)) * Dout; /* that sequence's last */
+            CHECK(isnan(y3[Dout]) && isnan(y3[last]));
+            CHECK(!isnan(y3[0]));
+        }
+    }
     gb_lstm_stream_free(s);
     gb_lstm_acts_free(a);
     gb_lstm_free(&m);
     free(x), free(y1), free(y2), free(y3);
+}
+
+static void run_case(int D, int H, int L, int T, int B) {
+    run_config((gb_lstm_config){.D = D, .H = H, .L = L, .dropout = 0.3f}, T, B);
 }
 
 static void test_matches_forward(void) {
@@ -75,6 +106,13 @@ static void test_matches_forward(void) {
     run_case(130, 40, 2, 7, 1); /* B = 1: chunks of one step take the matrix-vector path, */
     run_case(128, 200, 2, 5, 1); /* threaded from this size on */
     run_case(128, 16, 3, 12, 2);
+    /* token input (layer 0 gathers its token's column of W_ih) and the softmax head; with E
+     * extras; threaded one-step path */
+    run_config((gb_lstm_config){.D = 30, .V = 30, .H = 24, .L = 2, .head = GB_HEAD_SOFTMAX}, 8, 3);
+    run_config((gb_lstm_config){.D = 30, .V = 30, .E = 3, .H = 24, .L = 2,
+                                .head = GB_HEAD_SOFTMAX}, 8, 1);
+    run_config((gb_lstm_config){.D = 388, .V = 388, .E = 2, .H = 200, .L = 2,
+                                .head = GB_HEAD_SOFTMAX}, 6, 1);
 }
 
 static double worst_chunk, worst_step; /* over the cases, for GB_TEST_VERBOSE */
@@ -92,7 +130,7 @@ static void bf16_case(gb_lstm_config c, int T, int B) {
     size_t nx = (size_t)T * B * Din, ny = (size_t)T * B * Dout;
     float *x = malloc(nx * sizeof *x), *y32 = malloc(ny * sizeof *y32);
     float *yb = malloc(ny * sizeof *yb), *yr = malloc(ny * sizeof *yr);
-    for (size_t i = 0; i < nx; i++) x[i] = gb_rng_float(&r) < 0.1f ? 1.0f : 0.0f;
+    fill_x(&c, (size_t)T * B, x, &r);
     gb_lstm_stream *s, *s32;
     CHECK_INT(gb_lstm_stream_new(&c, B, T, &s, &e), GB_OK);
     CHECK_INT(gb_lstm_stream_new(&c, B, T, &s32, &e), GB_OK);
@@ -180,6 +218,11 @@ static void test_bf16(void) {
               10, 1);
     /* odd input width: the one-step kernel's last odd element */
     bf16_case((gb_lstm_config){.D = 129, .H = 33, .L = 3}, 9, 1);
+    /* token input and the softmax head: chunks, and one step (threaded) */
+    bf16_case((gb_lstm_config){.D = 388, .V = 388, .E = 3, .H = 64, .L = 2,
+                               .head = GB_HEAD_SOFTMAX}, 8, 4);
+    bf16_case((gb_lstm_config){.D = 388, .V = 388, .H = 200, .L = 3, .head = GB_HEAD_SOFTMAX},
+              8, 1);
     if (getenv("GB_TEST_VERBOSE"))
         fprintf(stderr, "  worst nmse: chunk %.2g, step %.2g\n", worst_chunk, worst_step);
 }

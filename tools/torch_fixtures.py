@@ -15,6 +15,14 @@ tests/fixtures/torch_<preset>.safetensors:
     losses_adam                      (5) the loss before each of 5 Adam steps on the same batch
     adam5.<param>                    the parameters after those 5 steps
 
+A fourth preset, events, is the token model of issue 12 (Performance RNN's shape): each step's
+input is a token id in 0..V-1 (V = 388, note_seq's PerformanceOneHotEncoding size), fed to
+lstm1 = nn.LSTMCell(V, H) as its one-hot vector (one-hot times W_ih is the embedding groovybee
+gathers: column k of W_ih), fc = nn.Linear(H, V) gives the logits of the next token, and the
+loss is nn.CrossEntropyLoss (mean over the real steps of windows with lengths: the padding's
+targets are ignore_index). x is (T, B, 1) (the ids as floats, groovybee's input row), target
+(T, B) the next ids, mask (T, B), nll (T, B) the per-step cross-entropy (reduction 'none').
+
 A third preset, nade, puts an RNN-NADE head (Boulanger-Lewandowski et al. 2012, section 4) on
 the same LSTMCell stack: the input has E = 20 meter columns after the D pitches (x is
 (T, B, D + E)), fc = nn.Linear(H, D + Hn) is the conditioner (its output is [bv (D) | bh (Hn)]),
@@ -37,7 +45,8 @@ tolerances can be judged against them.
 The file is written by the safetensors spec (docs/formats.md) by hand: Debian's torch 1.13 has
 no `safetensors` module. Run by developers, not by CI (the fixtures are committed):
 
-    /usr/bin/python3 tools/torch_fixtures.py [OUT_DIR]       (default tests/fixtures)
+    /usr/bin/python3 tools/torch_fixtures.py [OUT_DIR [PRESET...]]   (default tests/fixtures,
+                                                                       every preset)
 
 The output is deterministic for a given torch build (fixed seeds, one thread).
 """
@@ -66,6 +75,8 @@ PRESETS = {
                  seed=20180302),
     "nade": dict(D=128, E=20, Hn=16, H=32, L=2, T=8, B=3, lens=(8, 8, 5), loss="nade",
                  loss_on="mask", density=0.07, seed=20180303),
+    "events": dict(D=388, V=388, H=32, L=2, T=16, B=3, lens=(16, 16, 9), loss="ce",
+                   loss_on="mask", density=0.0, seed=20180304),
 }
 
 # The meter columns of the nade preset: two one-hots, E = POS + BEATS. Step s of a piece is at
@@ -107,11 +118,13 @@ def nade_nll(logits, v):
 
 class Net(nn.Module):
     """The report's network: two LSTMCells, dropout between them, a linear head; with Hn, the
-    linear head is the conditioner of an RNN-NADE over the first D columns."""
+    linear head is the conditioner of an RNN-NADE over the first D columns; with V, the input
+    is a token id a step, fed to lstm1 as its one-hot vector of V (then E extras)."""
 
-    def __init__(self, D, H, dropout, E=0, Hn=0):
+    def __init__(self, D, H, dropout, E=0, Hn=0, V=0):
         super().__init__()
-        self.lstm1 = nn.LSTMCell(D + E, H)
+        self.V = V
+        self.lstm1 = nn.LSTMCell((V or D) + E, H)
         self.lstm2 = nn.LSTMCell(H, H)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(H, D + Hn)
@@ -119,7 +132,10 @@ class Net(nn.Module):
             self.nade = NADE(D, Hn)
         self.H = H
 
-    def forward(self, x):  # x (T, B, D + E) -> y (T, B, D + Hn)
+    def forward(self, x):  # x (T, B, D + E) or (T, B, 1 + E) -> y (T, B, D + Hn)
+        if self.V:  # the token's one-hot vector, then the extras
+            onehot = nn.functional.one_hot(x[..., 0].long(), self.V).to(x.dtype)
+            x = torch.cat([onehot, x[..., 1:]], -1)
         T, B, _ = x.shape
         z = x.new_zeros(B, self.H)
         h1, c1, h2, c2 = z, z, z, z
@@ -132,13 +148,21 @@ class Net(nn.Module):
 
 
 def make_net(cfg):
-    return Net(cfg["D"], cfg["H"], dropout=0.0, E=cfg.get("E", 0), Hn=cfg.get("Hn", 0))
+    return Net(cfg["D"], cfg["H"], dropout=0.0, E=cfg.get("E", 0), Hn=cfg.get("Hn", 0),
+               V=cfg.get("V", 0))
 
 
 def loss_fn(cfg, net, y, batch):
     """The preset's loss of the outputs y, and what else the fixture stores of it (nade: p,
     nll)."""
     target = batch["target"]
+    if cfg["loss"] == "ce":  # CrossEntropyLoss, mean over the real steps (padding ignored)
+        V, logits = cfg["D"], y.reshape(-1, cfg["D"])
+        ids = target.long().reshape(-1)
+        ignore = ids.masked_fill(batch["mask"].reshape(-1) == 0, -100)
+        loss = nn.CrossEntropyLoss(ignore_index=-100)(logits, ignore)
+        nll = nn.functional.cross_entropy(logits, ids, reduction="none").reshape(target.shape)
+        return loss, {"nll": nll}
     if cfg["loss"] == "nade":
         logits = net.nade(y, target)
         nll = nade_nll(logits, target)  # (T, B)
@@ -164,6 +188,11 @@ def make_batch(cfg, gen):
     x has the meter columns of each step after its D pitches (windows start at random steps);
     with lens, window b is real for t < lens[b] (mask) and zeros after."""
     T, B, D = cfg["T"], cfg["B"], cfg["D"]
+    if cfg.get("V"):  # tokens uniform in 0..V-1; x the ids as (T, B, 1), target (T, B)
+        seq = torch.randint(0, cfg["V"], (T + 1, B), generator=gen).float()
+        mask = (torch.arange(T)[:, None] < torch.tensor(cfg["lens"])[None, :]).float()
+        return {"x": (seq[:T] * mask)[..., None].contiguous(),
+                "target": (seq[1:] * mask).contiguous(), "mask": mask}
     on = torch.rand(T + 1, B, D, generator=gen) < cfg["density"]
     if cfg["loss"] == "mse":  # velocities 1..127, / 127
         vel = torch.randint(1, 128, (T + 1, B, D), generator=gen).float() / 127.0
@@ -248,11 +277,13 @@ def maxabs(a, b):
     return float((a.double() - b.double()).abs().max())
 
 
-def main(out_dir):
+def main(out_dir, only):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     os.makedirs(out_dir, exist_ok=True)
     for preset, cfg in PRESETS.items():
+        if only and preset not in only:
+            continue
         torch.manual_seed(cfg["seed"])
         net = make_net(cfg)
         gen = torch.Generator().manual_seed(cfg["seed"] + 1)
@@ -306,6 +337,18 @@ def main(out_dir):
                 "loss_def": "sum_tb mask[t,b] nll[t,b] / (D sum mask), nll[t,b] = sum_k "
                             "softplus(l_k) - target_k l_k",
             })
+        if cfg["loss"] == "ce":
+            meta.update({
+                "vocab": str(cfg["V"]), "E": "0",
+                "lens": ",".join(str(n) for n in cfg["lens"]),
+                "input_density": "tokens uniform in 0..V-1",
+                "model": "lstm1=LSTMCell(V,H) on one_hot(x, V), dropout, lstm2=LSTMCell(H,H), "
+                         "fc=Linear(H,V) -> logits of the next token; per-step loop, zero "
+                         "initial (h,c)",
+                "loss_def": "CrossEntropyLoss(ignore_index=-100) of y against target, the "
+                            "padded steps' targets -100 (mean over the real steps); nll[t,b] = "
+                            "cross_entropy(y[t,b], target[t,b]) (reduction 'none')",
+            })
         meta.update({k: "%.3g" % v for k, v in noise.items()})
 
         tensors = [(n, init[n]) for n in names]
@@ -329,4 +372,7 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures")
+    for name in sys.argv[2:]:
+        if name not in PRESETS:
+            sys.exit("unknown preset %s (%s)" % (name, ", ".join(PRESETS)))
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures", set(sys.argv[2:]))

@@ -124,8 +124,14 @@ gb_status gb_model_info_check(const gb_model_info *in, gb_error *err) {
         return gb_fail(err, GB_ERR_ARG, -1, "L = %d: need 1..%d", c->L, GB_LSTM_MAX_LAYERS);
     if (!(c->dropout >= 0 && c->dropout < 1))
         return gb_fail(err, GB_ERR_ARG, -1, "dropout %g: need [0, 1)", (double)c->dropout);
-    if (in->loss != GB_LOSS_MSE && in->loss != GB_LOSS_BCE)
+    if (in->loss != GB_LOSS_MSE && in->loss != GB_LOSS_BCE && in->loss != GB_LOSS_CE)
         return gb_fail(err, GB_ERR_ARG, -1, "unknown loss %d", (int)in->loss);
+    if (c->V < 0 || c->V > MAX_DIM || c->E < 0 || c->E > MAX_DIM)
+        return gb_fail(err, GB_ERR_ARG, -1, "vocabulary %d, extra inputs %d: need 0..%d", c->V,
+                       c->E, MAX_DIM);
+    if ((c->head == GB_HEAD_SOFTMAX) != (in->loss == GB_LOSS_CE))
+        return gb_fail(err, GB_ERR_ARG, -1, "a softmax head is trained with the cross-entropy "
+                       "loss (ce), and only it");
     if (in->loss_on != GB_LOSS_ON_LAST && in->loss_on != GB_LOSS_ON_ALL)
         return gb_fail(err, GB_ERR_ARG, -1, "unknown loss_on %d", (int)in->loss_on);
     const gb_roll_opts *r = &in->enc.roll;
@@ -133,10 +139,12 @@ gb_status gb_model_info_check(const gb_model_info *in, gb_error *err) {
                                                     r->steps_per_beat > 960)))
         return gb_fail(err, GB_ERR_ARG, -1, "steps_per_beat %d, step_ticks %d: need 1..960 or "
                        "step_ticks >= 1", r->steps_per_beat, r->step_ticks);
-    if (c->D != gb_ds_features(&in->enc))
+    /* the roll's encoding gives a dense model's inputs and a binary or velocity model's
+     * outputs; a token model's and a softmax head's (the event codec's, issue 12) are not its */
+    if (c->head != GB_HEAD_SOFTMAX && c->D != gb_ds_features(&in->enc))
         return gb_fail(err, GB_ERR_ARG, -1, "D = %d but the encoding gives %d features (onsets %s)",
                        c->D, gb_ds_features(&in->enc), in->enc.onsets ? "on" : "off");
-    if (gb_lstm_din(c) != gb_ds_in_features(&in->enc))
+    if (!c->V && gb_lstm_din(c) != gb_ds_in_features(&in->enc))
         return gb_fail(err, GB_ERR_ARG, -1, "the model takes %d inputs a step but the encoding "
                        "gives %d (meter %s)", gb_lstm_din(c), gb_ds_in_features(&in->enc),
                        in->enc.meter ? "on" : "off");
@@ -189,7 +197,7 @@ static size_t tensor_list(const gb_lstm_config *c, float *block, gb_st_tensor_in
     size_t n = 0;
     int64_t G = 4 * (int64_t)c->H;
     for (int l = 0; l < c->L; l++) {
-        int64_t in = l ? c->H : gb_lstm_din(c);
+        int64_t in = l ? c->H : gb_lstm_dw(c);
         static const char *const what[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
         float *data[4] = {v.w_ih[l], v.w_hh[l], v.b_ih[l], v.b_hh[l]};
         for (int k = 0; k < 4; k++) {
@@ -219,9 +227,9 @@ gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
     if (s != GB_OK) return s;
     const gb_lstm_config *c = &m->cfg;
     if (c->D != in->net.D || c->H != in->net.H || c->L != in->net.L || c->E != in->net.E ||
-        c->head != in->net.head || c->Hn != in->net.Hn)
-        return gb_fail(err, GB_ERR_ARG, -1, "model (D %d, E %d, H %d, L %d, head %d, Hn %d) and "
-                       "info disagree", c->D, c->E, c->H, c->L, (int)c->head, c->Hn);
+        c->head != in->net.head || c->Hn != in->net.Hn || c->V != in->net.V)
+        return gb_fail(err, GB_ERR_ARG, -1, "model (D %d, E %d, H %d, L %d, head %d, Hn %d, V %d) "
+                       "and info disagree", c->D, c->E, c->H, c->L, (int)c->head, c->Hn, c->V);
     gb_st_tensor_in t[4 * GB_LSTM_MAX_LAYERS + 4];
     char names[4 * GB_LSTM_MAX_LAYERS + 4][32];
     size_t nt = tensor_list(c, (float *)(params ? params : m->params), t, names);
@@ -233,7 +241,7 @@ gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
     put(b, "format", GB_CKPT_FORMAT);
     put(b, "groovybee_version", GB_VERSION);
     put(b, "preset", in->preset);
-    put(b, "loss", in->loss == GB_LOSS_MSE ? "mse" : "bce");
+    put(b, "loss", in->loss == GB_LOSS_MSE ? "mse" : in->loss == GB_LOSS_CE ? "ce" : "bce");
     put(b, "loss_on", in->loss_on == GB_LOSS_ON_LAST ? "last" : "all");
     putf(b, "steps_per_beat", "%d", in->enc.roll.step_ticks ? 0 : in->enc.roll.steps_per_beat);
     putf(b, "step_ticks", "%d", in->enc.roll.step_ticks);
@@ -248,8 +256,11 @@ gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
     putf(b, "dropout", "%.9g", (double)in->net.dropout);
     putf(b, "dropout_in", "%.9g", (double)in->net.dropout_in);
     putf(b, "dropout_out", "%.9g", (double)in->net.dropout_out);
-    put(b, "head", c->head == GB_HEAD_NADE ? "nade" : "linear");
+    put(b, "head", c->head == GB_HEAD_NADE      ? "nade"
+                   : c->head == GB_HEAD_SOFTMAX ? "softmax"
+                                                : "linear");
     putf(b, "nade_hidden", "%d", c->Hn);
+    putf(b, "vocab", "%d", c->V);
     putf(b, "meter", "%d", in->enc.meter != 0);
     putf(b, "merge", "%d", in->enc.merge != 0);
     putf(b, "transpose", "%d", in->transpose);
@@ -334,15 +345,18 @@ static gb_status meta_double(const gb_st_file *f, const char *path, const char *
     return GB_OK;
 }
 
+/* One of the words a, b (and c unless NULL): *out 0, 1 or 2; absent: *out keeps its default. */
 static gb_status meta_enum(const gb_st_file *f, const char *path, const char *key,
-                           const char *a, const char *b, int *out, gb_error *err) {
+                           const char *a, const char *b, const char *c, int *out, gb_error *err) {
     const char *v = gb_st_meta(f, key);
     if (!v) return GB_OK;
     if (strcmp(v, a) == 0) *out = 0;
     else if (strcmp(v, b) == 0) *out = 1;
+    else if (c && strcmp(v, c) == 0) *out = 2;
     else {
         char want[80];
-        snprintf(want, sizeof want, "'%s' or '%s'", a, b);
+        if (c) snprintf(want, sizeof want, "'%s', '%s' or '%s'", a, b, c);
+        else snprintf(want, sizeof want, "'%s' or '%s'", a, b);
         return bad_meta(err, path, key, v, want);
     }
     return GB_OK;
@@ -410,19 +424,30 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
                     "and (4H, H) matrices with D, H in 1..%d", path, MAX_DIM);
         goto out;
     }
-    /* Din and H from lstm1; a NADE head when nade.W is there, D and Hn from its shape, else D
-     * from fc.weight; E = Din - D */
-    int Din = (int)w0->shape[1], H = (int)h0->shape[1], L = 0;
+    /* Dw (layer 0's inputs) and H from lstm1; a NADE head when nade.W is there, D and Hn from
+     * its shape, else D from fc.weight; the metadata's vocab V > 0: token input, E = Dw - V,
+     * else E = Dw - D; head 'softmax' (only the metadata can tell it from a linear head) */
     const gb_st_tensor *nw = gb_st_find(&f, "nade.W"), *fw = gb_st_find(&f, "fc.weight");
     const gb_st_tensor *dt = nw ? nw : fw;
+    int Din = (int)w0->shape[1], H = (int)h0->shape[1], L = 0, V = 0, head = nw != NULL;
+    if ((s = meta_int(&f, path, "vocab", 0, Din, &V, err)) ||
+        (s = meta_enum(&f, path, "head", "linear", "nade", "softmax", &head, err)))
+        goto out;
+    if ((head == 1) != (nw != NULL)) {
+        s = bad_meta(err, path, "head", gb_st_meta(&f, "head"),
+                     nw ? "'nade' (the file has nade.W)" : "'linear' or 'softmax' (the file has "
+                                                           "no nade.W)");
+        goto out;
+    }
     if (!dt) {
         s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: tensor 'fc.weight' is missing", path);
         goto out;
     }
-    if (dt->ndim != 2 || dt->shape[0] < 1 || dt->shape[0] > Din ||
+    if (dt->ndim != 2 || dt->shape[0] < 1 || dt->shape[0] > (V ? MAX_DIM : Din) ||
         (nw && (dt->shape[1] < 1 || dt->shape[1] > MAX_DIM))) {
-        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %s is not a (D, %s) matrix with D <= lstm1's "
-                    "%d inputs", path, nw ? "nade.W" : "fc.weight", nw ? "Hn" : "H", Din);
+        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: %s is not a (D, %s) matrix with D <= %s%d", path,
+                    nw ? "nade.W" : "fc.weight", nw ? "Hn" : "H",
+                    V ? "" : "lstm1's inputs ", V ? MAX_DIM : Din);
         goto out;
     }
     int D = (int)dt->shape[0], Hn = nw ? (int)nw->shape[1] : 0;
@@ -443,9 +468,10 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
                     path, nm, GB_LSTM_MAX_LAYERS);
         goto out;
     }
-    gb_lstm_config c = {.D = D, .H = H, .L = L, .E = Din - D, .Hn = Hn,
-                        .head = nw ? GB_HEAD_NADE : GB_HEAD_LINEAR};
+    gb_lstm_config c = {.D = D, .H = H, .L = L, .E = Din - (V ? V : D), .Hn = Hn, .V = V,
+                        .head = nw ? GB_HEAD_NADE : head == 2 ? GB_HEAD_SOFTMAX : GB_HEAD_LINEAR};
     info->net = c;
+    if (c.head == GB_HEAD_SOFTMAX) info->loss = GB_LOSS_CE; /* the default it must have */
     info->enc.onsets = D == 256; /* the default when the metadata does not say */
     info->enc.meter = c.E == GB_DS_METER_FEATURES;
     const gb_st_tensor *tt[4 * GB_LSTM_MAX_LAYERS + 4];
@@ -479,11 +505,11 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
     int mhn = Hn;
     double dv;
     if ((v = gb_st_meta(&f, "preset"))) snprintf(info->preset, sizeof info->preset, "%s", v);
-    iv = info->loss == GB_LOSS_BCE;
-    if ((s = meta_enum(&f, path, "loss", "mse", "bce", &iv, err))) goto out;
-    info->loss = iv ? GB_LOSS_BCE : GB_LOSS_MSE;
+    iv = info->loss == GB_LOSS_CE ? 2 : info->loss == GB_LOSS_BCE;
+    if ((s = meta_enum(&f, path, "loss", "mse", "bce", "ce", &iv, err))) goto out;
+    info->loss = iv == 2 ? GB_LOSS_CE : iv ? GB_LOSS_BCE : GB_LOSS_MSE;
     iv = info->loss_on == GB_LOSS_ON_ALL;
-    if ((s = meta_enum(&f, path, "loss_on", "last", "all", &iv, err))) goto out;
+    if ((s = meta_enum(&f, path, "loss_on", "last", "all", NULL, &iv, err))) goto out;
     info->loss_on = iv ? GB_LOSS_ON_ALL : GB_LOSS_ON_LAST;
     if ((s = meta_int(&f, path, "steps_per_beat", 0, 960, &spb, err)) ||
         (s = meta_int(&f, path, "step_ticks", 0, 1 << 30, &st, err)) ||
@@ -517,11 +543,6 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
         }
         s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata says D %d, H %d, L %d%s but the "
                     "tensors have D %d, H %d, L %d%s", path, md, mh, ml, mn, D, H, L, tn);
-        goto out;
-    }
-    if ((v = gb_st_meta(&f, "head")) && strcmp(v, nw ? "nade" : "linear") != 0) {
-        s = bad_meta(err, path, "head", v, nw ? "'nade' (the file has nade.W)"
-                                              : "'linear' (the file has no nade.W)");
         goto out;
     }
     if (st == 0 && spb == 0) {

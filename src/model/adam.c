@@ -61,7 +61,7 @@ static int weight_spans(const gb_lstm *m, struct span *out) {
     struct { const float *p; size_t n; } mats[2 * GB_LSTM_MAX_LAYERS + 3];
     int nm = 0, ns = 0;
     for (int l = 0; l < c->L; l++) {
-        mats[nm].p = m->p.w_ih[l], mats[nm++].n = G * (size_t)(l ? c->H : gb_lstm_din(c));
+        mats[nm].p = m->p.w_ih[l], mats[nm++].n = G * (size_t)(l ? c->H : gb_lstm_dw(c));
         mats[nm].p = m->p.w_hh[l], mats[nm++].n = G * c->H;
     }
     mats[nm].p = m->p.fc_w, mats[nm++].n = dout * c->H;

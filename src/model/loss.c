@@ -1,7 +1,8 @@
 /* loss.c - the losses of the heads (lstm.h): MSE and BCE on the linear head with PyTorch's mean
- * reduction, the NADE's exact likelihood (nade.h), over the steps a window's mask and the
- * loss-on mode cover; and dL/dy. */
+ * reduction, the NADE's exact likelihood (nade.h), the softmax head's cross-entropy
+ * (softmax.h), over the steps a window's mask and the loss-on mode cover; and dL/dy. */
 #include "model/nade.h"
+#include "model/softmax.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,11 +11,15 @@
 float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on, const float *y,
               const float *target, const float *mask, int T, int B, float *dy) {
     int D = m->cfg.D, Dout = gb_lstm_dout(&m->cfg), nade = m->cfg.head == GB_HEAD_NADE;
+    int sm = m->cfg.head == GB_HEAD_SOFTMAX;
+    if (!nade && !sm && k != GB_LOSS_MSE && k != GB_LOSS_BCE) return NAN; /* CE: softmax's */
     size_t n = (size_t)T * B;
-    /* w[r]: 1 on the rows (steps of windows) the loss covers, then 1 / (rows covered * D) */
+    /* w[r]: 1 on the rows (steps of windows) the loss covers, then 1 / (rows covered * D) (the
+     * softmax head: 1 / rows covered, a mean over steps alone) */
+    int per = sm ? 1 : D;
     float *w = malloc(n * sizeof *w);
-    double *nll = nade ? malloc(n * sizeof *nll) : NULL;
-    if (!w || (nade && !nll)) {
+    double *nll = nade || sm ? malloc(n * sizeof *nll) : NULL;
+    if (!w || ((nade || sm) && !nll)) {
         free(w), free(nll);
         return NAN; /* no error channel: the caller stops on a non-finite loss */
     }
@@ -29,10 +34,14 @@ float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on,
         if (on == GB_LOSS_ON_LAST && last >= 0) w[(size_t)last * B + b] = 1;
     }
     for (size_t r = 0; r < n; r++) rows += w[r] != 0;
-    float inv = rows ? (float)(1.0 / ((double)rows * D)) : 0;
+    float inv = rows ? (float)(1.0 / ((double)rows * per)) : 0;
     for (size_t r = 0; r < n; r++) w[r] *= inv;
     double sum = 0;
-    if (nade) {
+    if (sm) {
+        gb_softmax_fast((int)n, D, y, target, w, NULL, nll, g ? dy : NULL);
+        for (size_t r = 0; r < n; r++)
+            if (w[r] != 0) sum += nll[r];
+    } else if (nade) {
         gb_nade_fast((int)n, D, m->cfg.Hn, m->p.nade_w, m->p.nade_v, y, target, w, NULL, nll,
                      g ? dy : NULL, g ? g->nade_w : NULL, g ? g->nade_v : NULL);
         for (size_t r = 0; r < n; r++)
@@ -59,12 +68,16 @@ float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on,
         }
     }
     free(w), free(nll);
-    return rows ? (float)(sum / ((double)rows * D)) : 0.0f;
+    return rows ? (float)(sum / ((double)rows * per)) : 0.0f;
 }
 
 void gb_step_nll(const gb_lstm *m, const float *y, const float *target, int n,
                  const uint8_t *keys, double *nll) {
     int D = m->cfg.D, Dout = gb_lstm_dout(&m->cfg);
+    if (m->cfg.head == GB_HEAD_SOFTMAX) {
+        gb_softmax_fast(n, D, y, target, NULL, keys, nll, NULL);
+        return;
+    }
     if (m->cfg.head == GB_HEAD_NADE) {
         gb_nade_fast(n, D, m->cfg.Hn, m->p.nade_w, m->p.nade_v, y, target, NULL, keys, nll, NULL,
                      NULL, NULL);

@@ -9,6 +9,11 @@
  *                        and the fused pointwise cell;   head: Y = H_top fc_w^T (one sgemm)
  *   backward, per layer: per step the fused pointwise backward and dh_{t-1} += dZ_t W_hh (sgemm);
  *                        then dW_ih += dZ^T X, dW_hh += dZ[1..]^T H[..T-1], dX = dZ W_ih
+ * With token input (lstm.h) layer 0's X W_ih^T is a gather: the rows of W_ih^T (emb, the
+ * token columns of W_ih transposed once a forward, from the bf16 copy in bf16 mode) at the
+ * tokens, plus one sgemm over the E extra columns; its dW_ih a scatter-add of dZ's rows into
+ * emb's (threads over column blocks: no two write one element, and rows are added in order),
+ * transposed into W_ih's columns after; the reference path multiplies the one-hot rows.
  * Both paths read and write the same activations, and draw the same dropout masks (all of them,
  * before any compute, in a fixed order), so they can be compared number for number. */
 #include "model/gemm.h"
@@ -41,6 +46,9 @@ struct gb_lstm_acts {
     float *dx;  /* (B, H) reference: gradient to the layer below at one step */
     float *dhr; /* (L, B, H) recurrent dL/dh_{t-1} of each layer (reference) */
     float *dc;  /* (L, B, H) dL/dc_{t-1} of each layer */
+    /* token input only (else NULL) */
+    float *emb;    /* (V, G) fast: W_ih's token columns transposed (forward), dW_ih's (backward) */
+    float *onehot; /* (B, Dw) reference: one step's one-hot input rows */
     float *mem; /* the one allocation all of the above point into */
     gb_gemm_ctx *gx; /* the products' precision and state (fp32 until set; NULL: OpenBLAS) */
     uint16_t *wbf;   /* bf16 mode: the parameters rounded to bf16 by the last forward */
@@ -63,7 +71,7 @@ static size_t layer_params(int in, int H) { return (size_t)4 * H * (in + H) + (s
 
 size_t gb_lstm_n_params(const gb_lstm_config *c) {
     size_t dout = (size_t)gb_lstm_dout(c), n = dout * c->H + dout; /* head */
-    for (int l = 0; l < c->L; l++) n += layer_params(l ? c->H : gb_lstm_din(c), c->H);
+    for (int l = 0; l < c->L; l++) n += layer_params(l ? c->H : gb_lstm_dw(c), c->H);
     if (c->head == GB_HEAD_NADE) n += (size_t)2 * c->D * c->Hn;
     return n;
 }
@@ -72,7 +80,7 @@ void gb_lstm_views_of(const gb_lstm_config *c, float *block, gb_lstm_views *v) {
     size_t G = (size_t)4 * c->H;
     memset(v, 0, sizeof *v);
     for (int l = 0; l < c->L; l++) {
-        size_t in = (size_t)(l ? c->H : gb_lstm_din(c));
+        size_t in = (size_t)(l ? c->H : gb_lstm_dw(c));
         v->w_ih[l] = block, block += G * in;
         v->w_hh[l] = block, block += G * c->H;
         v->b_ih[l] = block, block += G;
@@ -95,11 +103,13 @@ static gb_status check_config(const gb_lstm_config *c, gb_error *err) {
                        GB_LSTM_MAX_LAYERS);
     if (c->E < 0 || c->E > (1 << 20))
         return gb_fail(err, GB_ERR_ARG, -1, "lstm: E = %d: need 0..2^20", c->E);
+    if (c->V < 0 || c->V > (1 << 20))
+        return gb_fail(err, GB_ERR_ARG, -1, "lstm: V = %d: need 0..2^20", c->V);
     float ps[3] = {c->dropout, c->dropout_in, c->dropout_out};
     for (int i = 0; i < 3; i++)
         if (!(ps[i] >= 0.0f && ps[i] < 1.0f))
             return gb_fail(err, GB_ERR_ARG, -1, "lstm: dropout %g: need [0, 1)", (double)ps[i]);
-    if (c->head != GB_HEAD_LINEAR && c->head != GB_HEAD_NADE)
+    if (c->head != GB_HEAD_LINEAR && c->head != GB_HEAD_NADE && c->head != GB_HEAD_SOFTMAX)
         return gb_fail(err, GB_ERR_ARG, -1, "lstm: unknown head %d", (int)c->head);
     if (c->head == GB_HEAD_NADE ? c->Hn < 1 || c->Hn > (1 << 16) : c->Hn != 0)
         return gb_fail(err, GB_ERR_ARG, -1, "lstm: Hn = %d: need 1..65536 with a NADE head, 0 "
@@ -156,8 +166,9 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
     /* the floats below, counted in double first: no size_t overflow, and T*B rows fit the int
      * dimensions of cblas */
     double dtbh = (double)T * B * c->H, dbh = (double)B * c->H, dtbx = (double)T * B * Din;
+    double dtok = c->V ? (double)c->V * 4 * c->H + (double)B * gb_lstm_dw(c) : 0; /* emb, onehot */
     double est = L * (4 * dtbh + 2 * (dtbh + dbh) + dtbh) + 2 * (L * dtbh + dtbx) + 4 * dtbh +
-                 dtbh + dbh + 2.0 * L * dbh;
+                 dtbh + dbh + 2.0 * L * dbh + dtok;
     if (est > (double)(SIZE_MAX / sizeof(float)) / 2 || (double)T * B * 4 * c->H > INT_MAX ||
         dtbx > INT_MAX)
         return gb_fail(err, GB_ERR_LIMIT, -1, "lstm: activations for T = %d, B = %d too large",
@@ -166,8 +177,9 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
     if (!a) return gb_fail(err, GB_ERR_NOMEM, -1, "lstm: out of memory");
     size_t tbh = (size_t)T * B * c->H, tbg = tbh * 4, sbh = (size_t)(T + 1) * B * c->H;
     size_t bh = (size_t)B * c->H, tbx = (size_t)T * B * Din;
+    size_t nemb = c->V ? (size_t)c->V * 4 * c->H : 0, n1h = c->V ? (size_t)B * gb_lstm_dw(c) : 0;
     size_t n = (size_t)L * (tbg + 2 * sbh + tbh) + 2 * ((size_t)L * tbh + tbx) /* x_in, mask */
-               + tbg + tbh + bh + (size_t)2 * L * bh;
+               + tbg + tbh + bh + (size_t)2 * L * bh + nemb + n1h;
     a->mem = calloc(n, sizeof(float));
     if (!a->mem) {
         free(a);
@@ -190,6 +202,7 @@ gb_status gb_lstm_acts_new(const gb_lstm_config *c, int T, int B, gb_lstm_acts *
     a->dx = p, p += bh;
     a->dhr = p, p += (size_t)L * bh;
     a->dc = p, p += (size_t)L * bh;
+    if (c->V) a->emb = p, p += nemb, a->onehot = p;
     a->cfg = *c;
     a->T = T, a->B = B;
     a->gx = gb_gemm_ctx_new(GB_PREC_FP32); /* NULL (no memory): OpenBLAS, the same numbers */
@@ -280,9 +293,114 @@ static void round_input(gb_lstm_acts *a, const float *x, int l) {
                       layer_input(a, x, l), a->inbf[l]);
 }
 
+/* With token input: layer 0's E extra features (T*B, E), after the row's id, as an operand. */
+static gb_mat input_cols(const gb_lstm_acts *a, const float *x) {
+    return act_bf(layer_input(a, x, 0), a->wbf ? a->inbf[0] : NULL, 1, gb_lstm_din(&a->cfg), 0);
+}
+
 static int same_config(const gb_lstm_config *p, const gb_lstm_config *q) {
-    return p->D == q->D && p->H == q->H && p->L == q->L && p->E == q->E &&
+    return p->D == q->D && p->H == q->H && p->L == q->L && p->E == q->E && p->V == q->V &&
            gb_lstm_dout(p) == gb_lstm_dout(q);
+}
+
+/* ---- token input (lstm.h): the one-hot product as a gather and a scatter-add ---- */
+
+/* Row r's token and its dropout scale: the id from x (it is never masked; its mask entry is
+ * the scale), -1 when it is not in 0..V-1. */
+static int token_of(const gb_lstm_acts *a, const float *x, size_t r, float *scale) {
+    size_t at = r * (size_t)gb_lstm_din(&a->cfg);
+    float v = x[at];
+    *scale = a->masked[0] ? a->mask[0][at] : 1.0f;
+    return v >= 0.0f && v < (float)a->cfg.V ? (int)v : -1;
+}
+
+/* bf16 mode rounds what the one-hot product would round: the scale (the one-hot input's one
+ * non-zero value) */
+static float rounded(const gb_lstm_acts *a, float v) {
+    if (!a->wbf) return v;
+    uint16_t b;
+    gb_bf16_round(1, &v, &b);
+    return gb_bf16_to_f32(b);
+}
+
+/* The reference's one-hot input rows (B, Dw) of step t: the scale at the token, then the extras
+ * after their mask; a row of NaN for a token out of range. */
+static void onehot_rows(gb_lstm_acts *a, const float *x, int t) {
+    const gb_lstm_config *c = &a->cfg;
+    int B = a->fB, Din = gb_lstm_din(c), Dw = gb_lstm_dw(c);
+    const float *in = (a->masked[0] ? a->x_in[0] : x) + (size_t)t * B * Din;
+    for (int b = 0; b < B; b++) {
+        float *row = a->onehot + (size_t)b * Dw, s;
+        int k = token_of(a, x, (size_t)t * B + b, &s);
+        for (int j = 0; j < Dw; j++) row[j] = k < 0 ? NAN : 0.0f;
+        if (k < 0) continue;
+        row[k] = s;
+        for (int e = 0; e < c->E; e++) row[c->V + e] = in[(size_t)b * Din + 1 + e];
+    }
+}
+
+enum { TOK_BLOCK = 64 }; /* gate columns per task of the gather and the scatter */
+
+/* emb (V, G) = W_ih's first V columns, transposed: in bf16 mode from the rounded copy. */
+static void emb_build(const gb_lstm *m, gb_lstm_acts *a) {
+    int V = m->cfg.V, G = 4 * m->cfg.H, Dw = gb_lstm_dw(&m->cfg);
+    const float *w = m->p.w_ih[0];
+    const uint16_t *wb = a->wbf ? a->wbf + (w - m->params) : NULL;
+#pragma omp parallel for schedule(static) if (a->step_threads && (long)V * G >= 65536)
+    for (int g0 = 0; g0 < G; g0 += TOK_BLOCK) {
+        int g1 = g0 + TOK_BLOCK < G ? g0 + TOK_BLOCK : G;
+        for (int v = 0; v < V; v++)
+            for (int g = g0; g < g1; g++) {
+                size_t at = (size_t)g * Dw + v;
+                a->emb[(size_t)v * G + g] = wb ? gb_bf16_to_f32(wb[at]) : w[at];
+            }
+    }
+}
+
+/* Z (T*B, G) = scale * emb[token] per row (NaN for a token out of range). */
+static void token_gather(gb_lstm_acts *a, const float *x, int TB, float *Z) {
+    int G = 4 * a->cfg.H;
+#pragma omp parallel for schedule(static) if (a->step_threads && (long)TB * G >= 65536)
+    for (int r = 0; r < TB; r++) {
+        float s;
+        int k = token_of(a, x, (size_t)r, &s);
+        float *z = Z + (size_t)r * G;
+        const float *e = a->emb + (size_t)(k < 0 ? 0 : k) * G;
+        s = rounded(a, s);
+        if (k < 0)
+            for (int g = 0; g < G; g++) z[g] = NAN;
+        else if (s == 1.0f)
+            memcpy(z, e, (size_t)G * sizeof *z);
+        else
+            for (int g = 0; g < G; g++) z[g] = s * e[g];
+    }
+}
+
+/* dW_ih's token columns += sum over rows of scale * dZ[r] at the row's token (in bf16 mode the
+ * rounded dz and scale, as the one-hot product's operands): emb as the (V, G) accumulator, each
+ * thread a block of gate columns over every row in order, then added into W_ih's layout. */
+static void token_scatter(gb_lstm *m, gb_lstm_acts *a, const float *x, int TB, const float *dZ) {
+    int V = m->cfg.V, G = 4 * m->cfg.H, Dw = gb_lstm_dw(&m->cfg);
+    float *dw = m->g.w_ih[0];
+    memset(a->emb, 0, (size_t)V * G * sizeof *a->emb);
+#pragma omp parallel for schedule(static) if (a->step_threads && (long)TB * G >= 65536)
+    for (int g0 = 0; g0 < G; g0 += TOK_BLOCK) {
+        int g1 = g0 + TOK_BLOCK < G ? g0 + TOK_BLOCK : G;
+        for (int r = 0; r < TB; r++) {
+            float s;
+            int k = token_of(a, x, (size_t)r, &s);
+            if (k < 0) continue;
+            s = rounded(a, s);
+            float *e = a->emb + (size_t)k * G;
+            size_t at = (size_t)r * G;
+            if (a->wbf)
+                for (int g = g0; g < g1; g++) e[g] += s * gb_bf16_to_f32(a->dzbf[at + g]);
+            else
+                for (int g = g0; g < g1; g++) e[g] += s * dZ[at + g];
+        }
+        for (int v = 0; v < V; v++)
+            for (int g = g0; g < g1; g++) dw[(size_t)g * Dw + v] += a->emb[(size_t)v * G + g];
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -291,12 +409,17 @@ static int same_config(const gb_lstm_config *p, const gb_lstm_config *q) {
 static void forward_ref(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
                         float *y) {
     int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg), H = m->cfg.H, L = m->cfg.L;
+    int tok = m->cfg.V > 0;
     size_t bh = (size_t)B * H, bg = 4 * bh;
     for (int t = 0; t < T; t++) {
         for (int l = 0; l <= L; l++) {
             int in = l ? H : Din;
             if (a->masked[l]) apply_mask(a, x, l, t, 1);
             const float *xt = layer_input(a, x, l) + (size_t)t * B * in;
+            if (l == 0 && tok) { /* the one-hot rows, multiplied as they are */
+                onehot_rows(a, x, t);
+                xt = a->onehot, in = gb_lstm_dw(&m->cfg);
+            }
             if (l == L) {
                 gb_ref_head_forward(B, H, Dout, xt, m->p.fc_w, m->p.fc_b, y + (size_t)t * B * Dout);
                 break;
@@ -319,8 +442,17 @@ static void forward_fast(const gb_lstm *m, gb_lstm_acts *a, const float *x, int 
         if (a->masked[l]) apply_mask(a, x, l, 0, T);
         round_input(a, x, l);
         float *Z = a->gates[l]; /* (T*B, G), activated in place step by step */
-        gb_gemm(a->gx, TB, G, in, input_mat(a, x, l), weight(m, a, m->p.w_ih[l], in, 1), 0.0f, Z,
-                G);
+        if (l == 0 && m->cfg.V) { /* token input: Z = emb[token] + X[:, 1..] W_ih[:, V..]^T */
+            int V = m->cfg.V, E = m->cfg.E;
+            emb_build(m, a);
+            token_gather(a, x, TB, Z);
+            if (E)
+                gb_gemm(a->gx, TB, G, E, input_cols(a, x), weight(m, a, m->p.w_ih[0] + V, V + E, 1),
+                        1.0f, Z, G);
+        } else {
+            gb_gemm(a->gx, TB, G, in, input_mat(a, x, l), weight(m, a, m->p.w_ih[l], in, 1), 0.0f,
+                    Z, G);
+        }
         for (int t = 0; t < T; t++) {
             if (t > 0) /* Z_t (B, G) += h_{t-1} (B, H) W_hh^T; h_{-1} = 0 */
                 gb_gemm(a->gx, B, G, H, act_bf(a->h[l], a->hbf[l], t * bh, H, 0),
@@ -394,6 +526,10 @@ static void backward_ref(gb_lstm *m, gb_lstm_acts *a, const float *x, const floa
             float *dhr = a->dhr + l * bh; /* in: from step t+1; out: to step t-1 */
             for (size_t k = 0; k < bh; k++) dabove[k] += dhr[k];
             const float *xt = layer_input(a, x, l) + (size_t)t * B * in;
+            if (l == 0 && m->cfg.V) { /* the one-hot rows, as forward multiplied them */
+                onehot_rows(a, x, t);
+                xt = a->onehot, in = gb_lstm_dw(&m->cfg);
+            }
             gb_ref_cell_backward(B, in, H, xt, a->h[l] + t * bh, a->c[l] + t * bh,
                                  m->p.w_ih[l], m->p.w_hh[l], a->gates[l] + t * bg,
                                  a->tc[l] + t * bh, dabove, a->dc + l * bh, a->dz, m->g.w_ih[l],
@@ -453,8 +589,16 @@ static void backward_fast(gb_lstm *m, gb_lstm_acts *a, const float *x, const flo
                         weight(m, a, m->p.w_hh[l], H, 0), 1.0f, dh + (t - 1) * bh, H);
         }
         /* dW_ih (G, in) += dZ^T X;  dW_hh (G, H) += dZ[1..T-1]^T h[0..T-2] (h_{-1} = 0) */
-        gb_gemm(a->gx, G, in, TB, act_bf(dZ, a->dzbf, 0, G, 1), input_mat(a, x, l), 1.0f,
-                m->g.w_ih[l], in);
+        if (l == 0 && m->cfg.V) { /* token input: scatter-add, and the E extra columns */
+            int V = m->cfg.V, E = m->cfg.E;
+            token_scatter(m, a, x, TB, dZ);
+            if (E)
+                gb_gemm(a->gx, G, E, TB, act_bf(dZ, a->dzbf, 0, G, 1), input_cols(a, x), 1.0f,
+                        m->g.w_ih[0] + V, V + E);
+        } else {
+            gb_gemm(a->gx, G, in, TB, act_bf(dZ, a->dzbf, 0, G, 1), input_mat(a, x, l), 1.0f,
+                    m->g.w_ih[l], in);
+        }
         if (T > 1)
             gb_gemm(a->gx, G, H, (T - 1) * B, act_bf(dZ, a->dzbf, bg, G, 1),
                     act_bf(a->h[l], a->hbf[l], bh, H, 0), 1.0f, m->g.w_hh[l], H);

@@ -86,7 +86,7 @@ const float *gb_lstm_stream_h(const gb_lstm_stream *s, int l) {
 static int fits(const gb_lstm_stream *s, const gb_lstm *m) {
     const gb_lstm_config *c = &m->cfg;
     return gb_lstm_din(c) == gb_lstm_din(&s->cfg) && gb_lstm_dout(c) == gb_lstm_dout(&s->cfg) &&
-           c->H == s->cfg.H && c->L == s->cfg.L;
+           c->H == s->cfg.H && c->L == s->cfg.L && c->V == s->cfg.V && c->E == s->cfg.E;
 }
 
 gb_status gb_lstm_stream_set_precision(gb_lstm_stream *s, const gb_lstm *m, gb_precision p,
@@ -130,6 +130,9 @@ dot4(const float *w, size_t stride, const float *x, int n, float out[4]) {
     }
     out[0] += s0, out[1] += s1, out[2] += s2, out[3] += s3;
 }
+
+/* a token id of x (lstm.h), -1 when not in 0..V-1 */
+static inline int token_id(float v, int V) { return v >= 0.0f && v < (float)V ? (int)v : -1; }
 
 static inline float bf16_f32(uint16_t b) {
     float f;
@@ -215,12 +218,15 @@ static void dot4w(wrows w, size_t r, size_t stride, const vin *v, float out[4]) 
  * and per layer one barrier before the new state is copied for the next layer. */
 static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float *y) {
     int Din = gb_lstm_din(&m->cfg), Dout = gb_lstm_dout(&m->cfg), H = m->cfg.H, L = m->cfg.L;
-    int bf = s->wbf != NULL;
+    int Dw = gb_lstm_dw(&m->cfg), V = m->cfg.V, bf = s->wbf != NULL;
     float *hn = s->out[0], *cn = s->c2, *zs = s->z;
-    /* the layer's input (then the head's), and its recurrent state */
+    /* the layer's input (then the head's), and its recurrent state; with token input layer 0's
+     * vector is the extras alone, and its token's column of W_ih is gathered */
     vin xv = {0}, hv = {0};
     if (bf) xv.b = s->split, hv.b = s->split + (Din > H ? Din : H);
-    vin_set(&xv, x, Din);
+    int tok = V ? token_id(x[0], V) : 0;
+    if (V) vin_set(&xv, x + 1, m->cfg.E);
+    else vin_set(&xv, x, Din);
     vin_set(&hv, s->h[0], H);
 #pragma omp parallel if ((long)H * (Din + H) >= 1L << 16)
     {
@@ -228,12 +234,17 @@ static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float 
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int j0 = (int)((long)H * id / nt), j1 = (int)((long)H * (id + 1) / nt);
         for (int l = 0; l < L; l++) {
-            int in = l ? H : Din;
+            int in = l ? H : Dw, gather = l == 0 && V;
+            size_t off = gather ? (size_t)V : 0; /* the extras' columns */
             wrows wi = wrows_of(s, m, m->p.w_ih[l]), wh = wrows_of(s, m, m->p.w_hh[l]);
             const float *bi = m->p.b_ih[l], *bh = m->p.b_hh[l];
             for (int j = j0; j < j1; j++) {
                 float z[4] = {0};
-                dot4w(wi, (size_t)j * in, (size_t)H * in, &xv, z);
+                for (int g = 0; gather && g < 4; g++) {
+                    size_t at = ((size_t)g * H + j) * in + (size_t)(tok < 0 ? 0 : tok);
+                    z[g] = tok < 0 ? NAN : wi.b ? bf16_f32(wi.b[at]) : wi.f[at];
+                }
+                dot4w(wi, (size_t)j * in + off, (size_t)H * in, &xv, z);
                 dot4w(wh, (size_t)j * H, (size_t)H * H, &hv, z);
                 for (int g = 0; g < 4; g++) zs[g * H + j] = z[g];
             }
@@ -263,6 +274,24 @@ static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float 
     }
 }
 
+/* With token input, Z (T*B, G) = the columns of W_ih (G, V + E) at the rows' tokens (in bf16
+ * mode the rounded copy's), read in place (a strided read of G values a row: cheap beside the
+ * chunk's products), as lstm.c's gather gives them; NaN rows for a token out of range. */
+static void gather(const gb_lstm_stream *s, const gb_lstm *m, const float *x, int TB, float *Z) {
+    int V = m->cfg.V, G = 4 * m->cfg.H, Din = gb_lstm_din(&m->cfg), Dw = gb_lstm_dw(&m->cfg);
+    const float *w = m->p.w_ih[0];
+    const uint16_t *wb = s->wbf ? s->wbf + (w - m->params) : NULL;
+#pragma omp parallel for schedule(static) if (s->step_threads && (long)TB * G >= 65536)
+    for (int r = 0; r < TB; r++) {
+        int k = token_id(x[(size_t)r * Din], V);
+        float *z = Z + (size_t)r * G;
+        for (int g = 0; g < G; g++) {
+            size_t at = (size_t)g * Dw + (size_t)(k < 0 ? 0 : k);
+            z[g] = k < 0 ? NAN : wb ? bf16_f32(wb[at]) : w[at];
+        }
+    }
+}
+
 /* Operands of the chunk path's products: a weight matrix of m, used transposed (with its bf16
  * copy in bf16 mode), or an activation block. */
 static gb_mat weight(const gb_lstm_stream *s, const gb_lstm *m, const float *w, int ld) {
@@ -288,7 +317,15 @@ void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int
     for (int l = 0; l < L; l++) {
         int in = l ? H : Din;
         float *Z = s->z, *O = s->out[l & 1]; /* (T*B, G), (T*B, H) */
-        gb_gemm(s->gx, TB, G, in, act(X, in), weight(s, m, m->p.w_ih[l], in), 0.0f, Z, G);
+        if (l == 0 && c->V) { /* token input: the tokens' columns, and the E extra ones */
+            int V = c->V, E = c->E;
+            gather(s, m, x, TB, Z);
+            if (E)
+                gb_gemm(s->gx, TB, G, E, (gb_mat){x + 1, NULL, Din, 0},
+                        weight(s, m, m->p.w_ih[0] + V, V + E), 1.0f, Z, G);
+        } else {
+            gb_gemm(s->gx, TB, G, in, act(X, in), weight(s, m, m->p.w_ih[l], in), 0.0f, Z, G);
+        }
         for (int t = 0; t < T; t++) {
             /* Z_t (B, G) += h_{t-1} (B, H) W_hh^T; h_{t-1} is the carried state at t = 0 */
             const float *hp = t ? O + (t - 1) * bh : s->h[l];

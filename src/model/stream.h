@@ -28,7 +28,8 @@ gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_
 void gb_lstm_stream_free(gb_lstm_stream *s);
 /* Back to zero states: the start of new sequences. */
 void gb_lstm_stream_reset(gb_lstm_stream *s);
-/* x (T, B, Din) -> y (T, B, Dout) (the head's outputs, lstm.h's legend), T <= T_max,
+/* x (T, B, Din) -> y (T, B, Dout) (the head's outputs, lstm.h's legend; with token input each
+ * row of x is [token id, extras] and layer 0 gathers the token's column of W_ih), T <= T_max,
  * continuing from the carried states and leaving them after the chunk's last step. A T or a
  * model outside what s was made for fills y with NaN. */
 void gb_lstm_stream_run(const gb_lstm *m, gb_lstm_stream *s, const float *x, int T, float *y);
