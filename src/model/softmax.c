@@ -7,8 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* the target id of a row, -1 when it is not one of 0..D-1 */
-static int target_id(float t, int D) { return t >= 0.0f && t < (float)D ? (int)t : -1; }
+/* A row's target id, or -1 when the row is done here: not covered (weight 0: nll 0, dy 0,
+ * nothing read) or a target not in 0..D-1 (NaN). nll and dyr: the row's, or NULL. */
+static int row_target(int D, float t, double w, double *nll, float *dyr) {
+    if (w == 0) {
+        if (nll) *nll = 0;
+        if (dyr) memset(dyr, 0, (size_t)D * sizeof *dyr);
+        return -1;
+    }
+    if (t >= 0.0f && t < (float)D) return (int)t;
+    if (nll) *nll = NAN;
+    for (int j = 0; dyr && j < D; j++) dyr[j] = NAN;
+    return -1;
+}
 
 /* ---- reference ---- */
 
@@ -18,17 +29,8 @@ void gb_softmax_ref(int n, int D, const float *y, const float *t, const float *w
         const float *yr = y + (size_t)r * D;
         float *dyr = dy ? dy + (size_t)r * D : NULL;
         double w = wrow ? wrow[r] : 1.0;
-        if (w == 0) { /* not covered: nothing read */
-            if (nll) nll[r] = 0;
-            if (dyr) memset(dyr, 0, (size_t)D * sizeof *dyr);
-            continue;
-        }
-        int k = target_id(t[r], D);
-        if (k < 0) {
-            if (nll) nll[r] = NAN;
-            for (int j = 0; dyr && j < D; j++) dyr[j] = NAN;
-            continue;
-        }
+        int k = row_target(D, t[r], w, nll ? &nll[r] : NULL, dyr);
+        if (k < 0) continue;
         double m = -INFINITY, s = 0;
         for (int j = 0; j < D; j++) m = yr[j] > m ? yr[j] : m;
         for (int j = 0; j < D; j++) s += exp((double)yr[j] - m);
@@ -83,17 +85,8 @@ void gb_softmax_fast(int n, int D, const float *y, const float *t, const float *
         const float *yr = y + (size_t)r * D;
         float *dyr = dy ? dy + (size_t)r * D : NULL;
         float w = wrow ? wrow[r] : 1.0f;
-        if (w == 0.0f) {
-            if (nll) nll[r] = 0;
-            if (dyr) memset(dyr, 0, (size_t)D * sizeof *dyr);
-            continue;
-        }
-        int k = target_id(t[r], D);
-        if (k < 0) {
-            if (nll) nll[r] = NAN;
-            for (int j = 0; dyr && j < D; j++) dyr[j] = NAN;
-            continue;
-        }
+        int k = row_target(D, t[r], w, nll ? &nll[r] : NULL, dyr);
+        if (k < 0) continue;
         float rest;
         int neq;
         float m = row_exps(D, yr, dyr, &rest, &neq);
