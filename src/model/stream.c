@@ -27,7 +27,7 @@ struct gb_lstm_stream {
     gb_gemm_ctx *gx;    /* the chunk path's products (NULL, out of memory: fp32 by OpenBLAS) */
     uint16_t *wbf;      /* bf16: the parameter block of wsrc's model rounded to bf16, else NULL */
     const float *wsrc;  /* the block wbf was rounded from (that model's m->params) */
-    uint16_t *split;    /* bf16: (2 max(Din, H)) the one-step path's inputs rounded to bf16 */
+    uint16_t *vbf;      /* bf16: (2 max(Din, H)) the one-step path's input vectors in bf16 */
 };
 
 gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_stream **out,
@@ -65,7 +65,7 @@ gb_status gb_lstm_stream_new(const gb_lstm_config *c, int B, int T_max, gb_lstm_
 
 void gb_lstm_stream_free(gb_lstm_stream *s) {
     if (!s) return;
-    gb_gemm_ctx_free(s->gx), free(s->wbf), free(s->split);
+    gb_gemm_ctx_free(s->gx), free(s->wbf), free(s->vbf);
     free(s->mem);
     free(s);
 }
@@ -99,15 +99,15 @@ gb_status gb_lstm_stream_set_precision(gb_lstm_stream *s, const gb_lstm *m, gb_p
                        s->cfg.L);
     gb_gemm_ctx *x = gb_gemm_ctx_new(p);
     uint16_t *w = bf ? malloc(m->n_params * sizeof *w) : NULL;
-    uint16_t *split = bf ? malloc((size_t)2 * (Din > H ? Din : H) * sizeof *split) : NULL;
-    if (!x || (bf && (!w || !split))) {
-        gb_gemm_ctx_free(x), free(w), free(split);
+    uint16_t *vbf = bf ? malloc((size_t)2 * (Din > H ? Din : H) * sizeof *vbf) : NULL;
+    if (!x || (bf && (!w || !vbf))) {
+        gb_gemm_ctx_free(x), free(w), free(vbf);
         return gb_fail(err, GB_ERR_NOMEM, -1, "stream: out of memory for the %s products",
                        bf ? "bf16" : "fp32");
     }
     if (w) gb_bf16_round(m->n_params, m->params, w);
-    gb_gemm_ctx_free(s->gx), free(s->wbf), free(s->split);
-    s->gx = x, s->wbf = w, s->split = split, s->wsrc = w ? m->params : NULL;
+    gb_gemm_ctx_free(s->gx), free(s->wbf), free(s->vbf);
+    s->gx = x, s->wbf = w, s->vbf = vbf, s->wsrc = w ? m->params : NULL;
     s->step_threads = gb_fast_step_threads(x);
     return GB_OK;
 }
@@ -167,9 +167,7 @@ dot4_dpbf16(const uint16_t *w, size_t stride, const uint16_t *x, int n, float ou
 }
 
 static void dot4_bf16(const uint16_t *w, size_t stride, const uint16_t *x, int n, float out[4]) {
-    static int dp = -1;
-    if (dp < 0) dp = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-    if (dp) {
+    if (__builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw")) {
         dot4_dpbf16(w, stride, x, n, out);
         return;
     }
@@ -223,7 +221,7 @@ static void step_one(const gb_lstm *m, gb_lstm_stream *s, const float *x, float 
     /* the layer's input (then the head's), and its recurrent state; with token input layer 0's
      * vector is the extras alone, and its token's column of W_ih is gathered */
     vin xv = {0}, hv = {0};
-    if (bf) xv.b = s->split, hv.b = s->split + (Din > H ? Din : H);
+    if (bf) xv.b = s->vbf, hv.b = s->vbf + (Din > H ? Din : H);
     int tok = V ? token_id(x[0], V) : 0;
     if (V) vin_set(&xv, x + 1, m->cfg.E);
     else vin_set(&xv, x, Din);
