@@ -490,7 +490,7 @@ static void test_transpose(void) {
     gb_ds_cut_batch(&ds, &w, ids, B, NULL, x0, t0, m0);
     gb_rng rng;
     gb_rng_seed(&rng, 11);
-    gb_ds_aug aug = {5, &rng};
+    gb_ds_aug aug = {.transpose = 5, .rng = &rng};
     const int lo[B] = {-5, -2, -5}, hi[B] = {1, 5, 5};
     int seen[B][11] = {{0}}, bad = 0, misaligned = 0;
     for (int it = 0; it < 300; it++) {
@@ -520,13 +520,13 @@ static void test_transpose(void) {
     static float x2[T * B * DIN], t2[T * B * D];
     gb_rng r1, r2;
     gb_rng_seed(&r1, 3), gb_rng_seed(&r2, 3);
-    gb_ds_aug a1 = {5, &r1}, a2 = {5, &r2};
+    gb_ds_aug a1 = {.transpose = 5, .rng = &r1}, a2 = {.transpose = 5, .rng = &r2};
     gb_ds_cut_batch(&ds, &w, ids, B, &a1, x, tg, m);
     gb_ds_cut_batch(&ds, &w, ids, B, &a2, x2, t2, m);
     CHECK(!memcmp(x, x2, sizeof x) && !memcmp(tg, t2, sizeof tg));
     /* N = 0: nothing moves, nothing is drawn */
     gb_rng keep = r1;
-    gb_ds_aug none = {0, &r1};
+    gb_ds_aug none = {.rng = &r1};
     gb_ds_cut_batch(&ds, &w, ids, B, &none, x, tg, m);
     CHECK(!memcmp(x, x0, sizeof x) && !memcmp(tg, t0, sizeof tg) && !memcmp(m, m0, sizeof m));
     CHECK(!memcmp(&keep, &r1, sizeof keep));

@@ -2,7 +2,9 @@
  * run from its first step to its last with the LSTM's states carried (src/model/stream.h),
  * every step predicted from the steps before it (the first from a zero input); for BCE models
  * also the frame-level negative log-likelihood of the literature on polyphonic music
- * (Boulanger-Lewandowski et al. 2012): nats per step, summed over the pitches of --keys. */
+ * (Boulanger-Lewandowski et al. 2012): nats per step, summed over the pitches of --keys; for
+ * event models the NLL per event (Performance RNN's figure), its perplexity, and each token
+ * class's share of the events and of the NLL. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <math.h>
@@ -24,6 +26,10 @@ static const char *HELP =
     "log-likelihood: nats per step summed over the pitches of --keys (onset features not\n"
     "counted), the figure published for polyphonic music benchmarks such as the JSB chorales\n"
     "(over the 88 piano keys: --keys 21-108; docs/metrics.md says what it means for a NADE).\n"
+    "Event models (the events preset): every event but a stream's first is predicted from\n"
+    "those before it; the loss is the NLL in nats per event, reported with its perplexity\n"
+    "exp(NLL) and, per token class (NOTE_ON, NOTE_OFF, TIME_SHIFT, VELOCITY, PROGRAM), its\n"
+    "share of the events and its mean NLL (--keys does not apply).\n"
     "A file that cannot be read is skipped with a warning; the exit status is then 1.\n"
     "\n"
     "options:\n"
@@ -39,7 +45,28 @@ static const char *HELP =
 typedef struct {
     double loss, nll; /* sums over steps */
     uint64_t steps;
+    double class_nll[GB_EVC_COUNT]; /* event models: sums per class of the predicted token */
+    uint64_t class_n[GB_EVC_COUNT];
 } sums;
+
+/* An event model's part: events 1 .. S-1, each predicted from those before it. */
+static void eval_tokens(const gb_lstm *m, const gb_dataset *ds, size_t pi, gb_lstm_stream *st,
+                        float *x, float *y, double *nll, sums *out) {
+    size_t S = ds->parts[pi].steps;
+    gb_lstm_stream_reset(st);
+    for (size_t k0 = 0; k0 + 1 < S; k0 += CHUNK) {
+        size_t n = S - 1 - k0 < CHUNK ? S - 1 - k0 : CHUNK;
+        gb_ds_cut(ds, pi, k0, n + 1, 1, 0, x); /* inputs k0 .. k0+n-1, then their targets */
+        gb_lstm_stream_run(m, st, x, (int)n, y);
+        gb_step_nll(m, y, x + 1, (int)n, NULL, nll);
+        for (size_t t = 0; t < n; t++) {
+            gb_ev_class c = gb_events_class((unsigned)x[t + 1], NULL);
+            out->loss += nll[t], out->nll += nll[t];
+            out->class_nll[c] += nll[t], out->class_n[c]++;
+        }
+        out->steps += n;
+    }
+}
 
 /* Buffers for a chunk: inputs x (CHUNK + 1, Din), targets (CHUNK, D), outputs y (CHUNK, Dout),
  * per-step NLLs (CHUNK): the model's loss (all features) and the reported one (keys). */
@@ -55,6 +82,10 @@ static void eval_part(const gb_lstm *m, const gb_model_info *in, const gb_datase
     size_t S = ds->parts[pi].steps;
     gb_lstm_stream_reset(st);
     memset(out, 0, sizeof *out);
+    if (in->enc.events) {
+        eval_tokens(m, ds, pi, st, b->x, b->y, b->nll_all, out);
+        return;
+    }
     for (size_t k0 = 0; k0 < S; k0 += CHUNK) {
         size_t n = S - k0 < CHUNK ? S - k0 : CHUNK;
         /* x rows: step k0-1 .. k0+n-1; row 0 is zeros at the start of the part */
@@ -127,7 +158,12 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         return EXIT_RUNTIME;
     }
-    int rc = EXIT_RUNTIME, D = in.net.D, bce = in.loss == GB_LOSS_BCE;
+    int rc = EXIT_RUNTIME, D = in.net.D, ev = in.enc.events != GB_DS_ROLL;
+    int bce = in.loss == GB_LOSS_BCE || ev; /* an NLL to report */
+    const char *kind = ev ? "ce" : in.loss == GB_LOSS_BCE ? "bce" : "mse";
+    const char *head = in.net.head == GB_HEAD_NADE      ? "nade"
+                       : in.net.head == GB_HEAD_SOFTMAX ? "softmax"
+                                                        : "linear";
     uint8_t keys[256] = {0}; /* the pitches the NLL counts; onset features never */
     for (int k = klo; k <= khi; k++) keys[k] = 1;
     gb_dataset ds;
@@ -165,15 +201,15 @@ int cmd_eval(int argc, char **argv) {
         printf("{\"model\":");
         cli_json_str(stdout, mpath);
         printf(",\"loss_kind\":\"%s\",\"head\":\"%s\",\"D\":%d,\"H\":%d,\"L\":%d,\"keys\":[%d,%d],"
-               "\"precision\":\"%s\",\"files\":[", bce ? "bce" : "mse",
-               in.net.head == GB_HEAD_NADE ? "nade" : "linear", D, in.net.H, in.net.L, klo, khi,
+               "\"precision\":\"%s\",\"files\":[", kind, head, D, in.net.H, in.net.L, klo, khi,
                cli_precision_name(prec));
     } else {
         printf("model: %s (%s preset, %s%s, D %d, H %d, L %d, %d epoch%s), %s products\n",
-               mpath, in.preset[0] ? in.preset : "no", bce ? "BCE" : "MSE",
+               mpath, in.preset[0] ? in.preset : "no", ev ? "events, CE" : bce ? "BCE" : "MSE",
                in.net.head == GB_HEAD_NADE ? " NADE" : "", D, in.net.H, in.net.L, in.epochs,
                in.epochs == 1 ? "" : "s", cli_precision_name(prec));
-        printf("%-40s %4s %8s %10s%s\n", "file", "part", "steps", "loss", bce ? "    nll" : "");
+        printf("%-40s %4s %8s %10s%s\n", "file", "part", ev ? "events" : "steps", "loss",
+               bce ? "    nll" : "");
     }
     for (size_t f = 0; f < ds.n_files; f++) {
         const gb_ds_file *fi = &ds.files[f];
@@ -186,6 +222,8 @@ int cmd_eval(int argc, char **argv) {
             sums s;
             eval_part(&m, &in, &ds, i, keys, st, &b, &s);
             all.loss += s.loss, all.nll += s.nll, all.steps += s.steps;
+            for (int k = 0; k < GB_EVC_COUNT; k++)
+                all.class_nll[k] += s.class_nll[k], all.class_n[k] += s.class_n[k];
             const gb_ds_part *p = &ds.parts[i];
             double l = s.loss / (double)s.steps, nll = s.nll / (double)s.steps;
             if (json) {
@@ -209,13 +247,36 @@ int cmd_eval(int argc, char **argv) {
                (unsigned long long)all.steps, l);
         if (bce) printf("%.9g", nll);
         else printf("null");
+        if (ev) {
+            printf(",\"perplexity\":%.9g,\"classes\":{", exp(nll));
+            for (int k = 0; k < GB_EVC_COUNT; k++) {
+                printf("%s\"%s\":{\"events\":%llu,\"share\":%.9g,\"nll\":", k ? "," : "",
+                       gb_events_class_name((gb_ev_class)k), (unsigned long long)all.class_n[k],
+                       all.steps ? (double)all.class_n[k] / (double)all.steps : 0.0);
+                if (all.class_n[k]) printf("%.9g}", all.class_nll[k] / (double)all.class_n[k]);
+                else printf("null}");
+            }
+            printf("}");
+        }
         printf(",\"skipped\":%zu}\n", ds.files_skipped);
     } else {
-        printf("all: %zu file%s, %zu part%s, %llu steps: loss %.6f per step", ds.n_files,
+        printf("all: %zu file%s, %zu part%s, %llu %s: loss %.6f per %s", ds.n_files,
                ds.n_files == 1 ? "" : "s", ds.n_parts, ds.n_parts == 1 ? "" : "s",
-               (unsigned long long)all.steps, l);
-        if (bce) printf(", frame NLL %.4f nats per step over keys %d-%d", nll, klo, khi);
+               (unsigned long long)all.steps, ev ? "events" : "steps", l, ev ? "event" : "step");
+        if (ev) printf(", NLL %.4f nats per event, perplexity %.2f", nll, exp(nll));
+        else if (bce) printf(", frame NLL %.4f nats per step over keys %d-%d", nll, klo, khi);
         printf("\n");
+        if (ev) {
+            printf("%-12s %10s %7s %10s\n", "class", "events", "share", "nll/event");
+            for (int k = 0; k < GB_EVC_COUNT; k++) {
+                if (!all.class_n[k] && k == GB_EVC_PROGRAM) continue;
+                printf("%-12s %10llu %6.1f%% ", gb_events_class_name((gb_ev_class)k),
+                       (unsigned long long)all.class_n[k],
+                       all.steps ? 100.0 * (double)all.class_n[k] / (double)all.steps : 0.0);
+                if (all.class_n[k]) printf("%10.4f\n", all.class_nll[k] / (double)all.class_n[k]);
+                else printf("%10s\n", "-");
+            }
+        }
     }
     rc = ds.files_skipped ? EXIT_RUNTIME : EXIT_OK;
 out:

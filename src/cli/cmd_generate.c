@@ -25,13 +25,19 @@ static const char *HELP =
     "(the corpus paths in its metadata; --primer FILE instead), as long as its training\n"
     "windows, feeds it, then feeds each prediction back as the next input, its states\n"
     "carried, for --steps steps. Velocity (MSE) models feed back their predicted velocities;\n"
-    "binary (BCE) models draw each pitch from its probability. Each model makes one part;\n"
-    "the parts are merged into one format-1 MIDI file, each on its own track and channel with\n"
+    "binary (BCE) models draw each pitch from its probability; event models (the events\n"
+    "preset) draw each performance event from the softmax (--temperature, --top-k, --top-p).\n"
+    "Each model makes one part (an ensemble event model, one per instrument it plays); the\n"
+    "parts are merged into one format-1 MIDI file, each on its own track and channel with\n"
     "its program. The same seed gives the same file.\n"
     "\n"
     "options:\n"
     "  -o, --output OUT.mid    the MIDI file to write (required)\n"
-    "  --steps N               steps to generate [64 beats of the first model's grid]\n"
+    "  --steps N               steps to generate (event models: events) [roll models: 64\n"
+    "                          beats of the first model's grid; event models: 30 s]\n"
+    "  --seconds S             the length in seconds instead: event models stop when their\n"
+    "                          TIME_SHIFTs reach it, roll models take as many steps at the\n"
+    "                          first model's tempo\n"
     "  --primer FILE.mid       prime with a random window of FILE's parts that the model\n"
     "                          takes, instead of its corpus\n"
     "  --keep-primer           put the primer before the generated music [off]\n"
@@ -40,7 +46,11 @@ static const char *HELP =
     "  --temperature T         binary models: pitches drawn with probability\n"
     "                          sigmoid(logit / T) (NADE: each given those drawn before);\n"
     "                          0: a pitch sounds where p >= 0.5 [0.9: the best of compare's\n"
-    "                          figures over 16 pieces, docs/metrics.md]\n"
+    "                          figures over 16 pieces, docs/metrics.md]; event models: the\n"
+    "                          softmax of logits / T, 0: the most likely event [1]\n"
+    "  --top-k K               event models: draw among the K most likely events [0: all]\n"
+    "  --top-p P               event models: then among the fewest most likely ones that\n"
+    "                          hold P of the probability (nucleus sampling) [1: all]\n"
     "  --threshold X           velocity models: predictions under X (velocity / 127) are\n"
     "                          silence [0.1]\n"
     "  --velocity N            binary models: the velocity of their notes [80]\n"
@@ -48,7 +58,8 @@ static const char *HELP =
     "  --program N             GM program (0..127) of the next model's part, one per model\n"
     "                          in order [the program of its primer's part]\n"
     "  --key-fix               detect the primer's key (Krumhansl-Schmuckler) and move every\n"
-    "                          off-key note to the nearest pitch of that key [off]\n"
+    "                          off-key note to the nearest pitch of that key (roll models)\n"
+    "                          [off]\n"
     "  --wav OUT.wav           also render the result (FluidSynth, as `groovybee render`)\n"
     "  --soundfont FILE.sf2    soundfont for --wav [found automatically]\n"
     "  --png OUT.png           also draw the result (as `groovybee plot`)\n"
@@ -60,10 +71,14 @@ static const char *HELP =
     "\n"
     "The output's time grid is the model's: a sixteenth note per step for the roll preset; for\n"
     "models trained on raw ticks (the paper preset) a step is that many ticks of the primer's\n"
-    "file. Exit status: 0 written, 1 runtime error (nothing is left behind), 2 usage error.\n";
+    "file; event models keep time in seconds (10 ms steps), whatever --bpm. An event model's\n"
+    "part starts with the velocity (and instrument) in force at its primer's end.\n"
+    "Exit status: 0 written, 1 runtime error (nothing is left behind), 2 usage error.\n";
 
 #define MAX_MODELS 16
+#define MAX_PARTS 64     /* parts of the output: an ensemble event model makes several */
 #define OUT_DIVISION 960 /* ticks per quarter of the output: exact for 1..6, 8, 10, 12, 16 steps */
+#define EVENTS_SECONDS 30.0 /* an event model's default length */
 
 typedef struct {
     const char *path;
@@ -81,12 +96,17 @@ typedef struct {
     uint64_t step_ticks; /* in OUT_DIVISION ticks */
     int n_rows;
     float *rows; /* (n_rows, D): the primer when kept, then the generated steps */
+    int n_tokens;
+    uint16_t *tokens; /* event models: the state in force, the primer when kept, then the
+                         generated events */
+    int first_part, n_parts; /* its parts in the output */
 } model;
 
 static void model_free(model *g) {
     if (g->loaded) gb_lstm_free(&g->m), gb_model_info_free(&g->in);
     if (g->ds_ready) gb_ds_free(&g->ds);
     free(g->rows);
+    free(g->tokens);
 }
 
 /* Loads the corpus named in the model's metadata (or the primer file) with its encoding. */
@@ -160,8 +180,9 @@ static int read_source(model *g) {
     g->src_bpm = s.n_tempos ? 60e6 / s.tempos[0].usec_per_quarter : 120;
     g->src_timesig = s.n_timesigs ? s.timesigs[0] : (gb_timesig){0, 4, 4, 24, 8};
     g->src_program = p->program, g->src_drum = p->is_drum;
-    if (g->in.enc.merge) /* a whole ensemble as one texture: played on the piano */
-        g->src_program = 0, g->src_drum = 0;
+    if (g->in.enc.merge || g->in.enc.events == GB_DS_ENSEMBLE)
+        g->src_program = 0, g->src_drum = 0; /* merged: one texture played on the piano;
+                                                 an ensemble: its PROGRAM tokens say */
     double dur[12] = {0};
     const gb_part *sp = &s.parts[p->index];
     for (size_t i = 0; i < sp->n_notes; i++)
@@ -182,6 +203,56 @@ static long beat_steps(const model *g) {
                               : ro->steps_per_beat;
 }
 
+/* An event model's part(s): n events (or, with max_steps, up to that time) after its primer,
+ * decoded at bpm and moved onto the output's grid, appended to parts from *n_parts. The tokens
+ * decoded are the VELOCITY (and PROGRAM) in force at the primer's end, the primer when kept,
+ * then the events drawn. */
+static gb_status events_parts(model *g, const uint16_t *pr, int T, long n, uint64_t max_steps,
+                              int keep, const gb_gen_sampling *smp, gb_rng *rng,
+                              gb_precision prec, double bpm, gb_part *parts, int *n_parts,
+                              gb_error *err) {
+    int state[2] = {-1, -1}; /* the last VELOCITY and PROGRAM before the primer's end */
+    const gb_ds_part *p = &g->ds.parts[g->part];
+    for (size_t i = 0; i < g->start + (size_t)T; i++) {
+        gb_ev_class c = gb_events_class(p->tokens[i], NULL);
+        if (c == GB_EVC_VELOCITY) state[0] = p->tokens[i];
+        if (c == GB_EVC_PROGRAM) state[1] = p->tokens[i];
+    }
+    size_t cap = 2 + (size_t)(keep ? T : 0) + (size_t)n;
+    if (!(g->tokens = malloc(cap * sizeof *g->tokens)))
+        return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %ld events", n);
+    int k = 0;
+    if (state[1] >= 0 && !keep) g->tokens[k++] = (uint16_t)state[1];
+    if (state[0] >= 0 && !keep) g->tokens[k++] = (uint16_t)state[0];
+    if (keep) memcpy(g->tokens, pr, (size_t)T * sizeof *pr), k = T;
+    int drawn;
+    gb_status s = gb_generate_tokens(&g->m, pr, T, (int)n, max_steps, smp, rng, prec,
+                                     g->tokens + k, &drawn, err);
+    if (s != GB_OK) return s;
+    g->n_tokens = k + drawn;
+    gb_events_opts eo = {.bpm = bpm, .program = g->src_program, .is_drum = g->src_drum};
+    gb_song song;
+    if ((s = gb_events_decode(g->tokens, (size_t)g->n_tokens, &eo, &song, NULL, err)) != GB_OK)
+        return s;
+    if (*n_parts + (int)song.n_parts > MAX_PARTS) {
+        gb_song_free(&song);
+        return gb_fail(err, GB_ERR_LIMIT, -1, "more than %d parts in all", MAX_PARTS);
+    }
+    g->first_part = *n_parts, g->n_parts = (int)song.n_parts;
+    for (size_t i = 0; i < song.n_parts; i++) { /* its ticks onto the output's division */
+        gb_part *q = &parts[(*n_parts)++];
+        *q = song.parts[i];
+        for (size_t j = 0; j < q->n_notes; j++) {
+            q->notes[j].start = q->notes[j].start * OUT_DIVISION / (uint64_t)song.division;
+            q->notes[j].end = q->notes[j].end * OUT_DIVISION / (uint64_t)song.division;
+            if (q->notes[j].end <= q->notes[j].start) q->notes[j].end = q->notes[j].start + 1;
+        }
+        song.parts[i].notes = NULL, song.parts[i].n_notes = 0; /* moved */
+    }
+    gb_song_free(&song);
+    return GB_OK;
+}
+
 static uint64_t random_seed(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -196,7 +267,7 @@ static int sharps_of(gb_key k) { /* key signature: the major key, or the relativ
 
 int cmd_generate(int argc, char **argv) {
     enum { O_STEPS = 256, O_PRIMER, O_KEEP, O_SEED, O_TEMP, O_THRESH, O_VEL, O_BPM, O_PROGRAM,
-           O_KEYFIX, O_WAV, O_SF, O_PNG, O_PRECISION };
+           O_KEYFIX, O_WAV, O_SF, O_PNG, O_PRECISION, O_SECONDS, O_TOPK, O_TOPP };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},       {"steps", required_argument, 0, O_STEPS},
         {"primer", required_argument, 0, O_PRIMER},  {"keep-primer", no_argument, 0, O_KEEP},
@@ -206,12 +277,14 @@ int cmd_generate(int argc, char **argv) {
         {"key-fix", no_argument, 0, O_KEYFIX},       {"wav", required_argument, 0, O_WAV},
         {"soundfont", required_argument, 0, O_SF},   {"png", required_argument, 0, O_PNG},
         {"precision", required_argument, 0, O_PRECISION},
+        {"seconds", required_argument, 0, O_SECONDS}, {"top-k", required_argument, 0, O_TOPK},
+        {"top-p", required_argument, 0, O_TOPP},
         {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *C = "generate", *out = NULL, *primer = NULL, *wav = NULL, *sf = NULL, *png = NULL;
     const char *precision = "auto";
-    long steps = 0, seed_l = -1, velocity = 80, programs[MAX_MODELS];
-    double temperature = 0.9, threshold = 0.1, bpm = 0;
+    long steps = 0, seed_l = -1, velocity = 80, programs[MAX_MODELS], top_k = 0;
+    double temperature = -1, threshold = 0.1, bpm = 0, seconds = 0, top_p = 1;
     int n_programs = 0, keep = 0, keyfix = 0, quiet = 0, c;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -247,6 +320,15 @@ int cmd_generate(int argc, char **argv) {
         case O_SF: sf = optarg; break;
         case O_PNG: png = optarg; break;
         case O_PRECISION: precision = optarg; break;
+        case O_SECONDS:
+            if (!cli_double(C, "--seconds", optarg, 0.01, 86400, &seconds)) return EXIT_USAGE;
+            break;
+        case O_TOPK:
+            if (!cli_int(C, "--top-k", optarg, 0, 1 << 20, &top_k)) return EXIT_USAGE;
+            break;
+        case O_TOPP:
+            if (!cli_double(C, "--top-p", optarg, 1e-6, 1, &top_p)) return EXIT_USAGE;
+            break;
         case 'q': quiet = 1; break;
         case 'h': return fputs(HELP, stdout), EXIT_OK;
         default: return cli_usage_error(C, "bad option");
@@ -258,6 +340,7 @@ int cmd_generate(int argc, char **argv) {
     if (!out) return cli_usage_error(C, "no -o OUT.mid");
     if (n_models < 1) return cli_usage_error(C, "no MODEL.safetensors");
     if (n_models > MAX_MODELS) return cli_usage_error(C, "more than %d models", MAX_MODELS);
+    if (steps && seconds) return cli_usage_error(C, "--steps and --seconds exclude each other");
     if (n_programs > n_models)
         return cli_usage_error(C, "%d --program for %d model%s", n_programs, n_models,
                                n_models == 1 ? "" : "s");
@@ -275,8 +358,9 @@ int cmd_generate(int argc, char **argv) {
     memset(g, 0, sizeof g);
     int rc = EXIT_OK;
     gb_error e;
-    gb_part parts[MAX_MODELS];
+    gb_part parts[MAX_PARTS];
     memset(parts, 0, sizeof parts);
+    int n_parts = 0;
     for (int i = 0; rc == EXIT_OK && i < n_models; i++) {
         model *m = &g[i];
         m->path = argv[optind + i];
@@ -297,45 +381,94 @@ int cmd_generate(int argc, char **argv) {
         }
         if (rc == EXIT_OK) rc = read_source(m);
         if (rc != EXIT_OK) break;
-        long n = steps ? steps : 64 * beat_steps(&g[0]);
-        int kept = keep ? T : 0;
+        int events = m->in.enc.events != GB_DS_ROLL;
+        if (events && keyfix) {
+            fprintf(stderr, "groovybee: %s: --key-fix is for roll models\n", m->path);
+            rc = EXIT_USAGE;
+            break;
+        }
+        double tempo_bpm = bpm > 0 ? bpm : g[0].src_bpm;
+        long n = steps;
+        uint64_t max_steps = 0; /* event models: their length in 10 ms */
+        if (events && !steps) {
+            max_steps = (uint64_t)llround((seconds ? seconds : EVENTS_SECONDS) *
+                                          GB_EV_STEPS_PER_SECOND);
+            n = (long)(max_steps * 4 < (1u << 24) ? max_steps * 4 : 1u << 24);
+        } else if (!steps) { /* the first model's beats, at the output's tempo */
+            double beats = seconds ? seconds * tempo_bpm / 60 : 64;
+            n = (long)ceil(beats * (double)beat_steps(m) - 1e-9);
+            n = n < 1 ? 1 : n > (1L << 24) ? 1L << 24 : n;
+        }
         float *pr = malloc((size_t)T * Din * sizeof *pr);
-        m->n_rows = kept + (int)n;
-        m->rows = malloc((size_t)m->n_rows * D * sizeof *m->rows);
-        if (!pr || !m->rows) {
-            free(pr);
+        uint16_t *tk = malloc((size_t)T * sizeof *tk);
+        int kept = keep ? T : 0;
+        m->n_rows = events ? 0 : kept + (int)n;
+        m->rows = malloc(((size_t)m->n_rows * D + 1) * sizeof *m->rows);
+        if (!pr || !tk || !m->rows) {
+            free(pr), free(tk);
             fprintf(stderr, "groovybee: out of memory for %ld steps\n", n);
             rc = EXIT_RUNTIME;
             break;
         }
         gb_ds_cut(&m->ds, m->part, m->start, (size_t)T, 1, 0, pr);
-        for (int t = 0; t < kept; t++) /* the primer's rows without their meter */
-            memcpy(m->rows + (size_t)t * D, pr + (size_t)t * Din, (size_t)D * sizeof *pr);
-        gb_gen_meter meter = {&m->ds, m->part, m->start + (uint64_t)T};
-        gb_status s = gb_generate(&m->m, m->in.loss, pr, T, (int)n, (float)temperature, &meter,
-                                  &rng, prec, m->rows + (size_t)kept * D, &e);
-        free(pr);
-        if (s == GB_OK)
-            s = gb_gen_decode(m->rows, m->n_rows, D, m->in.enc.binary, (float)threshold,
-                              (int)velocity, keyfix ? &m->key : NULL, m->step_ticks, &parts[i],
-                              &e);
+        gb_status s;
+        if (events) {
+            for (int t = 0; t < T; t++) tk[t] = (uint16_t)pr[t];
+            gb_gen_sampling smp = {.temperature = temperature >= 0 ? (float)temperature : 1.0f,
+                                   .top_k = (int)top_k, .top_p = (float)top_p};
+            s = events_parts(m, tk, T, n, max_steps, keep, &smp, &rng, prec, tempo_bpm, parts,
+                             &n_parts, &e);
+        } else {
+            for (int t = 0; t < kept; t++) /* the primer's rows without their meter */
+                memcpy(m->rows + (size_t)t * D, pr + (size_t)t * Din, (size_t)D * sizeof *pr);
+            gb_gen_meter meter = {&m->ds, m->part, m->start + (uint64_t)T};
+            s = gb_generate(&m->m, m->in.loss, pr, T, (int)n,
+                            temperature >= 0 ? (float)temperature : 0.9f, &meter, &rng, prec,
+                            m->rows + (size_t)kept * D, &e);
+            if (s == GB_OK && n_parts == MAX_PARTS)
+                s = gb_fail(&e, GB_ERR_LIMIT, -1, "more than %d parts in all", MAX_PARTS);
+            if (s == GB_OK) {
+                m->first_part = n_parts, m->n_parts = 1;
+                s = gb_gen_decode(m->rows, m->n_rows, D, m->in.enc.binary, (float)threshold,
+                                  (int)velocity, keyfix ? &m->key : NULL, m->step_ticks,
+                                  &parts[n_parts++], &e);
+            }
+        }
+        free(pr), free(tk);
         if (s != GB_OK) {
             fprintf(stderr, "groovybee: %s: %s\n", m->path, e.msg);
             rc = EXIT_RUNTIME;
             break;
         }
-        gb_part *p = &parts[i];
-        p->track = i + 1;
-        p->is_drum = n_programs > i ? 0 : m->src_drum;
-        p->program = n_programs > i ? (int)programs[i] : m->src_program;
-        /* channels 0, 1, ... skipping 9, which General MIDI keeps for drums */
-        p->channel = p->is_drum ? 9 : (i < 9 ? i : i + 1) % 16;
-        snprintf(p->name, sizeof p->name, "%s", cli_base_name(m->path));
+        for (int k = m->first_part; k < m->first_part + m->n_parts; k++) {
+            gb_part *p = &parts[k];
+            p->track = k + 1;
+            if (n_programs > i) p->is_drum = 0, p->program = (int)programs[i];
+            else if (!events) /* an event model's decoder gave them already */
+                p->is_drum = m->src_drum, p->program = m->src_program;
+            if (!events || m->n_parts == 1)
+                snprintf(p->name, sizeof p->name, "%s", cli_base_name(m->path));
+        }
+    }
+    /* channels 0, 1, ... skipping 9, which General MIDI keeps for drums */
+    for (int k = 0, ch = 0; rc == EXIT_OK && k < n_parts; k++) {
+        if (parts[k].is_drum) {
+            parts[k].channel = 9;
+            continue;
+        }
+        if (ch == 9) ch++;
+        if (ch > 15) {
+            fprintf(stderr, "groovybee: more than 15 melodic parts: MIDI has no channel for "
+                    "part %d\n", k + 1);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        parts[k].channel = ch++;
     }
 
     if (rc == EXIT_OK) {
         uint64_t end = 0;
-        for (int i = 0; i < n_models; i++)
+        for (int i = 0; i < n_parts; i++)
             for (size_t k = 0; k < parts[i].n_notes; k++)
                 if (parts[i].notes[k].end > end) end = parts[i].notes[k].end;
         double tempo_bpm = bpm > 0 ? bpm : g[0].src_bpm;
@@ -343,10 +476,10 @@ int cmd_generate(int argc, char **argv) {
         gb_timesig ts = g[0].src_timesig;
         ts.tick = 0;
         gb_keysig ks = {0, (int8_t)sharps_of(g[0].key), (uint8_t)g[0].key.minor};
-        gb_song song = {.format = 1, .division = OUT_DIVISION, .n_tracks = n_models + 1,
+        gb_song song = {.format = 1, .division = OUT_DIVISION, .n_tracks = n_parts + 1,
                         .end_tick = end, .tempos = &tempo, .n_tempos = 1, .timesigs = &ts,
                         .n_timesigs = 1, .keysigs = &ks, .n_keysigs = keyfix ? 1 : 0,
-                        .parts = parts, .n_parts = (size_t)n_models};
+                        .parts = parts, .n_parts = (size_t)n_parts};
         const char *failed = NULL;
         if (gb_song_save(&song, out, &e) != GB_OK) failed = out;
         else if (wav && gb_render_wav(&song, &ro, wav, &e) != GB_OK) failed = wav;
@@ -370,16 +503,15 @@ int cmd_generate(int argc, char **argv) {
                     gb_song_seconds(&song, -1, end), tempo_bpm, out,
                     wav ? ", " : "", wav ? wav : "", png ? ", " : "", png ? png : "");
             for (int i = 0; i < n_models; i++)
-                fprintf(stderr, "  part %d: %s, %zu notes, %s, primed with %s step %zu%s%s\n",
-                        i + 1, g[i].path, parts[i].n_notes,
-                        gb_gm_name(parts[i].program, parts[i].is_drum), g[i].src_path,
-                        g[i].start, keyfix ? ", key " : "",
-                        keyfix ? gb_key_name(g[i].key, kb) : "");
+                for (int k = g[i].first_part; k < g[i].first_part + g[i].n_parts; k++)
+                    fprintf(stderr, "  part %d: %s, %zu notes, %s, primed with %s %s %zu%s%s\n",
+                            k + 1, g[i].path, parts[k].n_notes,
+                            gb_gm_name(parts[k].program, parts[k].is_drum), g[i].src_path,
+                            g[i].in.enc.events ? "event" : "step", g[i].start,
+                            keyfix ? ", key " : "", keyfix ? gb_key_name(g[i].key, kb) : "");
         }
     }
-    for (int i = 0; i < n_models; i++) {
-        gb_part_free(&parts[i]);
-        model_free(&g[i]);
-    }
+    for (int k = 0; k < n_parts; k++) gb_part_free(&parts[k]);
+    for (int i = 0; i < n_models; i++) model_free(&g[i]);
     return rc;
 }

@@ -25,7 +25,7 @@ static const char *HELP =
     "--resume. Both are safetensors files (PyTorch names; docs/formats.md).\n"
     "\n"
     "presets (every option below overrides its preset's value):\n"
-    "  --preset NAME          roll or paper [roll]\n"
+    "  --preset NAME          roll, events or paper [roll]\n"
     "                         roll: sixteenth-note steps with rests and the meter as input,\n"
     "                           a file's parts merged into one, binary rolls, a NADE head\n"
     "                           (chords drawn jointly), windows of 16 beats every 2, loss\n"
@@ -33,6 +33,12 @@ static const char *HELP =
     "                           output, transposition, averaged weights, batch 16, lr\n"
     "                           0.003 halved on plateaus, until the validation loss stops\n"
     "                           improving\n"
+    "                         events: Performance RNN's performance events (NOTE_ON,\n"
+    "                           NOTE_OFF, TIME_SHIFT of 10 ms, VELOCITY; 388 tokens), a\n"
+    "                           file's parts one stream, a softmax head, cross-entropy on\n"
+    "                           every event, windows of 128 events every 64, two\n"
+    "                           layers of 512, clip 3, transposition by up to 3 and time\n"
+    "                           stretch by up to 5%, batch 64, lr 0.001\n"
     "                         paper: the report: one step per MIDI tick, silent steps removed,\n"
     "                           velocity rolls, MSE, windows of 12 every 6, loss on the last,\n"
     "                           two layers of 512, lr 0.001\n"
@@ -57,6 +63,9 @@ static const char *HELP =
     "  --keep-silence         keep them [roll: on]\n"
     "  --values binary|velocity  0/1 rolls, or velocity/127 [roll: binary, paper: velocity]\n"
     "  --onsets               128 more features marking each note's first step [off]\n"
+    "  --ensemble             (events) a file's parts in one stream with a PROGRAM token\n"
+    "                         before each change of instrument: each note keeps its\n"
+    "                         instrument (517 tokens) [off: one instrument, 388 tokens]\n"
     "  --meter, --no-meter    20 more inputs placing each step in its beat and bar, from the\n"
     "                         time signatures (needs rests kept) [roll: on, paper: off]\n"
     "  --merge-parts          the parts of a file that the filter takes become one part:\n"
@@ -72,7 +81,9 @@ static const char *HELP =
     "                         window [roll: 16b, paper: 12]\n"
     "  --stride S             steps (or beats: 8b) between window starts [roll: 2b, paper: 6]\n"
     "  --transpose N          shift each training window by a random -N..N semitones\n"
-    "                         (kept inside 0..127) [roll: 6, paper: 0]\n"
+    "                         (kept inside 0..127) [roll: 6, events: 3, paper: 0]\n"
+    "  --stretch F            (events) scale each training window's times by a random\n"
+    "                         factor in 1-F..1+F, 0..0.5 [events: 0.05]\n"
     "  --weight-decay X       AdamW's decoupled weight decay on the weight matrices [0]\n"
     "  --lr-decay F           multiply the lr by F after --lr-patience epochs without a\n"
     "                         better validation loss [roll: 0.5, paper: 1: off]\n"
@@ -125,8 +136,9 @@ typedef struct {
     const char *preset, *loss, *loss_on, *values, *out, *log, *head, *seq, *stride, *precision;
     opt_l hidden, layers, spb, ticks, batch, epochs, patience, max_windows, threads, seed,
         nade_hidden, transpose, lr_patience;
-    opt_d dropout, dropout_in, dropout_out, lr, clip, vfrac, target, weight_decay, lr_decay, ema;
-    int strip, onsets, meter, merge, resume, quiet; /* strip, meter, merge: -1 unset */
+    opt_d dropout, dropout_in, dropout_out, lr, clip, vfrac, target, weight_decay, lr_decay, ema,
+        stretch;
+    int strip, onsets, ensemble, meter, merge, resume, quiet; /* strip, meter, merge: -1 unset */
     gb_precision prec; /* --precision, resolved */
     const char *programs[MAXLIST], *instruments[MAXLIST], *valid[MAXLIST];
     int n_programs, n_instruments, n_valid;
@@ -155,23 +167,33 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
     gb_ds_filter_format(e, progs, sizeof progs);
     fprintf(stderr, "groovybee train%s: preset %s\n", resume ? " (resuming)" : "",
             in->preset[0] ? in->preset : "(none)");
-    fprintf(stderr, "  encoding: %s, %s, %s rolls%s, %d features%s; parts: programs %s%s%s\n",
-            steps, e->roll.strip_silence ? "silent steps stripped" : "rests kept",
-            e->binary ? "binary" : "velocity", e->onsets ? " + onsets" : "", in->net.D,
-            e->meter ? " + meter" : "", progs,
-            e->drums ? " + drums" : (strcmp(progs, "all") == 0 ? " but drums" : ""),
-            e->merge ? ", merged: one part a file" : "");
+    const char *but = e->drums ? " + drums" : (strcmp(progs, "all") == 0 ? " but drums" : "");
+    if (e->events)
+        fprintf(stderr, "  encoding: performance events%s, %d tokens; parts: programs %s%s%s\n",
+                e->events == GB_DS_ENSEMBLE ? " of an ensemble (PROGRAM tokens)" : "", in->net.D,
+                progs, but, e->events == GB_DS_ENSEMBLE || e->merge ? ", one stream a file" : "");
+    else
+        fprintf(stderr, "  encoding: %s, %s, %s rolls%s, %d features%s; parts: programs %s%s%s\n",
+                steps, e->roll.strip_silence ? "silent steps stripped" : "rests kept",
+                e->binary ? "binary" : "velocity", e->onsets ? " + onsets" : "", in->net.D,
+                e->meter ? " + meter" : "", progs, but,
+                e->merge ? ", merged: one part a file" : "");
     char head[48] = "sigmoid head"; /* BCE on the linear head's logits; MSE: velocities */
     if (in->loss == GB_LOSS_MSE) snprintf(head, sizeof head, "linear head");
     if (in->net.head == GB_HEAD_NADE) snprintf(head, sizeof head, "NADE head of %d", in->net.Hn);
+    if (in->net.head == GB_HEAD_SOFTMAX) snprintf(head, sizeof head, "softmax head");
     fprintf(stderr, "  model: LSTM %d x %d, %s, dropout %g (in %g, out %g), %s loss on %s\n",
             in->net.L, in->net.H, head, (double)in->net.dropout, (double)in->net.dropout_in,
-            (double)in->net.dropout_out, in->loss == GB_LOSS_MSE ? "MSE" : "BCE",
+            (double)in->net.dropout_out,
+            in->loss == GB_LOSS_MSE ? "MSE" : in->loss == GB_LOSS_CE ? "cross-entropy" : "BCE",
             in->loss_on == GB_LOSS_ON_ALL ? "every step" : "the last step");
     char clip[32] = "no clipping";
     if (in->clip > 0) snprintf(clip, sizeof clip, "clip %g", (double)in->clip);
     char opt[160] = "";
     if (in->transpose) snprintf(opt, sizeof opt, ", transposed by up to %d", in->transpose);
+    if (in->stretch > 0)
+        snprintf(opt + strlen(opt), sizeof opt - strlen(opt), ", time stretched by up to %g%%",
+                 100.0 * in->stretch);
     if (in->weight_decay > 0)
         snprintf(opt + strlen(opt), sizeof opt - strlen(opt), ", weight decay %g",
                  (double)in->weight_decay);
@@ -216,10 +238,12 @@ static void print_corpus(const gb_dataset *ds, const gb_ds_windows *wt, const gb
         fprintf(stderr, ")");
     }
     if (ds->files_no_parts) fprintf(stderr, ", %zu without a matching part", ds->files_no_parts);
+    char runs[48] = "";
+    if (!ds->enc.events) snprintf(runs, sizeof runs, " in %llu runs", (unsigned long long)ds->runs);
     fprintf(stderr, "\n  %zu part%s (%zu left out by the filter) in %zu training and %zu "
-            "validation files; %llu steps in %llu runs, %s in memory\n", ds->n_parts,
+            "validation files; %llu %s%s, %s in memory\n", ds->n_parts,
             ds->n_parts == 1 ? "" : "s", ds->parts_filtered, ds->n_files - nv, nv,
-            (unsigned long long)ds->steps, (unsigned long long)ds->runs,
+            (unsigned long long)ds->steps, ds->enc.events ? "events" : "steps", runs,
             human_bytes((double)ds->bytes, b, sizeof b));
     fprintf(stderr, "windows: %llu training, %llu validation", (unsigned long long)wt->n,
             (unsigned long long)wv->n);
@@ -293,7 +317,8 @@ static int parse_args(int argc, char **argv, args *a) {
         O_KEEP, O_VALUES, O_ONSETS, O_PROGRAM, O_INSTRUMENT, O_SEQ, O_STRIDE, O_BATCH, O_LR,
         O_CLIP, O_EPOCHS, O_VFRAC, O_VALID, O_PATIENCE, O_TARGET, O_MAXW, O_THREADS, O_SEED,
         O_RESUME, O_LOG, O_HEAD, O_NADE_HIDDEN, O_METER, O_NO_METER, O_TRANSPOSE, O_DROPOUT_IN,
-        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE, O_EMA, O_MERGE, O_SPLIT, O_PRECISION
+        O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE, O_EMA, O_MERGE, O_SPLIT, O_PRECISION,
+        O_ENSEMBLE, O_STRETCH
     };
     static const struct option opts[] = {
         {"preset", required_argument, 0, O_PRESET}, {"hidden", required_argument, 0, O_HIDDEN},
@@ -303,6 +328,7 @@ static int parse_args(int argc, char **argv, args *a) {
         {"step-ticks", required_argument, 0, O_TICKS},
         {"strip-silence", no_argument, 0, O_STRIP}, {"keep-silence", no_argument, 0, O_KEEP},
         {"values", required_argument, 0, O_VALUES}, {"onsets", no_argument, 0, O_ONSETS},
+        {"ensemble", no_argument, 0, O_ENSEMBLE}, {"stretch", required_argument, 0, O_STRETCH},
         {"program", required_argument, 0, O_PROGRAM},
         {"instrument", required_argument, 0, O_INSTRUMENT},
         {"seq", required_argument, 0, O_SEQ}, {"stride", required_argument, 0, O_STRIDE},
@@ -361,6 +387,8 @@ static int parse_args(int argc, char **argv, args *a) {
         case O_KEEP: a->strip = 0; break;
         case O_VALUES: a->values = optarg; break;
         case O_ONSETS: a->onsets = 1; break;
+        case O_ENSEMBLE: a->ensemble = 1; break;
+        case O_STRETCH: DBLOPT(stretch, "--stretch", 0, 0.5); break;
         case O_PROGRAM: LISTOPT(programs, n_programs, "--program"); break;
         case O_INSTRUMENT: LISTOPT(instruments, n_instruments, "--instrument"); break;
         case O_SEQ: a->seq = optarg; break;
@@ -415,6 +443,7 @@ static int parse_args(int argc, char **argv, args *a) {
                           : a->spb.set ? "--steps-per-beat" : a->ticks.set ? "--step-ticks"
                           : a->strip >= 0 ? "--strip-silence/--keep-silence"
                           : a->values ? "--values" : a->onsets ? "--onsets"
+                          : a->ensemble ? "--ensemble" : a->stretch.set ? "--stretch"
                           : a->n_programs ? "--program" : a->n_instruments ? "--instrument"
                           : a->seq ? "--seq" : a->stride ? "--stride"
                           : a->head ? "--head" : a->nade_hidden.set ? "--nade-hidden"
@@ -453,6 +482,18 @@ static int parse_args(int argc, char **argv, args *a) {
 #define ROLL_EPOCHS 100
 #define ROLL_PATIENCE 10
 
+/* The events preset: Performance RNN's recipe (clip 3, lr 1e-3, batch 64, transposition by 3,
+ * time stretch by 5%) at the size measured on data/classical's validation files (bench/README.md,
+ * issue 12). */
+#define EV_SEQ 128
+#define EV_STRIDE 64
+#define EV_HIDDEN 512
+#define EV_LAYERS 2
+#define EV_DROPOUT 0.2f
+#define EV_CLIP 3.0f
+#define EV_TRANSPOSE 3
+#define EV_STRETCH 0.05f
+
 /* The preset, then every option given over it. */
 static int resolve(const args *a, gb_model_info *in) {
     const char *C = "train";
@@ -469,6 +510,14 @@ static int resolve(const args *a, gb_model_info *in) {
         in->ema = ROLL_EMA;
         seq_stride_beats[0] = ROLL_SEQ_BEATS, seq_stride_beats[1] = ROLL_STRIDE_BEATS;
         in->batch = ROLL_BATCH;
+    } else if (strcmp(preset, "events") == 0) {
+        in->enc.events = GB_DS_EVENTS, in->enc.merge = 1;
+        in->net = (gb_lstm_config){.H = EV_HIDDEN, .L = EV_LAYERS, .dropout = EV_DROPOUT,
+                                   .head = GB_HEAD_SOFTMAX};
+        in->loss = GB_LOSS_CE, in->loss_on = GB_LOSS_ON_ALL;
+        in->seq = EV_SEQ, in->stride = EV_STRIDE, in->batch = 64;
+        in->lr = 1e-3f, in->clip = EV_CLIP;
+        in->transpose = EV_TRANSPOSE, in->stretch = EV_STRETCH;
     } else if (strcmp(preset, "paper") == 0) {
         in->enc.roll = (gb_roll_opts){.step_ticks = 1, .strip_silence = 1};
         in->enc.binary = 0;
@@ -477,7 +526,7 @@ static int resolve(const args *a, gb_model_info *in) {
         in->seq = 12, in->stride = 6;
         in->net.H = 512, in->net.L = 2, in->lr = 1e-3f;
     } else if (strcmp(preset, "roll") != 0) {
-        return cli_usage_error(C, "--preset wants 'roll' or 'paper', not '%s'", preset);
+        return cli_usage_error(C, "--preset wants 'roll', 'events' or 'paper', not '%s'", preset);
     }
     snprintf(in->preset, sizeof in->preset, "%s", preset);
     if (a->hidden.set) in->net.H = (int)a->hidden.v;
@@ -503,7 +552,20 @@ static int resolve(const args *a, gb_model_info *in) {
         in->enc.binary = a->values[0] == 'b';
     }
     if (a->onsets) in->enc.onsets = 1;
+    int events = in->enc.events != GB_DS_ROLL;
+    if ((a->ensemble || a->stretch.set) && !events)
+        return cli_usage_error(C, "%s is for performance events: add --preset events",
+                               a->ensemble ? "--ensemble" : "--stretch");
+    if (events && (a->spb.set || a->ticks.set || a->strip >= 0 || a->values || a->onsets ||
+                   a->meter == 1 || a->head || a->loss))
+        return cli_usage_error(C, "performance events keep time in 10 ms TIME_SHIFTs and "
+                               "velocity in VELOCITY tokens, with a softmax head: the roll's "
+                               "--steps-per-beat, --step-ticks, --strip-silence, --values, "
+                               "--onsets, --meter, --head and --loss do not apply");
+    if (a->ensemble) in->enc.events = GB_DS_ENSEMBLE;
+    if (a->stretch.set) in->stretch = (float)a->stretch.v;
     in->net.D = gb_ds_features(&in->enc);
+    if (events) in->net.V = in->net.D;
     if (a->n_programs || a->n_instruments) gb_ds_filter_clear(&in->enc);
     for (int i = 0; i < a->n_programs; i++) {
         long p;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/nade.h"
+#include "model/softmax.h"
 #include "model/stream.h"
 
 /* Binary models: the row to feed back, drawn from the head's outputs y: each feature on its
@@ -75,6 +76,60 @@ gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, 
     return GB_OK;
 }
 
+gb_status gb_generate_tokens(const gb_lstm *m, const uint16_t *primer, int T, int max_events,
+                             uint64_t max_steps, const gb_gen_sampling *smp, gb_rng *rng,
+                             gb_precision prec, uint16_t *out, int *n_out, gb_error *err) {
+    int V = m->cfg.V, D = m->cfg.D;
+    *n_out = 0;
+    if (V < 1 || m->cfg.head != GB_HEAD_SOFTMAX || m->cfg.E)
+        return gb_fail(err, GB_ERR_ARG, -1, "generate: not a token model with a softmax head");
+    if (T < 1 || max_events < 0)
+        return gb_fail(err, GB_ERR_ARG, -1, "generate: primer %d, events %d", T, max_events);
+    for (int t = 0; t < T; t++)
+        if (primer[t] >= V)
+            return gb_fail(err, GB_ERR_ARG, -1, "generate: primer token %d at %d is not in "
+                           "0..%d", primer[t], t, V - 1);
+    gb_lstm_stream *st = NULL;
+    float *x = malloc((size_t)T * sizeof *x), *y = malloc((size_t)T * D * sizeof *y);
+    gb_softmax_item *work = malloc((size_t)D * sizeof *work);
+    gb_status s = x && y && work ? gb_lstm_stream_new(&m->cfg, 1, T, &st, err)
+                                 : gb_fail(err, GB_ERR_NOMEM, -1, "generate: out of memory");
+    if (s == GB_OK && prec != GB_PREC_FP32) s = gb_lstm_stream_set_precision(st, m, prec, err);
+    if (s == GB_OK) {
+        for (int t = 0; t < T; t++) x[t] = (float)primer[t];
+        gb_lstm_stream_run(m, st, x, T, y);
+        const float *logits = y + (size_t)(T - 1) * D;
+        uint64_t steps = 0;
+        int n = 0;
+        while (n < max_events) {
+            int k = gb_softmax_sample(D, logits, smp->temperature, smp->top_k, smp->top_p, rng,
+                                      work);
+            if (k < 0) {
+                s = gb_fail(err, GB_ERR_FORMAT, -1, "generate: the model's outputs are NaN at "
+                            "event %d", n);
+                break;
+            }
+            int shift;
+            if (max_steps && gb_events_class((unsigned)k, &shift) == GB_EVC_TIME_SHIFT) {
+                if (steps + (uint64_t)shift >= max_steps) { /* the last: cut to end there */
+                    out[n++] = (uint16_t)(GB_EV_TIME_SHIFT + (max_steps - steps) - 1);
+                    break;
+                }
+                steps += (uint64_t)shift;
+            }
+            out[n++] = (uint16_t)k;
+            if (n == max_events) break;
+            x[0] = (float)k;
+            gb_lstm_stream_run(m, st, x, 1, y);
+            logits = y;
+        }
+        *n_out = n;
+    }
+    gb_lstm_stream_free(st);
+    free(x), free(y), free(work);
+    return s;
+}
+
 gb_status gb_gen_decode(const float *rows, int n, int D, int binary, float threshold,
                         int velocity, const gb_key *key, uint64_t step_ticks, gb_part *out,
                         gb_error *err) {
@@ -104,6 +159,11 @@ gb_status gb_gen_decode(const float *rows, int n, int D, int binary, float thres
 
 static int window_sounds(const gb_dataset *ds, size_t part, size_t start, int T) {
     const gb_ds_part *p = &ds->parts[part];
+    if (p->tokens) {
+        for (size_t i = start; i < start + (size_t)T; i++)
+            if (p->tokens[i] < GB_EV_NOTE_OFF) return 1;
+        return 0;
+    }
     /* runs overlapping [start, start + T) with a cell */
     for (uint32_t i = 0; i < p->n_runs; i++) {
         uint64_t a = p->run_start[i], b = i + 1 < p->n_runs ? p->run_start[i + 1] : p->steps;

@@ -35,6 +35,22 @@ gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, 
                       float temperature, const gb_gen_meter *meter, gb_rng *rng,
                       gb_precision prec, float *out, gb_error *err);
 
+/* How a softmax model's next token is drawn (gb_softmax_filter's rules). */
+typedef struct {
+    float temperature; /* the logits divided by it; <= 0: the most likely token */
+    int top_k;         /* only the k most likely tokens (0: all) */
+    float top_p;       /* then the fewest most likely ones holding this mass (0 or >= 1: all) */
+} gb_gen_sampling;
+
+/* Token models (V > 0 and a softmax head: performance events): feeds the primer's T >= 1 tokens,
+ * then draws the next token (one number of rng each, none when greedy) and feeds it back, until
+ * max_events tokens are drawn or, when max_steps > 0, the drawn TIME_SHIFTs reach max_steps steps
+ * of 10 ms (the last one cut to end there exactly). out: room for max_events tokens; *n_out the
+ * count drawn. A primer token outside 0..V-1 is GB_ERR_ARG. */
+gb_status gb_generate_tokens(const gb_lstm *m, const uint16_t *primer, int T, int max_events,
+                             uint64_t max_steps, const gb_gen_sampling *smp, gb_rng *rng,
+                             gb_precision prec, uint16_t *out, int *n_out, gb_error *err);
+
 /* Rows (n, D) -> the notes of a part, step k starting at tick k * step_ticks. Binary rows: a
  * pitch sounds where its feature is >= 0.5, at `velocity`; with onsets (D = 256) a re-struck
  * note is two notes. Velocity rows: velocity round(127 v), silence where v < threshold. key
@@ -45,8 +61,8 @@ gb_status gb_gen_decode(const float *rows, int n, int D, int binary, float thres
                         gb_error *err);
 
 /* A random window of T steps among those of the dataset's files (every file, whatever its
- * split) that has at least one sounding step, when there is one: *part and *start. GB_ERR_ARG
- * when no part has T steps. */
+ * split) that has at least one sounding step (events: a NOTE_ON), when there is one: *part and
+ * *start. GB_ERR_ARG when no part has T steps. */
 gb_status gb_gen_pick_primer(const gb_dataset *ds, int T, gb_rng *rng, size_t *part,
                              size_t *start, gb_error *err);
 

@@ -139,12 +139,23 @@ gb_status gb_model_info_check(const gb_model_info *in, gb_error *err) {
                                                     r->steps_per_beat > 960)))
         return gb_fail(err, GB_ERR_ARG, -1, "steps_per_beat %d, step_ticks %d: need 1..960 or "
                        "step_ticks >= 1", r->steps_per_beat, r->step_ticks);
+    /* the events encoding gives a token model with a softmax head over its vocabulary */
+    if (in->enc.events &&
+        (c->V != gb_ds_features(&in->enc) || c->D != c->V || c->E || c->head != GB_HEAD_SOFTMAX))
+        return gb_fail(err, GB_ERR_ARG, -1, "performance events of %d tokens need token input "
+                       "and a softmax head over them, no extra inputs (vocab %d, D %d, E %d)",
+                       gb_ds_features(&in->enc), c->V, c->D, c->E);
+    if (in->enc.events && in->enc.meter)
+        return gb_fail(err, GB_ERR_ARG, -1, "performance events take no meter inputs");
+    if (!(in->stretch >= 0 && in->stretch <= 0.5f) || (in->stretch > 0 && !in->enc.events))
+        return gb_fail(err, GB_ERR_ARG, -1, "time stretch %g: need 0..0.5, and events",
+                       (double)in->stretch);
     /* the roll's encoding gives a dense model's inputs and a binary or velocity model's
-     * outputs; a token model's and a softmax head's (the event codec's, issue 12) are not its */
-    if (c->head != GB_HEAD_SOFTMAX && c->D != gb_ds_features(&in->enc))
+     * outputs; a token model's and a softmax head's are not its */
+    if (!in->enc.events && c->head != GB_HEAD_SOFTMAX && c->D != gb_ds_features(&in->enc))
         return gb_fail(err, GB_ERR_ARG, -1, "D = %d but the encoding gives %d features (onsets %s)",
                        c->D, gb_ds_features(&in->enc), in->enc.onsets ? "on" : "off");
-    if (!c->V && gb_lstm_din(c) != gb_ds_in_features(&in->enc))
+    if (!c->V && !in->enc.events && gb_lstm_din(c) != gb_ds_in_features(&in->enc))
         return gb_fail(err, GB_ERR_ARG, -1, "the model takes %d inputs a step but the encoding "
                        "gives %d (meter %s)", gb_lstm_din(c), gb_ds_in_features(&in->enc),
                        in->enc.meter ? "on" : "off");
@@ -263,7 +274,10 @@ gb_status gb_ckpt_save(const char *path, const gb_lstm *m, const float *params,
     putf(b, "vocab", "%d", c->V);
     putf(b, "meter", "%d", in->enc.meter != 0);
     putf(b, "merge", "%d", in->enc.merge != 0);
+    put(b, "events", in->enc.events == GB_DS_ENSEMBLE ? "ensemble"
+                     : in->enc.events ? "performance" : "none");
     putf(b, "transpose", "%d", in->transpose);
+    putf(b, "stretch", "%.9g", (double)in->stretch);
     putf(b, "weight_decay", "%.9g", (double)in->weight_decay);
     putf(b, "lr_decay", "%.9g", (double)in->lr_decay);
     putf(b, "lr_patience", "%d", in->lr_patience);
@@ -511,6 +525,9 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
     iv = info->loss_on == GB_LOSS_ON_ALL;
     if ((s = meta_enum(&f, path, "loss_on", "last", "all", NULL, &iv, err))) goto out;
     info->loss_on = iv ? GB_LOSS_ON_ALL : GB_LOSS_ON_LAST;
+    iv = 0;
+    if ((s = meta_enum(&f, path, "events", "none", "performance", "ensemble", &iv, err))) goto out;
+    info->enc.events = (gb_ds_repr)iv;
     if ((s = meta_int(&f, path, "steps_per_beat", 0, 960, &spb, err)) ||
         (s = meta_int(&f, path, "step_ticks", 0, 1 << 30, &st, err)) ||
         (s = meta_int(&f, path, "strip_silence", 0, 1, &strip, err)) ||
@@ -571,6 +588,9 @@ static gb_status load(const char *path, gb_lstm *m, gb_model_info *info, gb_erro
             goto out;
         *fv[i] = (float)dv;
     }
+    dv = info->stretch;
+    if ((s = meta_double(&f, path, "stretch", 0, 0.5, 0, &dv, err))) goto out;
+    info->stretch = (float)dv;
     dv = info->clip;
     if ((s = meta_double(&f, path, "clip", -1e30, 1e30, 0, &dv, err))) goto out;
     info->clip = (float)dv;

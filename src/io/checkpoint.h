@@ -38,6 +38,7 @@ typedef struct {
     float lr, clip;      /* clip <= 0: none */
     double valid_fraction;
     int transpose;       /* training windows shifted by up to this many semitones (0: none) */
+    float stretch;       /* events: training windows' times scaled by 1 +- up to this (0: none) */
     float weight_decay;  /* AdamW's decoupled decay (0: Adam) */
     float lr_decay;      /* lr multiplied by this after lr_patience epochs without improvement
                             (1: never) */

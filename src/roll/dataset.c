@@ -3,6 +3,7 @@
  * windows and the batch cutter with its augmentation. */
 #define _POSIX_C_SOURCE 200809L
 #include "roll/dataset.h"
+#include "events/events.h"
 #include "roll/quantise.h"
 
 #include <ctype.h>
@@ -23,10 +24,18 @@ void gb_ds_encoding_default(gb_ds_encoding *e) {
     memset(e->programs, 1, sizeof e->programs);
 }
 
-int gb_ds_features(const gb_ds_encoding *e) { return e->onsets ? 256 : 128; }
+int gb_ds_features(const gb_ds_encoding *e) {
+    if (e->events) return e->events == GB_DS_ENSEMBLE ? GB_EV_VOCAB_ENSEMBLE : GB_EV_VOCAB;
+    return e->onsets ? 256 : 128;
+}
 
 int gb_ds_in_features(const gb_ds_encoding *e) {
+    if (e->events) return 1;
     return gb_ds_features(e) + (e->meter ? GB_DS_METER_FEATURES : 0);
+}
+
+int gb_ds_target_features(const gb_ds_encoding *e) {
+    return e->events ? 1 : gb_ds_features(e);
 }
 
 void gb_ds_filter_clear(gb_ds_encoding *e) {
@@ -131,6 +140,12 @@ static int part_taken(const gb_ds_encoding *e, const gb_part *p) {
 /* the dataset */
 
 static gb_status check_encoding(const gb_ds_encoding *e, gb_error *err) {
+    if (e->events < GB_DS_ROLL || e->events > GB_DS_ENSEMBLE)
+        return gb_fail(err, GB_ERR_ARG, -1, "unknown representation %d", (int)e->events);
+    if (e->events && e->meter)
+        return gb_fail(err, GB_ERR_ARG, -1, "meter inputs are for piano rolls: performance "
+                       "events keep time in their TIME_SHIFT tokens");
+    if (e->events) return GB_OK;
     if (e->roll.step_ticks < 0)
         return gb_fail(err, GB_ERR_ARG, -1, "step_ticks %d is negative", e->roll.step_ticks);
     if (e->roll.step_ticks == 0 && (e->roll.steps_per_beat < 1 || e->roll.steps_per_beat > 960))
@@ -321,7 +336,30 @@ out:
 }
 
 static size_t part_bytes(const gb_ds_part *p) {
+    if (p->tokens) return (size_t)p->steps * 2;
     return ((size_t)2 * p->n_runs + 1) * 4 + (size_t)p->n_cells * 2;
+}
+
+/* Events: parts[0..n) (the taken parts of a song, or one of them) as one token stream in out,
+ * which takes the first part's track, channel and program. */
+static gb_status encode_events(const gb_dataset *ds, const gb_song *s, const gb_part *parts,
+                               size_t n, int index, gb_ds_part *out, gb_error *err) {
+    memset(out, 0, sizeof *out);
+    gb_events_opts o = {.ensemble = ds->enc.events == GB_DS_ENSEMBLE};
+    gb_tokens t;
+    gb_status st = gb_events_encode(s, parts, n, &o, &t, err);
+    if (st != GB_OK) return st;
+    if (t.n > UINT32_MAX) {
+        gb_tokens_free(&t);
+        return gb_fail(err, GB_ERR_LIMIT, -1, "%zu tokens in a part", t.n);
+    }
+    out->index = index;
+    out->track = parts[0].track, out->channel = parts[0].channel;
+    out->program = parts[0].program, out->is_drum = parts[0].is_drum;
+    out->steps = (uint32_t)t.n;
+    out->tokens = t.v;
+    out->mem = t.v;
+    return GB_OK;
 }
 
 /* The song's time signatures on the step grid, into f: 4/4 from step 0 until the first; one a
@@ -405,18 +443,30 @@ gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int
                          gb_error *err) {
     size_t first = ds->n_parts, filtered = 0;
     gb_status st = GB_OK;
-    gb_part merged = {0};
-    int merge = ds->enc.merge;
+    gb_part merged = {0}, *taken = NULL; /* events, one stream a file: the taken parts */
+    size_t n_taken = 0;
+    int events = ds->enc.events != GB_DS_ROLL;
+    int whole = events && (ds->enc.merge || ds->enc.events == GB_DS_ENSEMBLE);
+    int merge = !events && ds->enc.merge;
     if (merge && (st = merge_parts(&ds->enc, s, &merged, &filtered, err)) != GB_OK) return st;
-    size_t n_parts = merge ? merged.n_notes > 0 : s->n_parts;
+    if (whole) {
+        if (s->n_parts && !(taken = malloc(s->n_parts * sizeof *taken)))
+            return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for parts");
+        for (size_t i = 0; i < s->n_parts; i++)
+            if (part_taken(&ds->enc, &s->parts[i])) taken[n_taken++] = s->parts[i];
+        filtered = s->n_parts - n_taken;
+    }
+    size_t n_parts = merge ? merged.n_notes > 0 : whole ? n_taken > 0 : s->n_parts;
     for (size_t i = 0; i < n_parts && st == GB_OK; i++) {
         const gb_part *p = merge ? &merged : &s->parts[i];
-        if (!merge && !part_taken(&ds->enc, p)) {
+        if (!merge && !whole && !part_taken(&ds->enc, p)) {
             filtered++;
             continue;
         }
         gb_ds_part dp;
-        st = encode_part(ds, s, p, merge ? 0 : (int)i, &dp, err); /* merged: the only part */
+        if (whole) st = encode_events(ds, s, taken, n_taken, 0, &dp, err);
+        else if (events) st = encode_events(ds, s, p, 1, (int)i, &dp, err);
+        else st = encode_part(ds, s, p, merge ? 0 : (int)i, &dp, err); /* merged: the only part */
         if (st != GB_OK) break;
         if (dp.steps == 0) continue; /* no notes: nothing to learn */
         if (gb_grow((void **)&ds->parts, &ds->cap_parts, ds->n_parts + 1, sizeof dp) != GB_OK) {
@@ -428,6 +478,7 @@ gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int
         ds->parts[ds->n_parts++] = dp;
     }
     free(merged.notes);
+    free(taken);
     gb_ds_file fi = {.valid = valid != 0, .first_part = first, .n_parts = ds->n_parts - first};
     if (st == GB_OK && ds->n_parts > first) {
         fi.path = strdup(path ? path : "");
@@ -560,6 +611,10 @@ uint64_t gb_ds_hash(const gb_dataset *ds) {
         int din = gb_ds_in_features(&ds->enc);
         h = fnv(h, &din, sizeof din);
     }
+    if (ds->enc.events) { /* likewise */
+        int ev = (int)ds->enc.events;
+        h = fnv(h, &ev, sizeof ev);
+    }
     for (size_t f = 0; f < ds->n_files; f++) {
         const gb_ds_file *fi = &ds->files[f];
         uint32_t head[2] = {(uint32_t)fi->valid, (uint32_t)fi->n_parts};
@@ -580,6 +635,7 @@ uint64_t gb_ds_hash(const gb_dataset *ds) {
             h = fnv(h, p->run_start, (size_t)p->n_runs * 4);
             h = fnv(h, p->run_cell, (size_t)p->n_runs * 4);
             h = fnv(h, p->cells, (size_t)p->n_cells * 2);
+            if (p->tokens) h = fnv(h, p->tokens, (size_t)p->steps * 2);
         }
     }
     return h;
@@ -642,6 +698,11 @@ static void cut_rows(const gb_dataset *ds, size_t part, size_t k0, size_t n, int
 }
 
 void gb_ds_cut(const gb_dataset *ds, size_t part, size_t k0, size_t n, int B, int b, float *out) {
+    const gb_ds_part *p = &ds->parts[part];
+    if (p->tokens) {
+        for (size_t t = 0; t < n; t++) out[(size_t)t * B + b] = (float)p->tokens[k0 + t];
+        return;
+    }
     cut_rows(ds, part, k0, n, 0, ds->enc.meter, B, b, out);
 }
 
@@ -732,22 +793,102 @@ static int draw_shift(const gb_ds_part *p, size_t start, int len, const gb_ds_au
     return (int)(lo + (int64_t)((u * (uint64_t)(hi - lo + 1)) >> 32));
 }
 
+/* Events: the transposition of the tokens [start, end) of p, drawn as draw_shift draws it, from
+ * their lowest and highest NOTE_ON / NOTE_OFF pitches. */
+static int draw_token_shift(const gb_ds_part *p, size_t start, size_t end, const gb_ds_aug *aug) {
+    int64_t lo = -(int64_t)aug->transpose, hi = aug->transpose;
+    int low = 128, high = -1;
+    for (size_t i = start; i < end; i++)
+        if (p->tokens[i] < GB_EV_TIME_SHIFT) {
+            int pitch = p->tokens[i] & 127;
+            if (pitch < low) low = pitch;
+            if (pitch > high) high = pitch;
+        }
+    if (high >= 0) {
+        if (lo < -low) lo = -low;
+        if (hi > 127 - high) hi = 127 - high;
+    }
+    uint64_t u = gb_rng_next(aug->rng) >> 32;
+    return (int)(lo + (int64_t)((u * (uint64_t)(hi - lo + 1)) >> 32));
+}
+
+/* Events: up to n tokens of p from token start into out, pitches moved by shift, times by factor
+ * (aug's rules; 1: as they are, token for token); returns how many (< n at the part's end). The
+ * shift was drawn for the pitches of the next 2n tokens of p, which a factor of 0.5 or more
+ * never reads past in an encoder's stream (a stretch only drops TIME_SHIFTs, and keeps at least
+ * about half of each run of them); a pitch it would move out of 0..127 ends the window. */
+static size_t cut_tokens(const gb_ds_part *p, size_t start, size_t n, int shift, double factor,
+                         uint16_t *out) {
+    size_t k = 0, i = start;
+    uint64_t src = 0, dst = 0; /* steps read from p and written since start */
+    while (k < n) {
+        unsigned tok = i < p->steps ? p->tokens[i] : 0;
+        int value;
+        gb_ev_class c = i < p->steps ? gb_events_class(tok, &value) : GB_EVC_INVALID;
+        if (c == GB_EVC_TIME_SHIFT) {
+            src += (uint64_t)value, i++;
+            continue;
+        }
+        uint64_t want = factor == 1.0 ? src : (uint64_t)llround((double)src * factor);
+        while (dst < want && k < n) { /* the time up to this token, in the encoder's order */
+            uint64_t d = want - dst < GB_EV_MAX_SHIFT ? want - dst : GB_EV_MAX_SHIFT;
+            out[k++] = gb_ev_shift((int)d), dst += d;
+        }
+        if (k == n || i >= p->steps) break;
+        if (c == GB_EVC_NOTE_ON || c == GB_EVC_NOTE_OFF) {
+            if (value + shift < 0 || value + shift > 127) break; /* past the span drawn for */
+            tok = (unsigned)((int)tok + shift);
+        }
+        out[k++] = (uint16_t)tok, i++;
+    }
+    return k;
+}
+
 void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_t *ids, int B,
                      const gb_ds_aug *aug, float *x, float *target, float *mask) {
-    int T = w->T, D = gb_ds_features(&ds->enc), Din = gb_ds_in_features(&ds->enc);
+    int T = w->T, Dt = gb_ds_target_features(&ds->enc), Din = gb_ds_in_features(&ds->enc);
+    uint16_t *tok = NULL;
+    if (ds->enc.events && !(tok = malloc(((size_t)T + 1) * sizeof *tok))) {
+        /* no memory for T + 1 tokens: every window empty, which the loss counts as nothing */
+        memset(x, 0, (size_t)T * B * Din * sizeof *x);
+        memset(target, 0, (size_t)T * B * Dt * sizeof *target);
+        memset(mask, 0, (size_t)T * B * sizeof *mask);
+        return;
+    }
     for (int b = 0; b < B; b++) {
         size_t part, start;
         int len;
         gb_ds_window_at(w, ids[b], &part, &start, &len);
-        int shift = aug && aug->transpose > 0 ? draw_shift(&ds->parts[part], start, len, aug) : 0;
-        cut_rows(ds, part, start, (size_t)len, shift, ds->enc.meter, B, b, x);
-        cut_rows(ds, part, start + 1, (size_t)len, shift, 0, B, b, target);
+        const gb_ds_part *p = &ds->parts[part];
+        if (tok) {
+            int shift = 0;
+            double factor = 1.0;
+            if (aug && aug->transpose > 0) {
+                size_t end = start + 2 * ((size_t)len + 1);
+                shift = draw_token_shift(p, start, end < p->steps ? end : p->steps, aug);
+            }
+            if (aug && aug->stretch > 0) {
+                double u = (double)(gb_rng_next(aug->rng) >> 11) * 0x1p-53;
+                factor = 1.0 - aug->stretch + 2.0 * aug->stretch * u;
+            }
+            size_t got = cut_tokens(p, start, (size_t)len + 1, shift, factor, tok);
+            len = got > 1 ? (int)got - 1 : 0;
+            for (int t = 0; t < len; t++) {
+                x[(size_t)t * B + b] = (float)tok[t];
+                target[(size_t)t * B + b] = (float)tok[t + 1];
+            }
+        } else {
+            int shift = aug && aug->transpose > 0 ? draw_shift(p, start, len, aug) : 0;
+            cut_rows(ds, part, start, (size_t)len, shift, ds->enc.meter, B, b, x);
+            cut_rows(ds, part, start + 1, (size_t)len, shift, 0, B, b, target);
+        }
         for (int t = 0; t < T; t++) mask[(size_t)t * B + b] = t < len ? 1.0f : 0.0f;
         for (int t = len; t < T; t++) { /* the padding of a short window */
             memset(x + ((size_t)t * B + b) * Din, 0, (size_t)Din * sizeof *x);
-            memset(target + ((size_t)t * B + b) * D, 0, (size_t)D * sizeof *target);
+            memset(target + ((size_t)t * B + b) * Dt, 0, (size_t)Dt * sizeof *target);
         }
     }
+    free(tok);
 }
 
 void gb_ds_perm_init(gb_ds_perm *p, uint64_t n, gb_rng *rng) {

@@ -1,5 +1,7 @@
 /* dataset.h - a training corpus: the parts of many MIDI files, kept compact, split into train
  * and validation by file, cut into windows of up to T+1 steps and into float batches on demand.
+ * A part is a piano roll (below) or, with the events encoding, a stream of performance events
+ * (groovybee.h; "Performance events" at the end of this comment): a step is then a token.
  *
  * Memory grows with the notes, not with steps x 128: a part is kept as runs of identical steps
  * (a row can only change where a note starts or ends), each run its first step and its
@@ -35,8 +37,15 @@
  * inputs are steps t..t+len-1, targets t+1..t+len. Full windows (len = T) start every `stride`
  * steps from 0 while they fit; a part of 2..T steps, which gives none, gives instead one window
  * of len = steps - 1 from step 0, padded to T with zero rows that the mask leaves out of the
- * loss. A batch of B windows is cut into inputs (T, B, Din), targets (T, B, D) and a mask
- * (T, B) of 1 on real rows and 0 on padding. */
+ * loss. A batch of B windows is cut into inputs (T, B, Din), targets (T, B, Dt) and a mask
+ * (T, B) of 1 on real rows and 0 on padding.
+ *
+ * Performance events (enc.events != GB_DS_ROLL): each part the filter takes (or, with merge, the
+ * taken parts of a file together; with GB_DS_ENSEMBLE, together with PROGRAM tokens) is encoded
+ * by gb_events_encode, times in seconds from the file's tempo map; its steps are its tokens. D is
+ * the vocabulary (388, ensemble 517: the softmax head's classes), an input row is [token id]
+ * (Din 1) and a target row [next token id] (Dt 1); the roll, binary, onsets and meter fields do
+ * not apply. Windows are cut as above, in tokens. */
 #ifndef GB_DATASET_H
 #define GB_DATASET_H
 
@@ -46,8 +55,13 @@
 #define GB_DS_MAX_WINDOWS 0xFFFFFFFFu /* window ids are 32-bit */
 #define GB_DS_METER_FEATURES 20       /* 8 positions in the beat, 12 beats in the bar */
 
+/* What a part becomes: a piano roll, or a stream of performance events (one instrument's
+ * vocabulary of 388, or an ensemble's of 517 with PROGRAM tokens). */
+typedef enum { GB_DS_ROLL = 0, GB_DS_EVENTS = 1, GB_DS_ENSEMBLE = 2 } gb_ds_repr;
+
 /* How parts become features, and which parts are taken. */
 typedef struct {
+    gb_ds_repr events; /* GB_DS_ROLL: the roll fields below apply; else token streams */
     gb_roll_opts roll; /* steps_per_beat / step_ticks / strip_silence, as gb_roll_encode */
     int binary;        /* 1: features 0/1; 0: velocity / 127 */
     int onsets;        /* 1: 128 more features marking a note's first step (D = 256) */
@@ -63,10 +77,13 @@ typedef struct {
 
 /* The default: sixteenth steps, rests kept, binary, no onsets, no meter, every non-drum part. */
 void gb_ds_encoding_default(gb_ds_encoding *e);
-/* Features per step, the targets and the model's outputs (D): 128, or 256 with onsets. */
+/* Features per step, the model's outputs (D): 128, or 256 with onsets; events: the vocabulary
+ * (388, or 517 for an ensemble). */
 int gb_ds_features(const gb_ds_encoding *e);
-/* Features per input row (Din): D, plus GB_DS_METER_FEATURES with meter. */
+/* Features per input row (Din): D, plus GB_DS_METER_FEATURES with meter; events: 1. */
 int gb_ds_in_features(const gb_ds_encoding *e);
+/* Features per target row (Dt): D; events: 1 (the next token's id). */
+int gb_ds_target_features(const gb_ds_encoding *e);
 
 /* Part filter helpers. gb_ds_filter_clear takes no part; gb_ds_filter_add_instrument adds the
  * parts NAME names, case-insensitively: "drums"; a GM family ("piano", "chromatic percussion",
@@ -110,7 +127,8 @@ typedef struct {
     const uint16_t *cells;        /* (n_cells) pitch | velocity << 7 | onset << 14, pitches
                                      ascending within a run; the onset bit only with onsets */
     uint32_t n_cells;
-    void *mem;                    /* the one allocation the three arrays live in */
+    const uint16_t *tokens;       /* events only (then no runs or cells): (steps) the stream */
+    void *mem;                    /* the one allocation the arrays live in */
 } gb_ds_part;
 
 /* Warnings about files that are skipped: path and why. Library code never prints; the CLI
@@ -198,16 +216,23 @@ void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *s
 
 /* Augmentation while cutting a batch. transpose N > 0: each window is moved by a semitone
  * count drawn uniformly from [-N, N] cut down to the shifts that keep all of its pitches
- * (its len + 1 steps) inside 0..127, pitch and onset features alike, inputs and targets by the
- * same count, the meter never. Exactly one number of rng a window, windows in order, so that a
- * run replays from the rng's state. */
+ * (its len + 1 steps) inside 0..127, pitch and onset features alike (events: NOTE_ON and
+ * NOTE_OFF tokens), inputs and targets by the same count, the meter never. stretch s > 0
+ * (events only): the window's times are multiplied by a factor drawn uniformly from
+ * [1 - s, 1 + s] (Magenta's time stretch): the k-th TIME_SHIFT total from the window's start,
+ * t_k steps, becomes round(t_k * factor), written as TIME_SHIFTs of 100 then the rest, as the
+ * encoder writes them; the window takes the tokens that follow until it has len + 1 (fewer at
+ * the part's end: the rest is padding). Exactly one number of rng a window for each of the two
+ * that is on (transposition first), windows in order, so that a run replays from the rng's
+ * state. */
 typedef struct {
     int transpose; /* 0: none */
+    float stretch; /* 0: none; at most 0.5 */
     gb_rng *rng;
 } gb_ds_aug;
 
 /* Cuts windows ids[0..B): x (T, B, Din) inputs, row t of window b step start_b + t; target
- * (T, B, D) the next steps, start_b + t + 1; mask (T, B) 1 for t < len_b, 0 on the padding,
+ * (T, B, Dt) the next steps, start_b + t + 1; mask (T, B) 1 for t < len_b, 0 on the padding,
  * whose x and target rows are zero. aug may be NULL: no augmentation. */
 void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_t *ids, int B,
                      const gb_ds_aug *aug, float *x, float *target, float *mask);

@@ -29,7 +29,7 @@ static void order_ids(const gb_ds_perm *perm, uint64_t b0, int Bc, uint32_t *ids
         ids[b] = perm ? gb_ds_perm_at(perm, (uint32_t)(b0 + b)) : (uint32_t)(b0 + b);
 }
 
-/* A batch's buffers: inputs x (T, B, Din), targets (T, B, D), mask (T, B), the head's outputs
+/* A batch's buffers: inputs x (T, B, Din), targets (T, B, Dt), mask (T, B), the head's outputs
  * y and their gradients dy (T, B, Dout), window ids (B). */
 typedef struct {
     float *x, *target, *mask, *y, *dy;
@@ -92,7 +92,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
                        "model D = %d (%d inputs)", gb_ds_features(&ds->enc),
                        gb_ds_in_features(&ds->enc), info->net.D, gb_lstm_din(&info->net));
 
-    int T = info->seq, B = info->batch, D = info->net.D;
+    int T = info->seq, B = info->batch, Dt = gb_lstm_dt(&info->net);
     int Din = gb_lstm_din(&info->net), Dout = gb_lstm_dout(&info->net);
     gb_ds_windows wt = {0}, wv = {0};
     gb_lstm m = {0};
@@ -142,7 +142,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
 
     /* buffers of a batch, activations */
     size_t tb = (size_t)T * B;
-    bb.x = malloc(tb * Din * sizeof *bb.x), bb.target = malloc(tb * D * sizeof *bb.target);
+    bb.x = malloc(tb * Din * sizeof *bb.x), bb.target = malloc(tb * Dt * sizeof *bb.target);
     bb.mask = malloc(tb * sizeof *bb.mask);
     bb.y = malloc(tb * Dout * sizeof *bb.y), bb.dy = malloc(tb * Dout * sizeof *bb.dy);
     bb.ids = malloc((size_t)B * sizeof *bb.ids);
@@ -181,7 +181,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         gb_ds_perm_init(&perm, wt.n, &rs);
         gb_rng raug; /* transpositions: a stream of the epoch's own, for resumption */
         gb_rng_seed(&raug, gb_train_seed(info->seed, GB_SEED_AUG, (uint64_t)epoch));
-        gb_ds_aug aug = {.transpose = info->transpose, .rng = &raug};
+        gb_ds_aug aug = {.transpose = info->transpose, .stretch = info->stretch, .rng = &raug};
         gb_train_progress p = {.epoch = epoch, .epochs = o->epochs, .total = n_train,
                                .valid_loss = NAN, .train_loss = NAN};
         double sum = 0;
