@@ -5,6 +5,8 @@
 # fail naming the file and leave no output, Performance RNN's decoding rules (notes never turned
 # off, stray NOTE_OFFs) checked with mido, and the issue's target on the bundled corpus: encode
 # then decode gives back >= 99% of the notes, checked independently by tests/events_check.py.
+# Then the events model: train --preset events (and --ensemble), eval's NLL per event against
+# the same network in PyTorch, generate's options, lengths and seeds checked with mido.
 # Ends with "N passed, N failed".
 set -u
 . "$(dirname "$0")/cli_lib.sh"
@@ -162,6 +164,102 @@ refused "16 melodic instruments" "$T/many.npy" "16 melodic instruments: MIDI has
 head -c 300 "$C" >"$T/cut.mid"
 expect "encode --events skips a broken MIDI file" 1 "$G" encode --events "$J" "$T/cut.mid" -o "$T/mixed"
 has "it is named and counted" "$T/err" "encoded 1 file (1 part) into $T/mixed as event streams; skipped 1 file"
+
+# ---- the events model: train, eval against PyTorch, generate
+M=$T/evm.safetensors
+TINY="--hidden 32 --layers 1 --seq 32 --stride 16 --batch 8 --epochs 2 --max-windows 40 --threads 1 -q"
+expect "train --preset events" 0 "$G" train --preset events $TINY data/jsb/jsb_train_00[0-4].mid -o "$M"
+has "train names the representation" "$T/err" "performance events, 388 tokens"
+has "train says the augmentation" "$T/err" "transposed by up to 3, time stretched by up to 5%"
+expect "--stretch without events" 2 "$G" train --stretch 0.1 "$J" -o "$T/x.safetensors"
+has "it says what it needs" "$T/err" "--stretch is for performance events"
+expect "events with a roll option" 2 "$G" train --preset events --onsets "$J" -o "$T/x.safetensors"
+has "it names the roll options" "$T/err" "do not apply"
+expect "--stretch cannot change on --resume" 2 "$G" train --resume --stretch 0.1 "$J" -o "$M"
+expect "--resume goes on" 0 "$G" train --resume --epochs 3 -q data/jsb/jsb_train_00[0-4].mid -o "$M"
+py "the checkpoint: events performance, vocab 388, a softmax head, stretch 0.05" '
+import json, struct
+b = open(sys.argv[1], "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+m = h["__metadata__"]
+assert (m["events"], m["vocab"], m["head"], m["loss"], m["stretch"], m["epochs"] != "0") == \
+    ("performance", "388", "softmax", "ce", "0.0500000007", True), m
+assert h["lstm1.weight_ih"]["shape"] == [128, 388] and h["fc.weight"]["shape"] == [388, 32]
+' "$M"
+expect "eval of an event model" 0 "$G" eval "$M" "$J"
+has "eval gives the NLL per event and perplexity" "$T/out" "nats per event, perplexity"
+has "eval gives the token classes" "$T/out" "TIME_SHIFT"
+expect "eval --json" 0 "$G" eval --json "$M" "$J"
+cp "$T/out" "$T/eval.json"
+"$G" encode --events "$J" -o "$T/evj" 2>/dev/null
+py "eval's NLL per event is PyTorch's (LSTMCell, Linear, cross-entropy) on the same stream" '
+import json, struct, torch
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+W = {k: torch.from_numpy(np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
+     dtype=np.float32).reshape(v["shape"]).copy()) for k, v in h.items() if k != "__metadata__"}
+cell = torch.nn.LSTMCell(388, 32); fc = torch.nn.Linear(32, 388)
+cell.load_state_dict({k[6:]: v for k, v in W.items() if k.startswith("lstm1.")})
+fc.load_state_dict({k[3:]: v for k, v in W.items() if k.startswith("fc.")})
+tok = torch.from_numpy(np.load(sys.argv[2]).astype(np.int64))
+x = torch.nn.functional.one_hot(tok, 388).double()
+cell, fc = cell.double(), fc.double()
+hh = cc = torch.zeros(1, 32, dtype=torch.float64)
+logits = []
+with torch.no_grad():
+    for t in range(len(tok) - 1):
+        hh, cc = cell(x[t:t + 1], (hh, cc))
+        logits.append(fc(hh))
+    nll = torch.nn.functional.cross_entropy(torch.cat(logits), tok[1:], reduction="none")
+r = json.load(open(sys.argv[3]))
+assert r["loss_kind"] == "ce" and r["head"] == "softmax", r
+assert r["steps"] == len(tok) - 1, (r["steps"], len(tok))
+assert abs(r["nll"] - nll.mean().item()) < 1e-4, (r["nll"], nll.mean().item())
+assert abs(r["perplexity"] - np.exp(r["nll"])) < 1e-6 * r["perplexity"]
+c = r["classes"]
+assert sum(v["events"] for v in c.values()) == r["steps"]
+on = (tok[1:] < 128)
+assert c["NOTE_ON"]["events"] == int(on.sum()), c
+assert abs(c["NOTE_ON"]["nll"] - nll[on].mean().item()) < 1e-4, (c["NOTE_ON"], nll[on].mean())
+assert c["PROGRAM"]["events"] == 0 and c["PROGRAM"]["nll"] is None
+' "$M" "$T/evj/$P" "$T/eval.json"
+expect "generate --seconds 5" 0 "$G" generate "$M" -o "$T/g1.mid" --seconds 5 --seed 3
+has "generate names the primer event" "$T/err" "event "
+expect "the same seed again" 0 "$G" generate "$M" -o "$T/g2.mid" --seconds 5 --seed 3 -q
+cmp -s "$T/g1.mid" "$T/g2.mid" && ok "the same seed gives the same bytes" || bad "the same seed gave other bytes"
+expect "another seed, with top-k and top-p" 0 "$G" generate "$M" -o "$T/g3.mid" --seconds 5 --seed 4 --top-k 20 --top-p 0.9 -q
+cmp -s "$T/g1.mid" "$T/g3.mid" && bad "another seed gave the same bytes" || ok "another seed gives other music"
+py "a generated piece lasts its 5 s, every note inside them, with notes" '
+for f in sys.argv[1:]:
+    m = mido.MidiFile(f)
+    t, on = 0.0, 0
+    for msg in m:
+        t += msg.time
+        on += msg.type == "note_on" and msg.velocity > 0
+    assert on > 0 and t <= 5.0 + 1e-3, (f, on, t)
+' "$T/g1.mid" "$T/g3.mid"
+expect "generate --steps 40 (events)" 0 "$G" generate "$M" -o "$T/g4.mid" --steps 40 --seed 1 -q
+expect "--steps and --seconds" 2 "$G" generate "$M" -o "$T/x.mid" --steps 4 --seconds 3
+expect "--key-fix with an event model" 2 "$G" generate "$M" -o "$T/x.mid" --key-fix
+expect "--top-p 0" 2 "$G" generate "$M" -o "$T/x.mid" --top-p 0
+[ ! -e "$T/x.mid" ] && ok "refused generations write nothing" || bad "a refused generation wrote $T/x.mid"
+$PY -c '
+import sys, mido
+m = mido.MidiFile(); t = mido.MidiTrack(); m.tracks.append(t)
+t.append(mido.MetaMessage("set_tempo", tempo=500000)); t.append(mido.Message("program_change", program=0))
+m.save(sys.argv[1])' "$T/nonotes.mid"
+expect "a primer without notes" 1 "$G" generate "$M" -o "$T/x.mid" --primer "$T/nonotes.mid"
+has "it says so" "$T/err" "no part"
+[ ! -e "$T/x.mid" ] && ok "and writes nothing" || bad "it wrote $T/x.mid"
+expect "train --preset events --ensemble" 0 "$G" train --preset events --ensemble $TINY "$C" -o "$T/ens.safetensors"
+has "train names the ensemble" "$T/err" "of an ensemble (PROGRAM tokens), 517 tokens"
+expect "generate with the ensemble model" 0 "$G" generate "$T/ens.safetensors" -o "$T/ge.mid" --seconds 8 --seed 2
+py "the ensemble piece is a MIDI file with notes" '
+m = mido.MidiFile(sys.argv[1])
+assert sum(1 for msg in m if msg.type == "note_on" and msg.velocity > 0) > 0
+' "$T/ge.mid"
+expect "two event models make one file" 0 "$G" generate "$M" "$T/ens.safetensors" -o "$T/gm.mid" --seconds 4 --seed 2
 
 # ---- the issue's target on the bundled corpus, checked with mido (tests/events_check.py). The
 # sanitizer build runs the same codec over the corpus for memory errors only: the mido check

@@ -3,13 +3,15 @@
  * short parts as masked windows and the target steps no window covers, batches against
  * gb_ds_cut, transposition, the meter features worked by hand, the split by file, the walk of
  * folders with broken files counted by reason, the part filter, the shuffle and the corpus
- * hash. */
+ * hash; and performance events: streams equal to gb_events_encode's, windows of tokens, and
+ * their transposition and time stretch checked against the source stream. */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "events/events.h"
 #include "roll/dataset.h"
 #include "test.h"
 #include "tmpdir.h"
@@ -960,6 +962,165 @@ static void test_permutation(void) {
     gb_ds_perm_init(&a, 0, &r1); /* nothing to permute */
 }
 
+
+/* A window of tokens (n of them) against the source stream it was cut from at start: its
+ * non-shift tokens are the source's in order, NOTE_ON/NOTE_OFF moved by one shift for the
+ * window; its TIME_SHIFTs are written as the encoder writes them (100s, then the rest, the rest
+ * never 0); and the time before each of its tokens is round(f * the source's) for one factor f
+ * of [lo, hi] for the whole window. Returns 0 on a mismatch, else 1 + (f could not be 1). */
+static int check_window(const uint16_t *src, size_t src_n, size_t start, const float *x,
+                        const float *tg, int len, int B, int b, double lo, double hi,
+                        int *shift_seen) {
+    uint16_t w[600];
+    for (int t = 0; t < len; t++) w[t] = (uint16_t)x[(size_t)t * B + b];
+    w[len] = (uint16_t)tg[(size_t)(len - 1) * B + b];
+    for (int t = 1; t < len; t++) /* targets are the next inputs */
+        if ((uint16_t)tg[(size_t)(t - 1) * B + b] != w[t]) return 0;
+    size_t i = start;
+    uint64_t ts = 0, tw = 0;
+    int shift = 99, in_run = 0;
+    double flo = lo, fhi = hi;
+    for (int t = 0; t <= len; t++) {
+        int v;
+        gb_ev_class c = gb_events_class(w[t], &v);
+        if (c == GB_EVC_TIME_SHIFT) {
+            if (in_run && w[t - 1] != GB_EV_TIME_SHIFT + 99) return 0; /* not 100 then rest */
+            tw += (uint64_t)v, in_run = 1;
+            continue;
+        }
+        in_run = 0;
+        while (i < src_n && gb_events_class(src[i], &v) == GB_EVC_TIME_SHIFT) ts += (uint64_t)v, i++;
+        if (i >= src_n) return 0;
+        int sv, wv = 0;
+        gb_ev_class sc = gb_events_class(src[i], &sv);
+        gb_events_class(w[t], &wv);
+        if (sc != c) return 0;
+        if (c == GB_EVC_NOTE_ON || c == GB_EVC_NOTE_OFF) {
+            if (shift == 99) shift = wv - sv;
+            if (wv - sv != shift) return 0;
+        } else if (w[t] != src[i]) {
+            return 0;
+        }
+        i++;
+        if (ts) { /* |tw - f ts| <= 1/2 */
+            double a = ((double)tw - 0.5) / (double)ts, z = ((double)tw + 0.5) / (double)ts;
+            if (a > flo) flo = a;
+            if (z < fhi) fhi = z;
+        } else if (tw) {
+            return 0;
+        }
+    }
+    if (flo > fhi + 1e-12) return 0;
+    if (shift != 99) *shift_seen = shift;
+    return 1 + !(flo <= 1 && 1 <= fhi);
+}
+
+static void test_events(void) {
+    const char *path = "data/classical/mozart__sonata1.mid";
+    gb_song s;
+    gb_error e;
+    CHECK_INT(gb_song_read(path, &s, &e), GB_OK);
+    gb_ds_encoding enc;
+    gb_ds_encoding_default(&enc);
+    enc.events = GB_DS_EVENTS;
+    CHECK_INT(gb_ds_features(&enc), 388);
+    CHECK_INT(gb_ds_in_features(&enc), 1);
+    CHECK_INT(gb_ds_target_features(&enc), 1);
+    enc.meter = 1;
+    gb_dataset ds;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_ERR_ARG); /* no meter for events */
+    enc.meter = 0;
+    /* a part each, then the file's parts as one stream: gb_events_encode's tokens */
+    for (int merge = 0; merge < 2; merge++) {
+        enc.merge = merge;
+        CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+        CHECK_INT(gb_ds_add_song(&ds, &s, path, 0, &e), GB_OK);
+        CHECK_INT(ds.n_parts, merge ? 1 : s.n_parts);
+        for (size_t k = 0; k < ds.n_parts; k++) {
+            gb_tokens t;
+            CHECK_INT(gb_events_encode(&s, merge ? s.parts : &s.parts[k], merge ? s.n_parts : 1,
+                                       NULL, &t, &e), GB_OK);
+            CHECK(ds.parts[k].steps == t.n && t.n > 1000);
+            CHECK(!memcmp(ds.parts[k].tokens, t.v, t.n * 2));
+            /* gb_ds_cut gives the ids */
+            float row[8];
+            gb_ds_cut(&ds, k, 100, 8, 1, 0, row);
+            int same = 1;
+            for (int i = 0; i < 8; i++) same &= row[i] == (float)t.v[100 + i];
+            CHECK(same);
+            gb_tokens_free(&t);
+        }
+        if (merge) break;
+        gb_ds_free(&ds);
+    }
+    CHECK_INT(ds.bytes, ds.parts[0].steps * 2);
+    uint64_t h = gb_ds_hash(&ds);
+    enum { T = 300, B = 8 };
+    gb_ds_windows w;
+    CHECK_INT(gb_ds_windows_make(&ds, 0, T, 150, &w, &e), GB_OK);
+    CHECK(w.n > B);
+    uint32_t ids[B];
+    for (int b = 0; b < B; b++) ids[b] = (uint32_t)(b * (w.n / B));
+    static float x[T * B], tg[T * B], m[T * B];
+    /* no augmentation: the stream's own tokens */
+    const uint16_t *src = ds.parts[0].tokens;
+    gb_ds_cut_batch(&ds, &w, ids, B, NULL, x, tg, m);
+    int bad = 0;
+    for (int b = 0; b < B; b++) {
+        size_t part, start;
+        int len;
+        gb_ds_window_at(&w, ids[b], &part, &start, &len);
+        for (int t = 0; t < T; t++)
+            bad += x[t * B + b] != src[start + t] || tg[t * B + b] != src[start + t + 1] ||
+                   m[t * B + b] != 1;
+    }
+    CHECK_INT(bad, 0);
+    /* transposition by up to 3 and stretch by up to 5%: 50 batches */
+    gb_rng rng;
+    gb_rng_seed(&rng, 7);
+    gb_ds_aug aug = {.transpose = 3, .stretch = 0.05f, .rng = &rng};
+    int stretched = 0, shifts[7] = {0}, masked = 0;
+    bad = 0;
+    for (int it = 0; it < 50; it++) {
+        gb_rng after = rng; /* two numbers a window */
+        for (int b = 0; b < 2 * B; b++) gb_rng_next(&after);
+        gb_ds_cut_batch(&ds, &w, ids, B, &aug, x, tg, m);
+        bad += memcmp(&rng, &after, sizeof rng) != 0;
+        for (int b = 0; b < B; b++) {
+            size_t part, start;
+            int len, sh = 0;
+            gb_ds_window_at(&w, ids[b], &part, &start, &len);
+            int n = 0;
+            while (n < T && m[n * B + b] == 1) n++;
+            for (int t = n; t < T; t++) masked += m[t * B + b] != 0 || x[t * B + b] != 0;
+            int r = n > T / 2 ? check_window(src, ds.parts[0].steps, start, x, tg, n, B, b,
+                                             0.95, 1.05, &sh) : 0;
+            if (!r && !bad) fprintf(stderr, "  window %u: %d tokens do not match\n", ids[b], n);
+            bad += !r;
+            stretched += r == 2;
+            if (sh >= -3 && sh <= 3) shifts[sh + 3]++;
+        }
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(masked, 0);
+    CHECK(stretched > 300); /* nearly every window's factor is not 1 */
+    int missing = 0;
+    for (int k = 0; k < 7; k++) missing += shifts[k] == 0;
+    CHECK_INT(missing, 0);
+    /* the hash sees the representation and the tokens */
+    CHECK(h != 0);
+    gb_ds_windows_free(&w);
+    gb_ds_free(&ds);
+    enc.events = GB_DS_ENSEMBLE;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &s, path, 0, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 1);
+    CHECK_INT(gb_ds_features(&enc), 517);
+    CHECK(gb_ds_hash(&ds) != h);
+    gb_ds_free(&ds);
+    gb_song_free(&s);
+}
+
 int main(void) {
     if (!tmpdir_make("ds_test")) return 1;
     RUN(test_steps_equal_rolls);
@@ -975,6 +1136,7 @@ int main(void) {
     RUN(test_filter);
     RUN(test_merge);
     RUN(test_permutation);
+    RUN(test_events);
     rm_tree(tmpdir);
     TEST_END();
 }

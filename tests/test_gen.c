@@ -276,11 +276,92 @@ static void test_feedback_nade_meter(void) {
     free(all), free(gen), free(again), free(y);
 }
 
+
+/* A token model (Performance RNN's 388 tokens, softmax head): greedy generation draws at each
+ * event the argmax of the prediction that the stream, run whole over primer + events, makes
+ * (near ties of 1e-4 left out, as above); top-k 1 at temperature 1 is greedy too; the same seed
+ * gives the same events at temperature 1 with top-p, another seed others; with a length in
+ * time the TIME_SHIFTs drawn sum to it exactly; a primer token out of range is refused. */
+static void test_feedback_tokens(void) {
+    enum { V = 388, P = 6, N = 60 };
+    gb_lstm_config c = {.D = V, .V = V, .H = 24, .L = 2, .head = GB_HEAD_SOFTMAX};
+    gb_lstm m;
+    gb_rng r;
+    gb_error e;
+    gb_rng_seed(&r, 17);
+    CHECK_INT(gb_lstm_init(&m, &c, &r, &e), GB_OK);
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] *= 8; /* a peaked distribution */
+    uint16_t primer[P] = {360, 60, 64, 260, 188, 192}, out[N], out2[N];
+    int n = 0, n2 = 0;
+    gb_gen_sampling greedy = {.temperature = 0};
+    CHECK_INT(gb_generate_tokens(&m, primer, P, N, 0, &greedy, &r, GB_PREC_FP32, out, &n, &e),
+              GB_OK);
+    CHECK_INT(n, N);
+    gb_lstm_stream *st;
+    CHECK_INT(gb_lstm_stream_new(&c, 1, P + N, &st, &e), GB_OK);
+    static float x[P + N], y[(P + N) * V];
+    for (int t = 0; t < P; t++) x[t] = primer[t];
+    for (int t = 0; t < N; t++) x[P + t] = out[t];
+    gb_lstm_stream_run(&m, st, x, P + N, y);
+    int wrong = 0, ties = 0;
+    for (int t = 0; t < N; t++) {
+        const float *l = y + (size_t)(P - 1 + t) * V;
+        int best = 0;
+        float second = -INFINITY;
+        for (int k = 1; k < V; k++)
+            if (l[k] > l[best]) best = k;
+        for (int k = 0; k < V; k++)
+            if (k != best && l[k] > second) second = l[k];
+        if (l[best] - second < 1e-4f) ties++;
+        else wrong += out[t] != best;
+    }
+    CHECK_INT(wrong, 0);
+    CHECK(ties < 3);
+    gb_lstm_stream_free(st);
+    gb_gen_sampling top1 = {.temperature = 1, .top_k = 1};
+    CHECK_INT(gb_generate_tokens(&m, primer, P, N, 0, &top1, &r, GB_PREC_FP32, out2, &n2, &e),
+              GB_OK);
+    CHECK(n2 == N && !memcmp(out, out2, sizeof out));
+    /* sampling: a seed, its events */
+    gb_gen_sampling smp = {.temperature = 1, .top_p = 0.95f};
+    gb_rng r1, r2;
+    gb_rng_seed(&r1, 5), gb_rng_seed(&r2, 5);
+    CHECK_INT(gb_generate_tokens(&m, primer, P, N, 0, &smp, &r1, GB_PREC_FP32, out, &n, &e), GB_OK);
+    CHECK_INT(gb_generate_tokens(&m, primer, P, N, 0, &smp, &r2, GB_PREC_FP32, out2, &n2, &e), GB_OK);
+    CHECK(!memcmp(out, out2, sizeof out));
+    gb_rng_seed(&r2, 6);
+    CHECK_INT(gb_generate_tokens(&m, primer, P, N, 0, &smp, &r2, GB_PREC_FP32, out2, &n2, &e), GB_OK);
+    CHECK(memcmp(out, out2, sizeof out) != 0);
+    /* a length in time: 4 s of 10 ms; the model's shifts are cut to end there */
+    smp.top_p = 1;
+    static uint16_t long_out[20000];
+    int shifts_seen = 0;
+    for (int seed = 0; seed < 5; seed++) {
+        gb_rng_seed(&r1, (uint64_t)seed);
+        CHECK_INT(gb_generate_tokens(&m, primer, P, 20000, 400, &smp, &r1, GB_PREC_FP32, long_out,
+                                     &n, &e), GB_OK);
+        uint64_t steps = 0;
+        for (int t = 0; t < n; t++) {
+            int v;
+            if (gb_events_class(long_out[t], &v) == GB_EVC_TIME_SHIFT) steps += (uint64_t)v;
+        }
+        shifts_seen += n < 20000;
+        CHECK(n < 20000 && steps == 400);
+        CHECK(n > 0 && gb_events_class(long_out[n - 1], NULL) == GB_EVC_TIME_SHIFT);
+    }
+    CHECK_INT(shifts_seen, 5);
+    primer[2] = V; /* out of the vocabulary */
+    CHECK_INT(gb_generate_tokens(&m, primer, P, N, 0, &smp, &r1, GB_PREC_FP32, out, &n, &e),
+              GB_ERR_ARG);
+    gb_lstm_free(&m);
+}
+
 int main(void) {
     RUN(test_key_detect);
     RUN(test_key_fix);
     RUN(test_decode);
     RUN(test_feedback);
     RUN(test_feedback_nade_meter);
+    RUN(test_feedback_tokens);
     TEST_END();
 }
