@@ -4,8 +4,8 @@ counterpart of bench/lstm_train.c: D=128, H=512, L=2, T=12, dropout 0.2, a linea
 at every step (as groovybee computes y for all T steps), MSE on the last step only, global-norm
 clipping to 1.0, Adam lr 1e-3. One step = zero_grad + forward + loss + backward + clip + Adam.
 
-    /usr/bin/python3 bench/lstm_torch.py [--form lstm|cell] [-B 64] [-t SECONDS] [--threads 1]
-                                         [--head all|last] [-v]
+    /usr/bin/python3 bench/lstm_torch.py [-c paper|roll|events] [--form lstm|cell] [-B 64]
+                                         [-t SECONDS] [--threads 1] [--head all|last] [-v]
 
 Forms:
   lstm  nn.LSTM(128, 512, num_layers=2, dropout=0.2) + nn.Linear(512, 128) (the faster one)
@@ -14,6 +14,10 @@ Forms:
 --threads sets torch.set_num_threads (intra-op); default 1, PyTorch's best on this 2-core
 machine, where its OpenBLAS (libblas.so.3 -> openblas-pthread) still runs its own 2 threads.
 -v prints every step's milliseconds, in order, to stderr.
+-c events: the events preset's network (bench_lstm_train -c events): token ids in 0..387 fed as
+their one-hot vectors (one-hot @ W_ih^T: the column groovybee gathers) to nn.LSTM(388, 512,
+num_layers=2, dropout=0.2) (--form cell: the LSTMCell stack, dropout 0.2 between), nn.Linear(512,
+388), nn.CrossEntropyLoss on every step, T=128, clipping to 3.0.
 --head last applies the head to the last step only (what loss-on-last needs; default all, the
 work groovybee does).
 
@@ -34,6 +38,8 @@ import torch.nn as nn
 D, H, L, T, P = 128, 512, 2, 12, 0.2
 # --config roll: the roll preset's network (meter inputs, one layer of 256, a NADE head)
 E, HN, P_IN, P_OUT = 0, 0, 0.0, 0.0
+# --config events: token input over V tokens (V = D: one-hot in, a softmax over them out)
+V, CLIP = 0, 1.0
 
 
 def use_roll():
@@ -41,14 +47,19 @@ def use_roll():
     E, H, L, T, P, HN, P_IN, P_OUT = 20, 256, 1, 64, 0.0, 128, 0.2, 0.5
 
 
+def use_events():
+    global D, V, H, L, T, P, CLIP
+    D, V, H, L, T, P, CLIP = 388, 388, 512, 2, 128, 0.2, 3.0
+
+
 def gemm_flops(B):
     """bench/lstm_train.c's gemm_flops: forward + backward GEMM flops of one step (the LSTM's
-    and the head's; not the NADE's own)."""
+    and the head's; not the NADE's own, nor the one-hot input's: groovybee gathers it)."""
     G, TB, T1B, Dout = 4 * H, T * B, (T - 1) * B, D + HN
     f = 2 * TB * H * Dout
     b = 2 * 2 * TB * H * Dout
     for l in range(L):
-        inp = H if l else D + E
+        inp = H if l else (0 if V else D) + E
         f += 2 * TB * G * inp + 2 * T1B * G * H
         b += 2 * T1B * G * H + 2 * TB * G * inp + 2 * T1B * G * H + (2 * TB * G * inp if l else 0)
     return f + b
@@ -136,7 +147,7 @@ def kernels():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--form", choices=("lstm", "cell"), default="lstm")
-    ap.add_argument("-c", "--config", choices=("paper", "roll"), default="paper")
+    ap.add_argument("-c", "--config", choices=("paper", "roll", "events"), default="paper")
     ap.add_argument("-B", "--batch", type=int, default=64)
     ap.add_argument("-t", "--seconds", type=float, default=3.0)
     ap.add_argument("--threads", type=int, default=1)
@@ -147,13 +158,15 @@ def main():
     a = ap.parse_args()
     if a.config == "roll":
         use_roll()
+    if a.config == "events":
+        use_events()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     B = a.batch
     if a.config == "roll":
         net = RollNet()
     else:
-        net = (LstmNet if a.form == "lstm" else CellNet)(a.head == "all")
+        net = (LstmNet if a.form == "lstm" else CellNet)(a.head == "all" or V > 0)
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     params = list(net.parameters())
@@ -162,18 +175,23 @@ def main():
     tgt = torch.where(torch.rand(T, B, D) < 0.05, torch.rand(T, B, D), torch.zeros(()))
     if a.config == "roll":  # notes of 1
         x, tgt = (x > 0).float(), (tgt > 0).float()
-    mse = nn.MSELoss()
+    if V:  # tokens: uniform ids in and out, as bench_lstm_train
+        x, tgt = torch.randint(V, (T, B)), torch.randint(V, (T, B))
+    mse, ce = nn.MSELoss(), nn.CrossEntropyLoss()
 
     def step():
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
             if a.config == "roll":
                 loss = net(x, tgt).float()
+            elif V:  # the one-hot vectors are built in the step, as the model's input
+                y = net(nn.functional.one_hot(x, V).float())
+                loss = ce(y.float().reshape(-1, D), tgt.reshape(-1))
             else:
                 y = net(x)
                 loss = mse(y[-1].float(), tgt[-1])
         loss.backward()
-        nn.utils.clip_grad_norm_(params, 1.0)
+        nn.utils.clip_grad_norm_(params, CLIP)
         opt.step()
         return loss
 

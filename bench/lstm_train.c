@@ -2,12 +2,12 @@
  * report's configuration (`-c paper`, the default: D=128, H=512, L=2, T=12, MSE on the last step,
  * dropout 0.2) or the roll preset's (`-c roll`: D=128 + 20 meter inputs, H=256, L=1, T=64
  * (16 beats of 4 steps), the NADE head with Hn=128 on every step, dropout 0.2 on the input and
- * 0.5 on the head's) or a token model's (`-c events`: Performance RNN's shape, token input over
- * V=388 event tokens, H=512, L=3, T=64, the softmax head over the 388 tokens with its
- * cross-entropy on every step, no dropout): one step is zero_grad + forward + loss + backward +
- * clip (global norm 1.0) + Adam, its products in fp32 or (`-p bf16`) bf16. Prints windows/s and
- * the GFLOP/s of the GEMMs (the LSTM's and the head's; the NADE's own work and the token
- * input's gather are not counted), at the median and the fastest step.
+ * 0.5 on the head's) or the events preset's (`-c events`: token input over V=388 event tokens,
+ * H=512, L=2, T=128, dropout 0.2 between the layers, the softmax head over the 388 tokens with
+ * its cross-entropy on every step, clip 3): one step is zero_grad + forward + loss + backward +
+ * clip (global norm 1.0; 3.0 for events) + Adam, its products in fp32 or (`-p bf16`) bf16.
+ * Prints windows/s and the GFLOP/s of the GEMMs (the LSTM's and the head's; the NADE's own work
+ * and the token input's gather are not counted), at the median and the fastest step.
  * With the softmax head it also times the head alone, as the step runs it, at the median of as
  * many repetitions: its three products (Y = H fc_w^T; dfc_w += dY^T H; dH = dY fc_w, on the
  * same shapes, operands and product context: `head_ms=`), within which the loss and its
@@ -121,8 +121,9 @@ static int bench(int B, double seconds) {
         T = 64;
     }
     if (events) {
-        c = (gb_lstm_config){.D = 388, .V = 388, .H = 512, .L = 3, .head = GB_HEAD_SOFTMAX};
-        T = 64;
+        c = (gb_lstm_config){.D = 388, .V = 388, .H = 512, .L = 2, .dropout = 0.2f,
+                             .head = GB_HEAD_SOFTMAX}; /* --preset events (cmd_train.c) */
+        T = 128;
     }
     gb_loss_kind kind = events ? GB_LOSS_CE : roll ? GB_LOSS_BCE : GB_LOSS_MSE;
     gb_loss_on on = roll || events ? GB_LOSS_ON_ALL : GB_LOSS_ON_LAST;
@@ -163,7 +164,7 @@ static int bench(int B, double seconds) {
         gb_lstm_forward(&m, a, x, T, B, y, &rng);
         loss = gb_loss(&m, &m.g, kind, on, y, t, NULL, T, B, dy);
         gb_lstm_backward(&m, a, x, dy, T, B);
-        gb_lstm_clip(&m, 1.0f);
+        gb_lstm_clip(&m, events ? 3.0f : 1.0f);
         gb_adam_step(&m, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f);
         if (warm > 0) continue;
         st[iters++] = now() - t0;
