@@ -1119,6 +1119,31 @@ static void test_events(void) {
     CHECK(gb_ds_hash(&ds) != h);
     gb_ds_free(&ds);
     gb_song_free(&s);
+
+    /* merged parts in unison: one key a pitch. A's 60 is struck again by B's at tick 4 (ends
+     * there); the two 64s struck together become the longer. A tick is 0.125 s at 120 bpm. */
+    gb_note na[] = {{0, 8, 60, 100}, {0, 2, 64, 100}}, nb[] = {{0, 6, 64, 80}, {4, 12, 60, 80}};
+    gb_part pp[2] = {{.notes = na, .n_notes = 2}, {.track = 1, .channel = 1, .notes = nb,
+                                                   .n_notes = 2}};
+    gb_song hs = {.format = 1, .division = 4, .n_tracks = 2, .parts = pp, .n_parts = 2};
+    enc.events = GB_DS_EVENTS, enc.merge = 1;
+    CHECK_INT(gb_ds_init(&ds, &enc, &e), GB_OK);
+    CHECK_INT(gb_ds_add_song(&ds, &hs, "hand", 0, &e), GB_OK);
+    CHECK_INT(ds.n_parts, 1);
+    gb_song d;
+    gb_events_opts o = {.bpm = 120}; /* 500 ticks a quarter: a tick is a millisecond */
+    CHECK_INT(gb_events_decode(ds.parts[0].tokens, ds.parts[0].steps, &o, &d, NULL, &e), GB_OK);
+    CHECK_INT(d.n_parts, 1);
+    if (d.n_parts == 1) {
+        const uint64_t want[3][3] = {{0, 500, 60}, {0, 750, 64}, {500, 1500, 60}};
+        CHECK_INT(d.parts[0].n_notes, 3);
+        for (size_t i = 0; i < 3 && i < d.parts[0].n_notes; i++) {
+            const gb_note *nt = &d.parts[0].notes[i];
+            CHECK(nt->start == want[i][0] && nt->end == want[i][1] && nt->pitch == want[i][2]);
+        }
+    }
+    gb_song_free(&d);
+    gb_ds_free(&ds);
 }
 
 int main(void) {

@@ -203,8 +203,9 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
     if (in->ema > 0)
         snprintf(opt + strlen(opt), sizeof opt - strlen(opt), ", averaged weights (%g)",
                  (double)in->ema);
-    fprintf(stderr, "  training: windows of %d steps every %d, batch %d, Adam lr %g%s, %s, "
-            "seed %llu, threads %d%s\n", in->seq, in->stride, in->batch, (double)in->lr, opt,
+    fprintf(stderr, "  training: windows of %d %s every %d, batch %d, Adam lr %g%s, %s, "
+            "seed %llu, threads %d%s\n", in->seq, e->events ? "events" : "steps", in->stride,
+            in->batch, (double)in->lr, opt,
             clip, (unsigned long long)in->seed, in->threads, in->threads ? "" : " (default)");
     char tl[48] = "", mw[48] = "";
     if (a->target.set) snprintf(tl, sizeof tl, ", target loss %g", a->target.v);

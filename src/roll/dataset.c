@@ -439,6 +439,31 @@ static gb_status merge_parts(const gb_ds_encoding *e, const gb_song *s, gb_part 
     return GB_OK;
 }
 
+/* Events of merged parts are one instrument's, which has one key a pitch: where a note starts
+ * while another of its pitch sounds (two instruments in unison), the earlier ends there, the key
+ * struck again, and of two notes of a pitch that start together the longer is kept. Without
+ * this 15% of data/classical's merged NOTE_ONs would strike a sounding pitch, a stack of voices
+ * the decoder keeps open until as many NOTE_OFFs come. notes: sorted by start, then pitch. */
+static void restrike_unisons(gb_part *p) {
+    size_t last[128], k = 0;
+    for (int q = 0; q < 128; q++) last[q] = SIZE_MAX;
+    for (size_t i = 0; i < p->n_notes; i++) {
+        gb_note x = p->notes[i];
+        size_t *l = &last[x.pitch & 127];
+        if (*l != SIZE_MAX && p->notes[*l].end > x.start) {
+            gb_note *y = &p->notes[*l];
+            if (y->start == x.start) { /* struck together: one note, the longer */
+                if (x.end > y->end) *y = x;
+                continue;
+            }
+            y->end = x.start;
+        }
+        *l = k;
+        p->notes[k++] = x;
+    }
+    p->n_notes = k;
+}
+
 gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int valid,
                          gb_error *err) {
     size_t first = ds->n_parts, filtered = 0;
@@ -446,9 +471,10 @@ gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int
     gb_part merged = {0}, *taken = NULL; /* events, one stream a file: the taken parts */
     size_t n_taken = 0;
     int events = ds->enc.events != GB_DS_ROLL;
-    int whole = events && (ds->enc.merge || ds->enc.events == GB_DS_ENSEMBLE);
-    int merge = !events && ds->enc.merge;
+    int whole = ds->enc.events == GB_DS_ENSEMBLE; /* the taken parts, instruments kept */
+    int merge = ds->enc.merge && !whole;
     if (merge && (st = merge_parts(&ds->enc, s, &merged, &filtered, err)) != GB_OK) return st;
+    if (merge && events) restrike_unisons(&merged);
     if (whole) {
         if (s->n_parts && !(taken = malloc(s->n_parts * sizeof *taken)))
             return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for parts");
@@ -465,7 +491,7 @@ gb_status gb_ds_add_song(gb_dataset *ds, const gb_song *s, const char *path, int
         }
         gb_ds_part dp;
         if (whole) st = encode_events(ds, s, taken, n_taken, 0, &dp, err);
-        else if (events) st = encode_events(ds, s, p, 1, (int)i, &dp, err);
+        else if (events) st = encode_events(ds, s, p, 1, merge ? 0 : (int)i, &dp, err);
         else st = encode_part(ds, s, p, merge ? 0 : (int)i, &dp, err); /* merged: the only part */
         if (st != GB_OK) break;
         if (dp.steps == 0) continue; /* no notes: nothing to learn */
