@@ -293,6 +293,9 @@ typedef struct {
     int is_drum;        /* those notes are drums [0] */
     double open_note_s; /* a note never turned off lasts this long, or to the stream's end [5] */
     int velocity;       /* velocity of notes before any VELOCITY token [100, as note_seq] */
+    int restrike;       /* 1: a NOTE_ON of a pitch that sounds on its instrument first ends the
+                           notes sounding there (one key a pitch, as in the streams `train`
+                           makes of merged parts); 0: they stack, as note_seq's [0] */
 } gb_events_opts;
 
 /* Encodes the notes of n_parts parts of s (one: &s->parts[i], 1; all: s->parts, s->n_parts)

@@ -230,7 +230,8 @@ static gb_status events_parts(model *g, const uint16_t *pr, int T, long n, uint6
                                      g->tokens + k, &drawn, err);
     if (s != GB_OK) return s;
     g->n_tokens = k + drawn;
-    gb_events_opts eo = {.bpm = bpm, .program = g->src_program, .is_drum = g->src_drum};
+    gb_events_opts eo = {.bpm = bpm, .program = g->src_program, .is_drum = g->src_drum,
+                         .restrike = g->in.enc.events == GB_DS_EVENTS && g->in.enc.merge};
     gb_song song;
     if ((s = gb_events_decode(g->tokens, (size_t)g->n_tokens, &eo, &song, NULL, err)) != GB_OK)
         return s;

@@ -354,6 +354,19 @@ gb_status gb_events_decode(const uint16_t *tokens, size_t n, const gb_events_opt
         } else if (c == GB_EVC_PROGRAM) {
             inst = v;
         } else if (c == GB_EVC_NOTE_ON) { /* to the tail of its (instrument, pitch) queue */
+            size_t q = (size_t)inst * 128 + (size_t)v;
+            while (d.restrike && head[q] != NONE) { /* the key struck again ends what sounds */
+                uint32_t old = head[q];
+                head[q] = pool[old].next;
+                pool[old].next = (uint32_t)free_list;
+                free_list = old;
+                if (pool[old].start == step) {
+                    if (stats) stats->empty++;
+                } else if ((st = add_note(&lists[inst], pool[old].start, step, v,
+                                          pool[old].velocity, err)) != GB_OK) {
+                    goto done;
+                }
+            }
             size_t slot;
             if (free_list != NONE) {
                 slot = free_list;
@@ -366,7 +379,6 @@ gb_status gb_events_decode(const uint16_t *tokens, size_t n, const gb_events_opt
                 slot = pool_n++;
             }
             pool[slot] = (open_note){step, NONE, (uint8_t)velocity};
-            size_t q = (size_t)inst * 128 + (size_t)v;
             if (head[q] == NONE) head[q] = (uint32_t)slot;
             else pool[tail[q]].next = (uint32_t)slot;
             tail[q] = (uint32_t)slot;
