@@ -309,6 +309,22 @@ static void test_decode_rules(void) {
     }
     gb_song_free(&s);
 
+    /* restrike: the same stream, one key a pitch: the second ON ends the first at 100 ms, the
+     * first OFF ends the second, the last OFF is stray; a restrike in the step of its note
+     * leaves none of it */
+    o = (gb_events_opts){.restrike = 1};
+    CHECK_INT(DECODE(&o, &s, &st, &e, ON(60), SHIFT(10), ON(60), SHIFT(10), OFF(60), SHIFT(10),
+                     OFF(60), ON(62), ON(62), SHIFT(5), OFF(62)),
+              GB_OK);
+    CHECK_INT(s.n_parts, 1);
+    if (s.n_parts == 1) {
+        CHECK_INT(s.parts[0].n_notes, 3);
+        CHECK(has_note(&s.parts[0], 0, 100, 60, 100) && has_note(&s.parts[0], 100, 200, 60, 100));
+        CHECK(has_note(&s.parts[0], 300, 350, 62, 100));
+    }
+    CHECK(st.stray_offs == 1 && st.empty == 1 && st.voices == 0);
+    gb_song_free(&s);
+
     /* Nothing but time: a song without parts, still a MIDI file. */
     CHECK_INT(DECODE(NULL, &s, &st, &e, SHIFT(5), OFF(3), ON(60)), GB_OK);
     CHECK(s.n_parts == 0 && s.parts == NULL);

@@ -92,6 +92,8 @@ typedef struct {
     int src_division, src_program, src_drum;
     double src_bpm;
     gb_timesig src_timesig;
+    double src_phase; /* event models: quarter notes from the bar's start to where the output
+                         starts */
     gb_key key;
     uint64_t step_ticks; /* in OUT_DIVISION ticks */
     int n_rows;
@@ -166,8 +168,9 @@ static int load_primer_source(model *g, const char *primer) {
     return rc;
 }
 
-/* What the primer's source file tells: division, tempo, meter, program, key. */
-static int read_source(model *g) {
+/* What the primer's source file tells: division, tempo, meter, program, key; for an event
+ * model also where the output starts: the primer's end, or its start when it is kept. */
+static int read_source(model *g, int keep) {
     const gb_ds_part *p = &g->ds.parts[g->part];
     g->src_path = g->ds.files[p->file].path;
     gb_song s;
@@ -179,6 +182,23 @@ static int read_source(model *g) {
     g->src_division = gb_song_ticks_per_quarter(&s);
     g->src_bpm = s.n_tempos ? 60e6 / s.tempos[0].usec_per_quarter : 120;
     g->src_timesig = s.n_timesigs ? s.timesigs[0] : (gb_timesig){0, 4, 4, 24, 8};
+    if (p->tokens) { /* the tempo, meter and place in the bar where the output starts */
+        uint64_t steps = 0, tick;
+        for (size_t i = 0; i < g->start + (keep ? 0 : (size_t)g->in.seq); i++) {
+            int v;
+            if (gb_events_class(p->tokens[i], &v) == GB_EVC_TIME_SHIFT) steps += (uint64_t)v;
+        }
+        tick = gb_song_tick_at(&s, p->track, (double)steps / GB_EV_STEPS_PER_SECOND);
+        for (size_t i = 0; i < s.n_tempos && s.tempos[i].tick <= tick; i++)
+            g->src_bpm = 60e6 / s.tempos[i].usec_per_quarter;
+        for (size_t i = 0; i < s.n_timesigs && s.timesigs[i].tick <= tick; i++)
+            g->src_timesig = s.timesigs[i];
+        double bar = g->src_timesig.numerator * 4.0 / (g->src_timesig.denominator
+                                                           ? g->src_timesig.denominator : 4);
+        double q = (double)(tick - (tick > g->src_timesig.tick ? g->src_timesig.tick : tick)) /
+                   g->src_division;
+        g->src_phase = bar > 0 ? fmod(q, bar) : 0;
+    }
     g->src_program = p->program, g->src_drum = p->is_drum;
     if (g->in.enc.merge || g->in.enc.events == GB_DS_ENSEMBLE)
         g->src_program = 0, g->src_drum = 0; /* merged: one texture played on the piano;
@@ -240,12 +260,15 @@ static gb_status events_parts(model *g, const uint16_t *pr, int T, long n, uint6
         return gb_fail(err, GB_ERR_LIMIT, -1, "more than %d parts in all", MAX_PARTS);
     }
     g->first_part = *n_parts, g->n_parts = (int)song.n_parts;
+    /* at the primer's place in its bar (without --bpm: at the primer's tempo), so that the
+     * bars of the output are the music's */
+    uint64_t phase = (uint64_t)llround(g->src_phase * OUT_DIVISION);
     for (size_t i = 0; i < song.n_parts; i++) { /* its ticks onto the output's division */
         gb_part *q = &parts[(*n_parts)++];
         *q = song.parts[i];
         for (size_t j = 0; j < q->n_notes; j++) {
-            q->notes[j].start = q->notes[j].start * OUT_DIVISION / (uint64_t)song.division;
-            q->notes[j].end = q->notes[j].end * OUT_DIVISION / (uint64_t)song.division;
+            q->notes[j].start = q->notes[j].start * OUT_DIVISION / (uint64_t)song.division + phase;
+            q->notes[j].end = q->notes[j].end * OUT_DIVISION / (uint64_t)song.division + phase;
             if (q->notes[j].end <= q->notes[j].start) q->notes[j].end = q->notes[j].start + 1;
         }
         song.parts[i].notes = NULL, song.parts[i].n_notes = 0; /* moved */
@@ -380,7 +403,7 @@ int cmd_generate(int argc, char **argv) {
                     primer ? primer : "the model's corpus", e.msg, m->path);
             rc = EXIT_RUNTIME;
         }
-        if (rc == EXIT_OK) rc = read_source(m);
+        if (rc == EXIT_OK) rc = read_source(m, keep);
         if (rc != EXIT_OK) break;
         int events = m->in.enc.events != GB_DS_ROLL;
         if (events && keyfix) {
