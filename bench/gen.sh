@@ -7,7 +7,7 @@
 # then the median steps/s of each, the ratio of the best groovybee median (fp32, then bf16) to
 # the best PyTorch median, bf16 against fp32, and the weight bandwidth groovybee reached (each
 # step reads all 13.9 MB of weights in fp32, 7.0 MB in bf16). Then the same for the events
-# preset's token model (-c events: V 388 tokens in, H 512, L 2, a softmax over the 388 out, each
+# preset's token model (-c events: V 388 tokens in, H 512, L 1, a softmax over the 388 out, each
 # event drawn at temperature 1 and fed back; groovybee through gb_generate_tokens, PyTorch with
 # torch.multinomial on the one-hot LSTMCell loop): events/s, the ratios without a target.
 # Needs build/libgroovybee.a (`make`) and Debian's python3-torch. Run it on a quiet machine:

@@ -1,7 +1,7 @@
 /* gen_steps.c - generation speed: steps/s of the report's model (D 128, H 512, L 2) fed its own
  * predictions one step at a time with batch 1, as `groovybee generate` runs a velocity (MSE)
  * model, through the library's stream (src/model/stream.h); or (-c events) events/s of the
- * events preset's token model (V 388 tokens in, H 512, L 2, a softmax over the 388 out), each
+ * events preset's token model (V 388 tokens in, H 512, L 1, a softmax over the 388 out), each
  * event drawn from the softmax at temperature 1 and fed back: one call of gb_generate_tokens
  * (src/gen/generate.h) for STEPS events after a primer of 12, timed whole (its stream's setup
  * and the primer are a few ms of it). Weights are PyTorch-style random: the speed does not
@@ -45,8 +45,8 @@ int main(int argc, char **argv) {
                            "[-p fp32|bf16]\n", argv[0]), 2;
     }
     gb_lstm_config c = {.D = D, .H = H, .L = L, .dropout = 0.2f};
-    if (events) /* --preset events (cmd_train.c) */
-        c = (gb_lstm_config){.D = 388, .V = 388, .H = H, .L = L, .dropout = 0.2f,
+    if (events) /* --preset events (cmd_train.c): one layer */
+        c = (gb_lstm_config){.D = 388, .V = 388, .H = H, .L = 1, .dropout = 0.2f,
                              .head = GB_HEAD_SOFTMAX};
     gb_rng r;
     gb_rng_seed(&r, 1);

@@ -3,7 +3,7 @@
 (lstm1 = nn.LSTMCell(128, 512), lstm2 = nn.LSTMCell(512, 512), fc = nn.Linear(512, 128)) fed its
 own prediction step by step with batch 1 under torch.no_grad(), after a primer of 12 steps.
 -c events: the events preset's token model (gen_steps -c events): lstm1 = nn.LSTMCell(388, 512)
-on the token's one-hot vector, lstm2, fc = nn.Linear(512, 388); each event drawn by
+on the token's one-hot vector (one layer), fc = nn.Linear(512, 388); each event drawn by
 torch.multinomial from the softmax of the logits (temperature 1) and fed back.
 
     /usr/bin/python3 bench/gen_torch.py [-c paper|events] [-n STEPS] [--threads 1]
@@ -26,6 +26,8 @@ torch.manual_seed(1)
 V = 388 if a.config == "events" else 0
 D, H = V or 128, 512
 lstm1, lstm2, fc = nn.LSTMCell(D, H), nn.LSTMCell(H, H), nn.Linear(H, D)
+if V:  # the events preset: one layer
+    lstm2 = None
 
 
 def step(x, s):
@@ -33,7 +35,7 @@ def step(x, s):
     one-hot vector of the token drawn from it)."""
     h1, c1, h2, c2 = s
     h1, c1 = lstm1(x, (h1, c1))
-    h2, c2 = lstm2(h1, (h2, c2))
+    h2, c2 = lstm2(h1, (h2, c2)) if lstm2 else (h1, c1)
     y = fc(h2)
     if V:
         k = torch.multinomial(torch.softmax(y, -1), 1)[0]
@@ -55,6 +57,6 @@ with torch.no_grad():
     for _ in range(a.n):
         s, y = step(y, s)
     dt = time.perf_counter() - t0
-mb = 4e-6 * sum(p.numel() for m in (lstm1, lstm2, fc) for p in m.parameters())
+mb = 4e-6 * sum(p.numel() for m in (lstm1, lstm2, fc) if m for p in m.parameters())
 print("config=%s steps_s=%.1f us_step=%.2f threads=%d mb_step=%.2f"
       % (a.config, a.n / dt, 1e6 * dt / a.n, torch.get_num_threads(), mb))

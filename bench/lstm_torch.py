@@ -49,7 +49,7 @@ def use_roll():
 
 def use_events():
     global D, V, H, L, T, P, CLIP
-    D, V, H, L, T, P, CLIP = 388, 388, 512, 2, 128, 0.2, 3.0
+    D, V, H, L, T, P, CLIP = 388, 388, 512, 1, 128, 0.2, 3.0
 
 
 def gemm_flops(B):

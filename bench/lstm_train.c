@@ -3,7 +3,7 @@
  * dropout 0.2) or the roll preset's (`-c roll`: D=128 + 20 meter inputs, H=256, L=1, T=64
  * (16 beats of 4 steps), the NADE head with Hn=128 on every step, dropout 0.2 on the input and
  * 0.5 on the head's) or the events preset's (`-c events`: token input over V=388 event tokens,
- * H=512, L=2, T=128, dropout 0.2 between the layers, the softmax head over the 388 tokens with
+ * H=512, L=1, T=128, the softmax head over the 388 tokens with
  * its cross-entropy on every step, clip 3): one step is zero_grad + forward + loss + backward +
  * clip (global norm 1.0; 3.0 for events) + Adam, its products in fp32 or (`-p bf16`) bf16.
  * Prints windows/s and the GFLOP/s of the GEMMs (the LSTM's and the head's; the NADE's own work
@@ -121,7 +121,7 @@ static int bench(int B, double seconds) {
         T = 64;
     }
     if (events) {
-        c = (gb_lstm_config){.D = 388, .V = 388, .H = 512, .L = 2, .dropout = 0.2f,
+        c = (gb_lstm_config){.D = 388, .V = 388, .H = 512, .L = 1, .dropout = 0.2f,
                              .head = GB_HEAD_SOFTMAX}; /* --preset events (cmd_train.c) */
         T = 128;
     }

@@ -13,7 +13,7 @@
 #
 # The budget is about 15 minutes on 2 cores: each epoch sees a random subset of the corpus'
 # windows (--max-windows), EPOCHS x WINDOWS in all: for roll DEMO_EPOCHS x DEMO_WINDOWS (10 x
-# 20,000); for events DEMO_EVENTS_EPOCHS x DEMO_EVENTS_WINDOWS (windows of 128 events); for
+# 20,000); for events DEMO_EVENTS_EPOCHS x DEMO_EVENTS_WINDOWS (12 x 6,000 windows of 128 events); for
 # paper, 4 x 5,000 beside the others and 8 x 25,000 alone (DEMO_PAPER_EPOCHS,
 # DEMO_PAPER_WINDOWS). Everything is seeded (DEMO_SEED): the same machine and thread count give
 # the same files.
@@ -56,13 +56,13 @@ run() {
 case $what in
 both)
     run roll demo loss "${DEMO_EPOCHS:-10}" "${DEMO_WINDOWS:-20000}"
-    run events demo-events loss-events "${DEMO_EVENTS_EPOCHS:-EVEP}" "${DEMO_EVENTS_WINDOWS:-EVWIN}"
+    run events demo-events loss-events "${DEMO_EVENTS_EPOCHS:-12}" "${DEMO_EVENTS_WINDOWS:-6000}"
     run paper demo-paper loss-paper "${DEMO_PAPER_EPOCHS:-4}" "${DEMO_PAPER_WINDOWS:-5000}"
     set -- out/pieces/demo-[0-9]*.mid --beside out/pieces/demo-events-[0-9]*.mid \
         --beside out/pieces/demo-paper-[0-9]*.mid
     ;;
 events)
-    run events demo-events loss-events "${DEMO_EVENTS_EPOCHS:-EVEP}" "${DEMO_EVENTS_WINDOWS:-EVWIN}"
+    run events demo-events loss-events "${DEMO_EVENTS_EPOCHS:-12}" "${DEMO_EVENTS_WINDOWS:-6000}"
     set -- out/pieces/demo-events-[0-9]*.mid
     ;;
 roll)
