@@ -21,9 +21,9 @@ has "decode --help shows defaults" <("$G" decode --help) "[120]"
 while IFS='|' read -r name text; do
     has "train --help shows the default $name" "$T/trainhelp" "$text"
 done <<'EOF'
-batch|--batch B windows a batch [roll: 16, paper: 64]
-stride (2 beats)|--stride S steps (or beats: 8b) between window starts [roll: 2b, paper: 6]
-window|window [roll: 16b, paper: 12]
+batch|--batch B windows a batch [roll: 16, events: 64, paper: 64]
+stride (2 beats)|--stride S steps (or beats: 8b) between window starts [roll: 2b, events: 64, paper: 6]
+window|window [roll: 16b, events: 128, paper: 12]
 transposition|(kept inside 0..127) [roll: 6, events: 3, paper: 0]
 input dropout|--dropout-in P dropout on the inputs [roll: 0.2, paper: 0]
 output dropout|--dropout-out P dropout on the top layer's output, before the head [roll: 0.5, paper: 0]

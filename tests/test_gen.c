@@ -350,6 +350,29 @@ static void test_feedback_tokens(void) {
         CHECK(n > 0 && gb_events_class(long_out[n - 1], NULL) == GB_EVC_TIME_SHIFT);
     }
     CHECK_INT(shifts_seen, 5);
+    /* an ensemble model that favours PROGRAM tokens: it never draws a 16th melodic program,
+     * and what it draws decodes */
+    {
+        gb_lstm_config ce = {.D = 517, .V = 517, .H = 16, .L = 1, .head = GB_HEAD_SOFTMAX};
+        gb_lstm me;
+        gb_rng_seed(&r1, 3);
+        CHECK_INT(gb_lstm_init(&me, &ce, &r1, &e), GB_OK);
+        for (int p = 0; p < 129; p++) me.p.fc_b[GB_EV_PROGRAM + p] = 3.0f;
+        uint8_t seen[129] = {0};
+        int melodic = 0;
+        CHECK_INT(gb_generate_tokens(&me, primer, P, 3000, 0, &smp, &r1, GB_PREC_FP32, long_out, &n,
+                                     &e), GB_OK);
+        for (int t = 0; t < n; t++) {
+            int v;
+            if (gb_events_class(long_out[t], &v) == GB_EVC_PROGRAM && !seen[v]++ && v < 128)
+                melodic++;
+        }
+        CHECK_INT(melodic, GB_GEN_MAX_PROGRAMS);
+        gb_song sg;
+        CHECK_INT(gb_events_decode(long_out, (size_t)n, NULL, &sg, NULL, &e), GB_OK);
+        gb_song_free(&sg);
+        gb_lstm_free(&me);
+    }
     primer[2] = V; /* out of the vocabulary */
     CHECK_INT(gb_generate_tokens(&m, primer, P, N, 0, &smp, &r1, GB_PREC_FP32, out, &n, &e),
               GB_ERR_ARG);

@@ -96,12 +96,21 @@ gb_status gb_generate_tokens(const gb_lstm *m, const uint16_t *primer, int T, in
                                  : gb_fail(err, GB_ERR_NOMEM, -1, "generate: out of memory");
     if (s == GB_OK && prec != GB_PREC_FP32) s = gb_lstm_stream_set_precision(st, m, prec, err);
     if (s == GB_OK) {
-        for (int t = 0; t < T; t++) x[t] = (float)primer[t];
+        /* an ensemble's melodic programs, primer and drawn: MIDI has channels for 15 */
+        uint8_t seen[128] = {0};
+        int n_seen = 0, v;
+        for (int t = 0; t < T; t++) {
+            x[t] = (float)primer[t];
+            if (gb_events_class(primer[t], &v) == GB_EVC_PROGRAM && v < 128 && !seen[v]++) n_seen++;
+        }
         gb_lstm_stream_run(m, st, x, T, y);
-        const float *logits = y + (size_t)(T - 1) * D;
+        float *logits = y + (size_t)(T - 1) * D;
         uint64_t steps = 0;
         int n = 0;
         while (n < max_events) {
+            if (n_seen >= GB_GEN_MAX_PROGRAMS && D > GB_EV_PROGRAM) /* no 16th instrument */
+                for (int p = 0; p < 128 && GB_EV_PROGRAM + p < D; p++)
+                    if (!seen[p]) logits[GB_EV_PROGRAM + p] = -INFINITY;
             int k = gb_softmax_sample(D, logits, smp->temperature, smp->top_k, smp->top_p, rng,
                                       work);
             if (k < 0) {
@@ -117,6 +126,8 @@ gb_status gb_generate_tokens(const gb_lstm *m, const uint16_t *primer, int T, in
                 }
                 steps += (uint64_t)shift;
             }
+            if (gb_events_class((unsigned)k, &v) == GB_EVC_PROGRAM && v < 128 && !seen[v]++)
+                n_seen++;
             out[n++] = (uint16_t)k;
             if (n == max_events) break;
             x[0] = (float)k;

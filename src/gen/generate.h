@@ -42,11 +42,17 @@ typedef struct {
     float top_p;       /* then the fewest most likely ones holding this mass (0 or >= 1: all) */
 } gb_gen_sampling;
 
+#define GB_GEN_MAX_PROGRAMS 15 /* melodic instruments a generated ensemble may play: MIDI's
+                                 channels but drums' */
+
 /* Token models (V > 0 and a softmax head: performance events): feeds the primer's T >= 1 tokens,
  * then draws the next token (one number of rng each, none when greedy) and feeds it back, until
  * max_events tokens are drawn or, when max_steps > 0, the drawn TIME_SHIFTs reach max_steps steps
- * of 10 ms (the last one cut to end there exactly). out: room for max_events tokens; *n_out the
- * count drawn. A primer token outside 0..V-1 is GB_ERR_ARG. */
+ * of 10 ms (the last one cut to end there exactly). With the ensemble vocabulary, once primer and
+ * draws hold GB_GEN_MAX_PROGRAMS melodic programs, no PROGRAM token of another melodic program
+ * is drawn (its probability goes to the others), so that the stream decodes to a MIDI file.
+ * out: room for max_events tokens; *n_out the count drawn. A primer token outside 0..V-1 is
+ * GB_ERR_ARG. */
 gb_status gb_generate_tokens(const gb_lstm *m, const uint16_t *primer, int T, int max_events,
                              uint64_t max_steps, const gb_gen_sampling *smp, gb_rng *rng,
                              gb_precision prec, uint16_t *out, int *n_out, gb_error *err);
