@@ -797,20 +797,11 @@ void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *s
     *len = w->len[lo];
 }
 
-/* The transposition of the window of steps [start, start + len] of p: uniform over [-N, N] cut
- * to the shifts that keep its lowest and highest pitches inside 0..127 (0 always among them),
- * from one number of the rng whatever the range (its high 32 bits scaled by the range's size:
- * a bias below size / 2^32). */
-static int draw_shift(const gb_ds_part *p, size_t start, int len, const gb_ds_aug *aug) {
+/* A shift uniform over [-N, N] cut to those that keep pitches low..high inside 0..127 (none when
+ * high < 0), from one number of the rng whatever the range (its high 32 bits scaled by the
+ * range's size: a bias below size / 2^32). */
+static int draw_between(int low, int high, const gb_ds_aug *aug) {
     int64_t lo = -(int64_t)aug->transpose, hi = aug->transpose;
-    int low = 128, high = -1;
-    for (uint32_t r = seg_of(p->run_start, p->n_runs, (uint32_t)start);
-         r < p->n_runs && p->run_start[r] <= start + (size_t)len; r++)
-        if (p->run_cell[r] < p->run_cell[r + 1]) { /* pitches ascend within a run */
-            int a = p->cells[p->run_cell[r]] & 127, z = p->cells[p->run_cell[r + 1] - 1] & 127;
-            if (a < low) low = a;
-            if (z > high) high = z;
-        }
     if (high >= 0) {
         if (lo < -low) lo = -low;
         if (hi > 127 - high) hi = 127 - high;
@@ -819,10 +810,23 @@ static int draw_shift(const gb_ds_part *p, size_t start, int len, const gb_ds_au
     return (int)(lo + (int64_t)((u * (uint64_t)(hi - lo + 1)) >> 32));
 }
 
+/* The transposition of the window of steps [start, start + len] of p, from its lowest and
+ * highest pitches (0 always among the shifts). */
+static int draw_shift(const gb_ds_part *p, size_t start, int len, const gb_ds_aug *aug) {
+    int low = 128, high = -1;
+    for (uint32_t r = seg_of(p->run_start, p->n_runs, (uint32_t)start);
+         r < p->n_runs && p->run_start[r] <= start + (size_t)len; r++)
+        if (p->run_cell[r] < p->run_cell[r + 1]) { /* pitches ascend within a run */
+            int a = p->cells[p->run_cell[r]] & 127, z = p->cells[p->run_cell[r + 1] - 1] & 127;
+            if (a < low) low = a;
+            if (z > high) high = z;
+        }
+    return draw_between(low, high, aug);
+}
+
 /* Events: the transposition of the tokens [start, end) of p, drawn as draw_shift draws it, from
  * their lowest and highest NOTE_ON / NOTE_OFF pitches. */
 static int draw_token_shift(const gb_ds_part *p, size_t start, size_t end, const gb_ds_aug *aug) {
-    int64_t lo = -(int64_t)aug->transpose, hi = aug->transpose;
     int low = 128, high = -1;
     for (size_t i = start; i < end; i++)
         if (p->tokens[i] < GB_EV_TIME_SHIFT) {
@@ -830,12 +834,7 @@ static int draw_token_shift(const gb_ds_part *p, size_t start, size_t end, const
             if (pitch < low) low = pitch;
             if (pitch > high) high = pitch;
         }
-    if (high >= 0) {
-        if (lo < -low) lo = -low;
-        if (hi > 127 - high) hi = 127 - high;
-    }
-    uint64_t u = gb_rng_next(aug->rng) >> 32;
-    return (int)(lo + (int64_t)((u * (uint64_t)(hi - lo + 1)) >> 32));
+    return draw_between(low, high, aug);
 }
 
 /* Events: up to n tokens of p from token start into out, pitches moved by shift, times by factor
