@@ -126,6 +126,24 @@ expect "stray NOTE_OFFs are ignored" 0 "$G" decode --events "$T/stray.npy" -o "$
 has "and counted" "$T/err" "2 NOTE_OFF without a sounding note ignored"
 expect "info of it" 0 "$G" info "$T/stray.mid"
 has "one note of 0.45 s" "$T/out" "1 C4-C4         0.000     0.450"
+tok unison.npy 60 305 60 305 188 305 188   # ON 60, 0.5 s, ON 60, 0.5 s, OFF 60, 0.5 s, OFF 60
+expect "decode --events --restrike" 0 "$G" decode --events --restrike "$T/unison.npy" -o "$T/re.mid"
+expect "and without it" 0 "$G" decode --events "$T/unison.npy" -o "$T/st.mid"
+expect "--restrike without --events" 2 "$G" decode --restrike "$T/unison.npy" -o "$T/x.mid"
+py "restrike: the second ON ends the first (0-0.5, 0.5-1); stacked: two voices (0-1, 0.5-1.5)" '
+def notes(f):
+    m = mido.MidiFile(f)
+    t, on, out = 0, {}, []
+    for msg in mido.merge_tracks(m.tracks):
+        t += mido.tick2second(msg.time, m.ticks_per_beat, 500000)
+        if msg.type == "note_on" and msg.velocity:
+            on[(msg.channel, msg.note)] = t
+        elif msg.type in ("note_off", "note_on"):
+            out.append((round(on.pop((msg.channel, msg.note)), 6), round(t, 6)))
+    return sorted(out)
+assert notes(sys.argv[1]) == [(0, 0.5), (0.5, 1.0)], notes(sys.argv[1])
+assert notes(sys.argv[2]) == [(0, 1.0), (0.5, 1.5)], notes(sys.argv[2])
+' "$T/re.mid" "$T/st.mid"
 tok silent.npy 300 301
 expect "a stream without notes still makes a file" 0 "$G" decode --events "$T/silent.npy" -o "$T/silent.mid"
 has "and says it has no notes" "$T/err" "silent.npy: no notes in the stream"

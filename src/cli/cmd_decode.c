@@ -11,6 +11,7 @@ static const char *HELP =
     "usage: groovybee decode ROLL.npy... -o OUT.mid [--program N]... [--bpm X]\n"
     "                        [--steps-per-beat N] [--threshold N]\n"
     "       groovybee decode --events TOKENS.npy... -o OUT.mid [--program N]... [--bpm X]\n"
+    "                        [--restrike]\n"
     "\n"
     "Decodes piano rolls (uint8 .npy, shape (steps, 128)) to notes and merges them into one\n"
     "format 1 MIDI file, each roll on its own track and channel. Consecutive steps of a pitch\n"
@@ -33,6 +34,9 @@ static const char *HELP =
     "  --steps-per-beat N      time steps per quarter note [4] (rolls only)\n"
     "  --threshold N           velocities under N are silence [1] (rolls only)\n"
     "  --events                the files are performance-event tokens [off: rolls]\n"
+    "  --restrike              (events) a NOTE_ON of a pitch that sounds ends that note: one\n"
+    "                          key a pitch, as `generate` decodes a model of merged parts\n"
+    "                          (docs/formats.md) [off: unisons stack, as note_seq's]\n"
     "  -h, --help              show this help\n";
 
 #define MAX_ROLLS 16
@@ -49,7 +53,7 @@ static void name_hints(const char *path, int *program, int *drum) {
 
 /* Token streams -> one song: each file's parts, channels given again across all of them. */
 static int decode_events(char **paths, int n, const int *programs, int n_programs, double bpm,
-                         const char *out) {
+                         int restrike, const char *out) {
     gb_song all = {0};
     gb_error e;
     int status = EXIT_OK, channel = 0;
@@ -61,7 +65,7 @@ static int decode_events(char **paths, int n, const int *programs, int n_program
         int program = 0, drum = 0;
         name_hints(path, &program, &drum);
         gb_events_opts o = {.bpm = bpm, .program = i < n_programs ? programs[i] : program,
-                            .is_drum = drum};
+                            .is_drum = drum, .restrike = restrike};
         if (gb_npy_read_tokens(path, &t, &e) != GB_OK ||
             gb_events_decode(t.v, t.n, &o, &s, &stats, &e) != GB_OK) {
             cli_error(path, &e);
@@ -132,17 +136,18 @@ static int decode_events(char **paths, int n, const int *programs, int n_program
 }
 
 int cmd_decode(int argc, char **argv) {
-    enum { O_PROG = 256, O_BPM, O_SPB, O_THR, O_EVENTS };
+    enum { O_PROG = 256, O_BPM, O_SPB, O_THR, O_EVENTS, O_RESTRIKE };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"program", required_argument, 0, O_PROG},
                                          {"bpm", required_argument, 0, O_BPM},
                                          {"steps-per-beat", required_argument, 0, O_SPB},
                                          {"threshold", required_argument, 0, O_THR},
                                          {"events", no_argument, 0, O_EVENTS},
+                                         {"restrike", no_argument, 0, O_RESTRIKE},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *out = NULL;
-    int programs[MAX_ROLLS], n_programs = 0, c, events = 0, roll_opts = 0;
+    int programs[MAX_ROLLS], n_programs = 0, c, events = 0, roll_opts = 0, restrike = 0;
     long spb = 4, threshold = 1, v;
     double bpm = 120;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -166,6 +171,7 @@ int cmd_decode(int argc, char **argv) {
             roll_opts = 1;
             break;
         case O_EVENTS: events = 1; break;
+        case O_RESTRIKE: restrike = 1; break;
         case 'h': return fputs(HELP, stdout), EXIT_OK;
         default: return cli_usage_error("decode", "bad option");
         }
@@ -185,7 +191,8 @@ int cmd_decode(int argc, char **argv) {
     if (events && bpm < 4)
         return cli_usage_error("decode", "--bpm wants a number from 4 to 1000 with --events "
                                          "(a slower tempo does not fit MIDI's 24 bits)");
-    if (events) return decode_events(argv + optind, n, programs, n_programs, bpm, out);
+    if (restrike && !events) return cli_usage_error("decode", "--restrike needs --events");
+    if (events) return decode_events(argv + optind, n, programs, n_programs, bpm, restrike, out);
 
     /* A quarter of 960 ticks divides evenly into the common step counts; other step counts
      * get a division that is a multiple of them. */
