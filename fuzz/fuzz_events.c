@@ -67,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t opt = data[0];
     o.bpm = 4 + (opt >> 2) * 16;                 /* 4 .. 1012 */
     o.open_note_s = (opt & 2) ? 0.01 : 0;        /* one step, or the default 5 s */
+    o.restrike = size & 1;                       /* one key a pitch, or note_seq's stacking */
     size_t n = (size - 1) / 2;
     uint16_t *tokens = malloc((n ? n : 1) * sizeof *tokens);
     if (!tokens) return 0;
