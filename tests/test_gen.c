@@ -364,8 +364,9 @@ static void test_feedback_tokens(void) {
                                      &e), GB_OK);
         for (int t = 0; t < n; t++) {
             int v;
-            if (gb_events_class(long_out[t], &v) == GB_EVC_PROGRAM && !seen[v]++ && v < 128)
+            if (gb_events_class(long_out[t], &v) == GB_EVC_PROGRAM && !seen[v] && v < 128)
                 melodic++;
+            if (gb_events_class(long_out[t], &v) == GB_EVC_PROGRAM) seen[v] = 1;
         }
         CHECK_INT(melodic, GB_GEN_MAX_PROGRAMS);
         gb_song sg;

@@ -76,6 +76,12 @@ gb_status gb_generate(const gb_lstm *m, gb_loss_kind loss, const float *primer, 
     return GB_OK;
 }
 
+/* Counts token's melodic program into seen (128 flags) and *n, once each. */
+static void count_program(unsigned token, uint8_t *seen, int *n) {
+    int v;
+    if (gb_events_class(token, &v) == GB_EVC_PROGRAM && v < 128 && !seen[v]) seen[v] = 1, ++*n;
+}
+
 gb_status gb_generate_tokens(const gb_lstm *m, const uint16_t *primer, int T, int max_events,
                              uint64_t max_steps, const gb_gen_sampling *smp, gb_rng *rng,
                              gb_precision prec, uint16_t *out, int *n_out, gb_error *err) {
@@ -98,10 +104,10 @@ gb_status gb_generate_tokens(const gb_lstm *m, const uint16_t *primer, int T, in
     if (s == GB_OK) {
         /* an ensemble's melodic programs, primer and drawn: MIDI has channels for 15 */
         uint8_t seen[128] = {0};
-        int n_seen = 0, v;
+        int n_seen = 0;
         for (int t = 0; t < T; t++) {
             x[t] = (float)primer[t];
-            if (gb_events_class(primer[t], &v) == GB_EVC_PROGRAM && v < 128 && !seen[v]++) n_seen++;
+            count_program(primer[t], seen, &n_seen);
         }
         gb_lstm_stream_run(m, st, x, T, y);
         float *logits = y + (size_t)(T - 1) * D;
@@ -126,8 +132,7 @@ gb_status gb_generate_tokens(const gb_lstm *m, const uint16_t *primer, int T, in
                 }
                 steps += (uint64_t)shift;
             }
-            if (gb_events_class((unsigned)k, &v) == GB_EVC_PROGRAM && v < 128 && !seen[v]++)
-                n_seen++;
+            count_program((unsigned)k, seen, &n_seen);
             out[n++] = (uint16_t)k;
             if (n == max_events) break;
             x[0] = (float)k;
