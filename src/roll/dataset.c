@@ -837,13 +837,21 @@ static int draw_token_shift(const gb_ds_part *p, size_t start, size_t end, const
     return draw_between(low, high, aug);
 }
 
-/* Events: up to n tokens of p from token start into out, pitches moved by shift, times by factor
- * (aug's rules; 1: as they are, token for token); returns how many (< n at the part's end). The
+/* Token k of a window of n (its len + 1) into column b of a batch: the input of step k, the
+ * target of step k - 1. */
+static void put_token(float *x, float *target, int B, int b, size_t n, size_t k, unsigned tok) {
+    if (k + 1 < n) x[k * (size_t)B + b] = (float)tok;
+    if (k) target[(k - 1) * (size_t)B + b] = (float)tok;
+}
+
+/* Events: up to n tokens of p from token start into column b of x and target (put_token),
+ * pitches moved by shift, times by factor (aug's rules; 1: as they are, token for token);
+ * returns how many (< n at the part's end). The
  * shift was drawn for the pitches of the next 2n tokens of p, which a factor of 0.5 or more
  * never reads past in an encoder's stream (a stretch only drops TIME_SHIFTs, and keeps at least
  * about half of each run of them); a pitch it would move out of 0..127 ends the window. */
 static size_t cut_tokens(const gb_ds_part *p, size_t start, size_t n, int shift, double factor,
-                         uint16_t *out) {
+                         int B, int b, float *x, float *target) {
     size_t k = 0, i = start;
     uint64_t src = 0, dst = 0; /* steps read from p and written since start */
     while (k < n) {
@@ -857,14 +865,14 @@ static size_t cut_tokens(const gb_ds_part *p, size_t start, size_t n, int shift,
         uint64_t want = factor == 1.0 ? src : (uint64_t)llround((double)src * factor);
         while (dst < want && k < n) { /* the time up to this token, in the encoder's order */
             uint64_t d = want - dst < GB_EV_MAX_SHIFT ? want - dst : GB_EV_MAX_SHIFT;
-            out[k++] = gb_ev_shift((int)d), dst += d;
+            put_token(x, target, B, b, n, k++, gb_ev_shift((int)d)), dst += d;
         }
         if (k == n || i >= p->steps) break;
         if (c == GB_EVC_NOTE_ON || c == GB_EVC_NOTE_OFF) {
             if (value + shift < 0 || value + shift > 127) break; /* past the span drawn for */
             tok = (unsigned)((int)tok + shift);
         }
-        out[k++] = (uint16_t)tok, i++;
+        put_token(x, target, B, b, n, k++, tok), i++;
     }
     return k;
 }
@@ -872,20 +880,12 @@ static size_t cut_tokens(const gb_ds_part *p, size_t start, size_t n, int shift,
 void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_t *ids, int B,
                      const gb_ds_aug *aug, float *x, float *target, float *mask) {
     int T = w->T, Dt = gb_ds_target_features(&ds->enc), Din = gb_ds_in_features(&ds->enc);
-    uint16_t *tok = NULL;
-    if (ds->enc.events && !(tok = malloc(((size_t)T + 1) * sizeof *tok))) {
-        /* no memory for T + 1 tokens: every window empty, which the loss counts as nothing */
-        memset(x, 0, (size_t)T * B * Din * sizeof *x);
-        memset(target, 0, (size_t)T * B * Dt * sizeof *target);
-        memset(mask, 0, (size_t)T * B * sizeof *mask);
-        return;
-    }
     for (int b = 0; b < B; b++) {
         size_t part, start;
         int len;
         gb_ds_window_at(w, ids[b], &part, &start, &len);
         const gb_ds_part *p = &ds->parts[part];
-        if (tok) {
+        if (p->tokens) {
             int shift = 0;
             double factor = 1.0;
             if (aug && aug->transpose > 0) {
@@ -896,12 +896,8 @@ void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_
                 double u = (double)(gb_rng_next(aug->rng) >> 11) * 0x1p-53;
                 factor = 1.0 - aug->stretch + 2.0 * aug->stretch * u;
             }
-            size_t got = cut_tokens(p, start, (size_t)len + 1, shift, factor, tok);
-            len = got > 1 ? (int)got - 1 : 0;
-            for (int t = 0; t < len; t++) {
-                x[(size_t)t * B + b] = (float)tok[t];
-                target[(size_t)t * B + b] = (float)tok[t + 1];
-            }
+            size_t got = cut_tokens(p, start, (size_t)len + 1, shift, factor, B, b, x, target);
+            len = got > 1 ? (int)got - 1 : 0; /* the rows after it are padding, zeroed below */
         } else {
             int shift = aug && aug->transpose > 0 ? draw_shift(p, start, len, aug) : 0;
             cut_rows(ds, part, start, (size_t)len, shift, ds->enc.meter, B, b, x);
@@ -913,7 +909,6 @@ void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_
             memset(target + ((size_t)t * B + b) * Dt, 0, (size_t)Dt * sizeof *target);
         }
     }
-    free(tok);
 }
 
 void gb_ds_perm_init(gb_ds_perm *p, uint64_t n, gb_rng *rng) {
