@@ -224,16 +224,17 @@ static long beat_steps(const model *g) {
                               : ro->steps_per_beat;
 }
 
-/* An event model's part(s): n events (or, with max_steps, up to that time) after its primer,
- * decoded at bpm and moved onto the output's grid, appended to parts from *n_parts. The tokens
+/* An event model's part(s): n events (or, with max_steps, up to that time) after its primer (T
+ * tokens of its part from g->start), decoded at bpm and moved onto the output's grid, appended
+ * to parts from *n_parts. The tokens
  * decoded are the VELOCITY (and PROGRAM) in force at the primer's end, the primer when kept,
  * then the events drawn. */
-static gb_status events_parts(model *g, const uint16_t *pr, int T, long n, uint64_t max_steps,
-                              int keep, const gb_gen_sampling *smp, gb_rng *rng,
-                              gb_precision prec, double bpm, gb_part *parts, int *n_parts,
-                              gb_error *err) {
+static gb_status events_parts(model *g, int T, long n, uint64_t max_steps, int keep,
+                              const gb_gen_sampling *smp, gb_rng *rng, gb_precision prec,
+                              double bpm, gb_part *parts, int *n_parts, gb_error *err) {
     int state[2] = {-1, -1}; /* the last VELOCITY and PROGRAM before the primer's end */
     const gb_ds_part *p = &g->ds.parts[g->part];
+    const uint16_t *pr = p->tokens + g->start;
     for (size_t i = 0; i < g->start + (size_t)T; i++) {
         gb_ev_class c = gb_events_class(p->tokens[i], NULL);
         if (c == GB_EVC_VELOCITY) state[0] = p->tokens[i];
@@ -424,26 +425,25 @@ int cmd_generate(int argc, char **argv) {
             n = (long)ceil(beats * (double)beat_steps(m) - 1e-9);
             n = n < 1 ? 1 : n > (1L << 24) ? 1L << 24 : n;
         }
-        float *pr = malloc((size_t)T * Din * sizeof *pr);
-        uint16_t *tk = malloc((size_t)T * sizeof *tk);
-        int kept = keep ? T : 0;
-        m->n_rows = events ? 0 : kept + (int)n;
-        m->rows = malloc(((size_t)m->n_rows * D + 1) * sizeof *m->rows);
-        if (!pr || !tk || !m->rows) {
-            free(pr), free(tk);
-            fprintf(stderr, "groovybee: out of memory for %ld steps\n", n);
-            rc = EXIT_RUNTIME;
-            break;
-        }
-        gb_ds_cut(&m->ds, m->part, m->start, (size_t)T, 1, 0, pr);
         gb_status s;
+        float *pr = NULL;
         if (events) {
-            for (int t = 0; t < T; t++) tk[t] = (uint16_t)pr[t];
             gb_gen_sampling smp = {.temperature = temperature >= 0 ? (float)temperature : 1.0f,
                                    .top_k = (int)top_k, .top_p = (float)top_p};
-            s = events_parts(m, tk, T, n, max_steps, keep, &smp, &rng, prec, tempo_bpm, parts,
+            s = events_parts(m, T, n, max_steps, keep, &smp, &rng, prec, tempo_bpm, parts,
                              &n_parts, &e);
         } else {
+            int kept = keep ? T : 0;
+            m->n_rows = kept + (int)n;
+            pr = malloc((size_t)T * Din * sizeof *pr);
+            m->rows = malloc((size_t)m->n_rows * D * sizeof *m->rows);
+            if (!pr || !m->rows) {
+                free(pr);
+                fprintf(stderr, "groovybee: out of memory for %ld steps\n", n);
+                rc = EXIT_RUNTIME;
+                break;
+            }
+            gb_ds_cut(&m->ds, m->part, m->start, (size_t)T, 1, 0, pr);
             for (int t = 0; t < kept; t++) /* the primer's rows without their meter */
                 memcpy(m->rows + (size_t)t * D, pr + (size_t)t * Din, (size_t)D * sizeof *pr);
             gb_gen_meter meter = {&m->ds, m->part, m->start + (uint64_t)T};
@@ -459,7 +459,7 @@ int cmd_generate(int argc, char **argv) {
                                   &parts[n_parts++], &e);
             }
         }
-        free(pr), free(tk);
+        free(pr);
         if (s != GB_OK) {
             fprintf(stderr, "groovybee: %s: %s\n", m->path, e.msg);
             rc = EXIT_RUNTIME;
