@@ -34,42 +34,12 @@ TARGET = 0.99
 
 # ---- notes in seconds, from mido
 
-# Not mido_check's tempo_map/seconds: those use mido.tick2second, whose float operations come in
-# another order than groovybee's (ticks * us / (1e6 * tpq)); at a 10 ms grid's rounding edge
-# the two round apart, and the tokens are compared with groovybee's arithmetic (with mido's, 32
-# of the 622 streams of data/classical differ).
-def tempo_maps(mid):
-    """[(tick, seconds, usec)] per track (one map for formats 0 and 1), the seconds summed as
-    docs/midi.md says: ticks x tempo / (1e6 x division) per segment."""
-    def build(events):
-        events.sort(key=lambda e: e[0])
-        out, tick0, sec0, us = [], 0, 0.0, 500000
-        for tick, tempo in events:
-            sec0 += (tick - tick0) * us / (1e6 * mid.ticks_per_beat)
-            tick0, us = tick, tempo
-            out.append((tick, sec0, us))
-        return out
-    per_track = []
-    for track in mid.tracks:
-        tick, ev = 0, []
-        for msg in track:
-            tick += msg.time
-            if msg.type == 'set_tempo':
-                ev.append((tick, msg.tempo))
-        per_track.append(ev)
-    if mid.type == 2:
-        return [build(ev) for ev in per_track]
-    merged = build([e for ev in per_track for e in ev])
-    return [merged] * len(mid.tracks)
-
-
-def seconds(tmap, tick, tpq):
-    tick0, sec0, us = 0, 0.0, 500000
-    for t, s, u in tmap:
-        if t > tick:
-            break
-        tick0, sec0, us = t, s, u
-    return sec0 + (tick - tick0) * us / (1e6 * tpq)
+# mido_check's tempo map and seconds, with groovybee's float order for a stretch at one tempo
+# (ticks * us / (1e6 * tpq)) rather than mido.tick2second's: at a 10 ms grid's rounding edge the
+# two round apart, and the tokens are compared with groovybee's arithmetic (with mido's, 32 of
+# the 622 streams of data/classical differ).
+def span(ticks, tpq, us):
+    return ticks * us / (1e6 * tpq)
 
 
 def parts_of(path):
@@ -77,12 +47,13 @@ def parts_of(path):
     prog, drum and notes [(start_s, end_s, pitch, velocity)] in the order of mido_check's rows
     (start tick, pitch, end)."""
     mid = mido.MidiFile(path)
-    maps = tempo_maps(mid)
+    maps = mido_check.tempo_map(mid, span)
     parts = {}
     for pi, track, ch, prog, pitch, vel, st, en, _, _ in mido_check.mido_notes(path):
         p = parts.setdefault(pi, {'prog': prog, 'drum': ch == 9, 'notes': []})
         tm = maps[track]
-        p['notes'].append((seconds(tm, st, mid.ticks_per_beat), seconds(tm, en, mid.ticks_per_beat),
+        p['notes'].append((mido_check.seconds(tm, st, mid.ticks_per_beat, span),
+                           mido_check.seconds(tm, en, mid.ticks_per_beat, span),
                            pitch, vel))
     return [parts[k] for k in sorted(parts)]
 

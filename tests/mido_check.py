@@ -12,13 +12,14 @@ import sys
 import mido
 
 
-def tempo_map(mid):
-    """[(tick, seconds, usec)] per track for format 2, one list for all tracks otherwise."""
+def tempo_map(mid, span=mido.tick2second):
+    """[(tick, seconds, usec)] per track for format 2, one list for all tracks otherwise; span
+    (ticks, ticks per quarter, usec per quarter) -> seconds of a stretch at one tempo."""
     def build(events):
         events.sort(key=lambda e: e[0])  # stable: file order at equal ticks
         out, tick0, sec0, us = [], 0, 0.0, 500000
         for tick, tempo in events:
-            sec0 += mido.tick2second(tick - tick0, mid.ticks_per_beat, us)
+            sec0 += span(tick - tick0, mid.ticks_per_beat, us)
             tick0, us = tick, tempo
             out.append((tick, sec0, us))
         return out
@@ -37,13 +38,13 @@ def tempo_map(mid):
     return [merged] * len(mid.tracks)
 
 
-def seconds(tmap, tick, tpq):
+def seconds(tmap, tick, tpq, span=mido.tick2second):
     tick0, sec0, us = 0, 0.0, 500000
     for t, s, u in tmap:
         if t > tick:
             break
         tick0, sec0, us = t, s, u
-    return sec0 + mido.tick2second(tick - tick0, tpq, us)
+    return sec0 + span(tick - tick0, tpq, us)
 
 
 def mido_notes(path):
