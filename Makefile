@@ -16,13 +16,16 @@ BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 # need none)
 MEDIA_CFLAGS = $(shell pkg-config --cflags libpng 2>/dev/null)
 MEDIA_LIBS   = $(shell pkg-config --libs libpng fluidsynth 2>/dev/null || echo -lpng16 -lfluidsynth)
+# Open MPI carries data-parallel training (src/dist, the only file that includes mpi.h)
+MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
 CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclude -Isrc \
            $(BLAS_CFLAGS) $(MEDIA_CFLAGS) -MMD -MP
-LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) -fopenmp -lm
+LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) $(MPI_LIBS) -fopenmp -lm
 
 LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/events/*.c src/model/*.c \
                      src/io/*.c src/train/*.c src/gen/*.c src/audio/*.c src/plot/*.c \
-                     src/metrics/*.c)
+                     src/metrics/*.c src/dist/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -42,6 +45,8 @@ $(B)/%.o: %.c
 # and a libm call for negative arguments otherwise, __builtin_sqrtf and the optimize attribute
 # included); nothing in adam.c reads errno.
 $(B)/src/model/adam.o: CFLAGS += -fno-math-errno
+
+$(B)/src/dist/dist.o: CFLAGS += $(MPI_CFLAGS)
 
 $(B)/libgroovybee.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -73,13 +78,13 @@ demo-paper: all
 # and decoder of performance events (build-fuzz/fuzz_events -max_total_time=N).
 FUZZ_SECONDS ?= 60
 FUZZ_CC = clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-          -Iinclude -Isrc $(BLAS_CFLAGS) $(MEDIA_CFLAGS)
+          -Iinclude -Isrc $(BLAS_CFLAGS) $(MEDIA_CFLAGS) $(MPI_CFLAGS)
 fuzz:
 	@scripts/deps.sh build fuzz
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi $(BLAS_LIBS) $(MEDIA_LIBS) -lgomp -lm
-	$(FUZZ_CC) fuzz/fuzz_safetensors.c $(LIB_SRC) -o build-fuzz/fuzz_safetensors $(BLAS_LIBS) $(MEDIA_LIBS) -lgomp -lm
-	$(FUZZ_CC) fuzz/fuzz_events.c $(LIB_SRC) -o build-fuzz/fuzz_events $(BLAS_LIBS) $(MEDIA_LIBS) -lgomp -lm
+	$(FUZZ_CC) fuzz/fuzz_midi.c $(LIB_SRC) -o build-fuzz/fuzz_midi $(BLAS_LIBS) $(MEDIA_LIBS) $(MPI_LIBS) -lgomp -lm
+	$(FUZZ_CC) fuzz/fuzz_safetensors.c $(LIB_SRC) -o build-fuzz/fuzz_safetensors $(BLAS_LIBS) $(MEDIA_LIBS) $(MPI_LIBS) -lgomp -lm
+	$(FUZZ_CC) fuzz/fuzz_events.c $(LIB_SRC) -o build-fuzz/fuzz_events $(BLAS_LIBS) $(MEDIA_LIBS) $(MPI_LIBS) -lgomp -lm
 fuzz-run: fuzz
 	@mkdir -p build-fuzz/corpus
 	build-fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

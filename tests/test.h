@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/rng.h"
+
 static int tst_checks_failed, tst_passed, tst_failed;
 
 #define CHECK(cond)                                                                          \
@@ -72,6 +74,15 @@ static inline double tst_nmse(const float *a, const float *b, size_t n) {
         d += e * e, s += (double)b[i] * b[i];
     }
     return s > 0 ? d / s : d;
+}
+
+/* Dropout keys for a training forward of B <= 4096 windows (gb_lstm_forward): the next B numbers
+ * of r, in a buffer that the next call overwrites (NULL r: evaluation, NULL). */
+static inline const uint64_t *tst_keys(gb_rng *r, int B) {
+    static uint64_t keys[4096];
+    if (!r || B > 4096) return NULL;
+    for (int b = 0; b < B; b++) keys[b] = gb_rng_next(r);
+    return keys;
 }
 
 #define TEST_END()                                                                           \

@@ -18,7 +18,7 @@
 static float step(gb_lstm *m, gb_lstm_acts *a, const float *x, const float *t, int T, int B,
                   float *y, float *dy, gb_loss_kind k, gb_rng *r) {
     gb_lstm_zero_grad(m);
-    gb_lstm_forward(m, a, x, T, B, y, r);
+    gb_lstm_forward(m, a, x, T, B, y, tst_keys(r, B));
     float L = gb_loss(m, &m->g, k, GB_LOSS_ON_ALL, y, t, NULL, T, B, dy);
     gb_lstm_backward(m, a, x, dy, T, B);
     return L;
@@ -183,7 +183,7 @@ static void test_tokens(void) {
         if (bf) CHECK(gb_lstm_acts_set_precision(a, GB_PREC_BF16, &err) == GB_OK);
         gb_rng_seed(&dr, 11);
         gb_lstm_zero_grad(&m);
-        gb_lstm_forward(&m, a, x, T, B, bf ? y : yr, &dr);
+        gb_lstm_forward(&m, a, x, T, B, bf ? y : yr, tst_keys(&dr, B));
         Ls[bf] = gb_loss(&m, &m.g, GB_LOSS_CE, GB_LOSS_ON_ALL, bf ? y : yr, t, mk, T, B, dy);
         gb_lstm_backward(&m, a, x, dy, T, B);
         if (!bf) {
@@ -226,7 +226,7 @@ static void test_tokens(void) {
         CHECK(gb_lstm_acts_set_precision(a, GB_PREC_BF16, &err) == GB_OK);
         gb_rng_seed(&dr, 12);
         gb_lstm_zero_grad(&md);
-        gb_lstm_forward(&md, a, dense ? xd : x, T, B, y, &dr);
+        gb_lstm_forward(&md, a, dense ? xd : x, T, B, y, tst_keys(&dr, B));
         gb_loss(&md, &md.g, GB_LOSS_CE, GB_LOSS_ON_ALL, y, t, mk, T, B, dy);
         gb_lstm_backward(&md, a, dense ? xd : x, dy, T, B);
         if (!dense) {

@@ -492,14 +492,21 @@ static void test_transpose(void) {
     gb_ds_cut_batch(&ds, &w, ids, B, NULL, x0, t0, m0);
     gb_rng rng;
     gb_rng_seed(&rng, 11);
-    gb_ds_aug aug = {.transpose = 5, .rng = &rng};
+    uint64_t keys[B];
+    gb_ds_aug aug = {.transpose = 5, .keys = keys};
     const int lo[B] = {-5, -2, -5}, hi[B] = {1, 5, 5};
     int seen[B][11] = {{0}}, bad = 0, misaligned = 0;
+    static float x1[T * DIN], t1[T * D];
+    float m1[T];
     for (int it = 0; it < 300; it++) {
-        gb_rng after = rng; /* one number a window */
-        for (int b = 0; b < B; b++) gb_rng_next(&after);
+        for (int b = 0; b < B; b++) keys[b] = gb_rng_next(&rng);
         gb_ds_cut_batch(&ds, &w, ids, B, &aug, x, tg, m);
-        misaligned += memcmp(&rng, &after, sizeof rng) != 0;
+        /* a window's shift is its key's: window 2 cut alone with its key moves alike */
+        gb_ds_aug alone = {.transpose = 5, .keys = keys + 2};
+        gb_ds_cut_batch(&ds, &w, ids + 2, 1, &alone, x1, t1, m1);
+        for (int t = 0; t < T; t++)
+            misaligned += memcmp(x1 + t * DIN, x + (t * B + 2) * DIN, DIN * sizeof *x) != 0 ||
+                          memcmp(t1 + t * D, tg + (t * B + 2) * D, D * sizeof *tg) != 0;
         bad += memcmp(m, m0, sizeof m) != 0;
         for (int b = 0; b < B; b++) {
             int sx = shift_of(x0, x, T, B, b, DIN, D), st = shift_of(t0, tg, T, B, b, D, D);
@@ -518,20 +525,18 @@ static void test_transpose(void) {
         for (int sh = lo[b]; sh <= hi[b]; sh++) missing += seen[b][sh + 5] == 0;
     CHECK_INT(missing, 0);
     CHECK(seen[0][0 + 5] > 0 && seen[1][-2 + 5] > 0); /* the extremes are reachable */
-    /* the same rng state, the same batch */
+    /* the same keys, the same batch */
     static float x2[T * B * DIN], t2[T * B * D];
-    gb_rng r1, r2;
-    gb_rng_seed(&r1, 3), gb_rng_seed(&r2, 3);
-    gb_ds_aug a1 = {.transpose = 5, .rng = &r1}, a2 = {.transpose = 5, .rng = &r2};
-    gb_ds_cut_batch(&ds, &w, ids, B, &a1, x, tg, m);
+    uint64_t k2[B];
+    memcpy(k2, keys, sizeof k2);
+    gb_ds_aug a2 = {.transpose = 5, .keys = k2};
+    gb_ds_cut_batch(&ds, &w, ids, B, &aug, x, tg, m);
     gb_ds_cut_batch(&ds, &w, ids, B, &a2, x2, t2, m);
     CHECK(!memcmp(x, x2, sizeof x) && !memcmp(tg, t2, sizeof tg));
-    /* N = 0: nothing moves, nothing is drawn */
-    gb_rng keep = r1;
-    gb_ds_aug none = {.rng = &r1};
+    /* N = 0: nothing moves */
+    gb_ds_aug none = {.keys = keys};
     gb_ds_cut_batch(&ds, &w, ids, B, &none, x, tg, m);
     CHECK(!memcmp(x, x0, sizeof x) && !memcmp(tg, t0, sizeof tg) && !memcmp(m, m0, sizeof m));
-    CHECK(!memcmp(&keep, &r1, sizeof keep));
     gb_ds_windows_free(&w);
     gb_ds_free(&ds);
 }
@@ -1078,14 +1083,13 @@ static void test_events(void) {
     /* transposition by up to 3 and stretch by up to 5%: 50 batches */
     gb_rng rng;
     gb_rng_seed(&rng, 7);
-    gb_ds_aug aug = {.transpose = 3, .stretch = 0.05f, .rng = &rng};
+    uint64_t keys[B];
+    gb_ds_aug aug = {.transpose = 3, .stretch = 0.05f, .keys = keys};
     int stretched = 0, shifts[7] = {0}, masked = 0;
     bad = 0;
     for (int it = 0; it < 50; it++) {
-        gb_rng after = rng; /* two numbers a window */
-        for (int b = 0; b < 2 * B; b++) gb_rng_next(&after);
+        for (int b = 0; b < B; b++) keys[b] = gb_rng_next(&rng);
         gb_ds_cut_batch(&ds, &w, ids, B, &aug, x, tg, m);
-        bad += memcmp(&rng, &after, sizeof rng) != 0;
         for (int b = 0; b < B; b++) {
             size_t part, start;
             int len, sh = 0;

@@ -547,7 +547,7 @@ static void prob_free(prob *p) {
 static double prob_forward(prob *p, uint64_t mask_seed, gb_lstm_views *g) {
     gb_rng r;
     gb_rng_seed(&r, mask_seed);
-    gb_lstm_forward(&p->m, p->a, p->x, p->T, p->B, p->y, mask_seed ? &r : NULL);
+    gb_lstm_forward(&p->m, p->a, p->x, p->T, p->B, p->y, tst_keys(mask_seed ? &r : NULL, p->B));
     return gb_loss(&p->m, g, p->kind, p->on, p->y, p->t, p->mask, p->T, p->B, p->dy);
 }
 
@@ -975,8 +975,8 @@ static void test_fast_vs_reference(void) {
     }
 }
 
-/* Dropout: drawn only in training, the same masks from the same rng state in both paths (the
- * rng ends in the same state), about p of the units zeroed; evaluation is deterministic; a
+/* Dropout: drawn only in training, the same masks from the same keys in both paths, each
+ * window's from its own key whatever batch it is in, about p of the units zeroed; evaluation is deterministic; a
  * batch smaller than the activations' capacity gives what exactly sized activations give. */
 static void test_dropout_and_modes(void) {
     gb_lstm_config c = {.D = 16, .H = 32, .L = 3, .dropout = 0.25f};
@@ -990,7 +990,7 @@ static void test_dropout_and_modes(void) {
         gb_lstm_use_reference(ref);
         gb_rng *r = ref ? &r2 : &r1;
         gb_rng_seed(r, 2024);
-        gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, r);
+        gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, tst_keys(r, B));
         for (int l = 1; l < 3; l++) { /* the inputs of layers 1 and 2 */
             const float *mk = gb_lstm_acts_mask(p.a, l);
             size_t zeros = 0;
@@ -1009,10 +1009,33 @@ static void test_dropout_and_modes(void) {
     }
     gb_lstm_use_reference(0);
     CHECK(memcmp(r1.s, r2.s, sizeof r1.s) == 0);
-    gb_rng r3;
-    gb_rng_seed(&r3, 2024);
-    for (size_t k = 0; k < 2 * nm; k++) gb_rng_float(&r3); /* two masks' worth of draws */
-    CHECK(memcmp(r1.s, r3.s, sizeof r1.s) == 0);
+    { /* a window's masks are its key's alone: windows 2..4 cut out as a batch of their own,
+         with their keys, are dropped exactly as they were in the whole batch */
+        uint64_t keys[8], sub[3];
+        gb_rng rk;
+        gb_rng_seed(&rk, 31);
+        for (int b = 0; b < B; b++) keys[b] = gb_rng_next(&rk);
+        memcpy(sub, keys + 2, sizeof sub);
+        gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, keys);
+        float *whole = falloc(nm);
+        memcpy(whole, gb_lstm_acts_mask(p.a, 2), nm * sizeof(float));
+        float *xs = falloc((size_t)T * 3 * c.D), *ys = falloc((size_t)T * 3 * c.D);
+        for (int t = 0; t < T; t++)
+            memcpy(xs + (size_t)t * 3 * c.D, p.x + ((size_t)t * B + 2) * c.D,
+                   3 * (size_t)c.D * sizeof(float));
+        gb_lstm_forward(&p.m, p.a, xs, T, 3, ys, sub);
+        const float *part = gb_lstm_acts_mask(p.a, 2);
+        size_t differ = 0;
+        for (int t = 0; t < T; t++)
+            differ += memcmp(part + (size_t)t * 3 * c.H, whole + ((size_t)t * B + 2) * c.H,
+                             3 * (size_t)c.H * sizeof(float)) != 0;
+        CHECK_INT(differ, 0);
+        /* ... and outputs: within a batch, windows do not meet */
+        for (int t = 0; t < T; t++)
+            CHECK(tst_nmse(ys + (size_t)t * 3 * c.D, p.y + ((size_t)t * B + 2) * c.D,
+                           3 * (size_t)c.D) < 1e-10);
+        free(whole), free(xs), free(ys);
+    }
 
     gb_lstm_forward(&p.m, p.a, p.x, T, B, y1, NULL); /* evaluation: no masks, no draws */
     for (int l = 0; l <= 3; l++) CHECK(gb_lstm_acts_mask(p.a, l) == NULL);
@@ -1042,7 +1065,7 @@ static void test_dropout_and_modes(void) {
         gb_lstm_zero_grad(&p.m);
         gb_rng rk;
         gb_rng_seed(&rk, 9);
-        gb_lstm_forward(&p.m, ak, x3, T, b3, y3, &rk);
+        gb_lstm_forward(&p.m, ak, x3, T, b3, y3, tst_keys(&rk, b3));
         gb_loss(&p.m, &p.m.g, GB_LOSS_MSE, GB_LOSS_ON_ALL, y3, x3, NULL, T, b3, dy3);
         gb_lstm_backward(&p.m, ak, x3, dy3, T, b3);
         if (k == 0) memcpy(g3, p.m.grads, p.m.n_params * sizeof(float));
@@ -1056,9 +1079,9 @@ static void test_dropout_and_modes(void) {
     free(x3), free(y3), free(y3b);
     prob_free(&p);
 
-    /* dropout on all three sites, E = 4: the masks are drawn in site order (layer 0's input
-     * (T, B, Din) first, then layers 1, 2, then the head's input), each with its own p, the same
-     * in both paths; the rng moves by exactly their count */
+    /* dropout on all three sites, E = 4: each window's masks are drawn from its key's rng in
+     * site order (layer 0's input first, then layers 1, 2, then the head's input), step by step,
+     * each with its own p, the same in both paths */
     c = (gb_lstm_config){.D = 16, .H = 32, .L = 3, .dropout = 0.25f, .E = 4, .dropout_in = 0.5f,
                          .dropout_out = 0.125f};
     prob_new(&p, c, T, B, 8, GB_LOSS_MSE, GB_LOSS_ON_ALL);
@@ -1069,18 +1092,23 @@ static void test_dropout_and_modes(void) {
         gb_lstm_use_reference(ref);
         gb_rng *r = ref ? &r2 : &r1;
         gb_rng_seed(r, 77);
-        gb_lstm_forward(&p.m, p.a, p.x, T, B, ref ? yr : y1, r);
-        gb_rng rr;
-        gb_rng_seed(&rr, 77);
-        for (int l = 0; l <= 3; l++) { /* each element is the next draw's verdict */
-            const float *mk = gb_lstm_acts_mask(p.a, l);
-            size_t nl = (size_t)T * B * (l ? c.H : Din), wrong = 0;
-            CHECK(mk != NULL);
-            for (size_t k = 0; mk && k < nl; k++)
-                wrong += mk[k] != (gb_rng_float(&rr) < ps[l] ? 0.0f : 1.0f / (1.0f - ps[l]));
-            CHECK_INT(wrong, 0);
+        const uint64_t *keys = tst_keys(r, B);
+        gb_lstm_forward(&p.m, p.a, p.x, T, B, ref ? yr : y1, keys);
+        size_t wrong = 0;
+        for (int b = 0; b < B; b++) { /* each element is the next draw of its window's rng */
+            gb_rng rr;
+            gb_rng_seed(&rr, keys[b]);
+            for (int l = 0; l <= 3; l++) {
+                const float *mk = gb_lstm_acts_mask(p.a, l);
+                size_t nl = (size_t)(l ? c.H : Din);
+                CHECK(mk != NULL);
+                for (int t = 0; mk && t < T; t++)
+                    for (size_t k = 0; k < nl; k++)
+                        wrong += mk[((size_t)t * B + b) * nl + k] !=
+                                 (gb_rng_float(&rr) < ps[l] ? 0.0f : 1.0f / (1.0f - ps[l]));
+            }
         }
-        CHECK(memcmp(r->s, rr.s, sizeof rr.s) == 0);
+        CHECK_INT(wrong, 0);
     }
     gb_lstm_use_reference(0);
     CHECK(tst_nmse(yr, y1, ny) < 1e-10);
@@ -1462,7 +1490,7 @@ static double train(gb_loss_kind kind, int nade, int steps) {
     gb_rng_seed(&r, 5);
     for (int s = 0; s < steps; s++) {
         gb_lstm_zero_grad(&p.m);
-        gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, &r);
+        gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, tst_keys(&r, B));
         gb_loss(&p.m, &p.m.g, kind, GB_LOSS_ON_LAST, p.y, p.t, NULL, T, B, p.dy);
         gb_lstm_backward(&p.m, p.a, p.x, p.dy, T, B);
         gb_lstm_clip(&p.m, 1.0f);
@@ -1747,7 +1775,7 @@ static double train_tokens(int E, int *wrong) {
     gb_rng_seed(&r, 5);
     for (int s = 0; s < 200; s++) {
         gb_lstm_zero_grad(&p.m);
-        gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, &r);
+        gb_lstm_forward(&p.m, p.a, p.x, T, B, p.y, tst_keys(&r, B));
         gb_loss(&p.m, &p.m.g, GB_LOSS_CE, GB_LOSS_ON_ALL, p.y, p.t, NULL, T, B, p.dy);
         gb_lstm_backward(&p.m, p.a, p.x, p.dy, T, B);
         gb_lstm_clip(&p.m, 1.0f);

@@ -114,10 +114,20 @@ static const char *HELP =
     "                         --threads, --precision and --log may be given); the same CORPUS\n"
     "                         is needed\n"
     "  --log FILE.jsonl       one JSON object per epoch: epoch, train_loss, valid_loss,\n"
-    "                         windows, seconds, windows_per_s (appended to on --resume)\n"
+    "                         windows, seconds, windows_per_s, and with several ranks ranks\n"
+    "                         and allreduce_seconds (appended to on --resume)\n"
+    "  --shard-files          with several ranks: each reads only its share of the files\n"
+    "                         (a corpus larger than one machine's memory) [off: every rank\n"
+    "                         reads them all]\n"
     "  -o, --output MODEL     the model file (required)\n"
     "  -q, --quiet            no progress bar or per-epoch lines\n"
     "  -h, --help             show this help\n"
+    "\n"
+    "On several machines (docs/scaling.md): mpirun -np N groovybee train ... trains one model\n"
+    "with N ranks, the same options and the same losses as one process: --batch is the global\n"
+    "batch, split over the ranks; rank 0 alone prints and writes MODEL; every rank reads the\n"
+    "corpus (and, on --resume, MODEL's files) at the same paths. Threads default to the cores\n"
+    "of a machine shared by its ranks. A rank that fails ends the job.\n"
     "\n"
     "Exit status: 0 trained, 1 runtime error (unreadable corpus, no windows, a NaN loss),\n"
     "2 usage error.\n";
@@ -140,7 +150,8 @@ typedef struct {
         nade_hidden, transpose, lr_patience;
     opt_d dropout, dropout_in, dropout_out, lr, clip, vfrac, target, weight_decay, lr_decay, ema,
         stretch;
-    int strip, onsets, ensemble, meter, merge, resume, quiet; /* strip, meter, merge: -1 unset */
+    int strip, onsets, ensemble, meter, merge, resume, quiet, shard; /* strip, meter, merge: -1
+                                                                         unset */
     gb_precision prec; /* --precision, resolved */
     const char *programs[MAXLIST], *instruments[MAXLIST], *valid[MAXLIST];
     int n_programs, n_instruments, n_valid;
@@ -223,41 +234,63 @@ static void print_config(const gb_model_info *in, const args *a, int epochs, int
             gb_kernels_line());
 }
 
-static void print_corpus(const gb_dataset *ds, const gb_ds_windows *wt, const gb_ds_windows *wv,
-                         int T) {
-    size_t nv = 0;
-    for (size_t i = 0; i < ds->n_files; i++) nv += ds->files[i].valid != 0;
+/* What print_corpus reports: the dataset's and windows' counts, all uint64_t so that a job of
+ * shards can sum them over its ranks in one call. */
+typedef struct {
+    uint64_t seen, skipped, skipped_by[GB_DS_N_STATUS], no_parts, filtered, parts, files, valid,
+        steps, runs, bytes, train, validw, short_parts, uncovered;
+} corpus_figs;
+
+static void corpus_figures(const gb_dataset *ds, const gb_ds_windows *wt,
+                           const gb_ds_windows *wv, const gb_dist *d, int shard,
+                           corpus_figs *f) {
+    *f = (corpus_figs){.seen = ds->files_seen, .skipped = ds->files_skipped,
+                       .no_parts = ds->files_no_parts, .filtered = ds->parts_filtered,
+                       .parts = ds->n_parts, .files = ds->n_files, .steps = ds->steps,
+                       .runs = ds->runs, .bytes = ds->bytes, .train = wt->n, .validw = wv->n,
+                       .short_parts = wt->short_parts + wv->short_parts,
+                       .uncovered = wt->uncovered + wv->uncovered};
+    for (int k = 0; k < GB_DS_N_STATUS; k++) f->skipped_by[k] = ds->skipped_by[k];
+    for (size_t i = 0; i < ds->n_files; i++) f->valid += ds->files[i].valid != 0;
+    if (shard) gb_dist_sum_u64(d, (uint64_t *)f, sizeof *f / sizeof(uint64_t));
+}
+
+static void print_corpus(const corpus_figs *f, int events, int T, int shards) {
     char b[32];
-    fprintf(stderr, "corpus: %zu file%s found, %zu read, %zu skipped", ds->files_seen,
-            ds->files_seen == 1 ? "" : "s", ds->files_seen - ds->files_skipped,
-            ds->files_skipped);
-    if (ds->files_skipped) {
+    fprintf(stderr, "corpus: %llu file%s found, %llu read, %llu skipped",
+            (unsigned long long)f->seen, f->seen == 1 ? "" : "s",
+            (unsigned long long)(f->seen - f->skipped), (unsigned long long)f->skipped);
+    if (f->skipped) {
         const char *sep = " (";
         for (int k = 1; k < GB_DS_N_STATUS; k++)
-            if (ds->skipped_by[k]) {
-                fprintf(stderr, "%s%zu %s", sep, ds->skipped_by[k], gb_status_str((gb_status)k));
+            if (f->skipped_by[k]) {
+                fprintf(stderr, "%s%llu %s", sep, (unsigned long long)f->skipped_by[k],
+                        gb_status_str((gb_status)k));
                 sep = ", ";
             }
         fprintf(stderr, ")");
     }
-    if (ds->files_no_parts) fprintf(stderr, ", %zu without a matching part", ds->files_no_parts);
+    if (f->no_parts)
+        fprintf(stderr, ", %llu without a matching part", (unsigned long long)f->no_parts);
     char runs[48] = "";
-    if (!ds->enc.events) snprintf(runs, sizeof runs, " in %llu runs", (unsigned long long)ds->runs);
-    fprintf(stderr, "\n  %zu part%s (%zu left out by the filter) in %zu training and %zu "
-            "validation files; %llu %s%s, %s in memory\n", ds->n_parts,
-            ds->n_parts == 1 ? "" : "s", ds->parts_filtered, ds->n_files - nv, nv,
-            (unsigned long long)ds->steps, ds->enc.events ? "events" : "steps", runs,
-            human_bytes((double)ds->bytes, b, sizeof b));
-    fprintf(stderr, "windows: %llu training, %llu validation", (unsigned long long)wt->n,
-            (unsigned long long)wv->n);
-    size_t sp = wt->short_parts + wv->short_parts;
-    if (sp)
-        fprintf(stderr, "; %zu part%s shorter than %d steps: one shorter window each (none for "
-                "a part of one step)", sp, sp == 1 ? "" : "s", T + 1);
-    uint64_t unc = wt->uncovered + wv->uncovered;
+    if (!events) snprintf(runs, sizeof runs, " in %llu runs", (unsigned long long)f->runs);
+    char where[48] = "in memory";
+    if (shards > 1) snprintf(where, sizeof where, "in the memory of %d ranks", shards);
+    fprintf(stderr, "\n  %llu part%s (%llu left out by the filter) in %llu training and %llu "
+            "validation files; %llu %s%s, %s %s\n", (unsigned long long)f->parts,
+            f->parts == 1 ? "" : "s", (unsigned long long)f->filtered,
+            (unsigned long long)(f->files - f->valid), (unsigned long long)f->valid,
+            (unsigned long long)f->steps, events ? "events" : "steps", runs,
+            human_bytes((double)f->bytes, b, sizeof b), where);
+    fprintf(stderr, "windows: %llu training, %llu validation", (unsigned long long)f->train,
+            (unsigned long long)f->validw);
+    if (f->short_parts)
+        fprintf(stderr, "; %llu part%s shorter than %d steps: one shorter window each (none for "
+                "a part of one step)", (unsigned long long)f->short_parts,
+                f->short_parts == 1 ? "" : "s", T + 1);
     fprintf(stderr, "; %llu of %llu target steps predicted by no window%s\n",
-            (unsigned long long)unc, (unsigned long long)(ds->steps - ds->n_parts),
-            unc ? " (a smaller --stride covers more)" : "");
+            (unsigned long long)f->uncovered, (unsigned long long)(f->steps - f->parts),
+            f->uncovered ? " (a smaller --stride covers more)" : "");
 }
 
 typedef struct {
@@ -321,7 +354,7 @@ static int parse_args(int argc, char **argv, args *a) {
         O_CLIP, O_EPOCHS, O_VFRAC, O_VALID, O_PATIENCE, O_TARGET, O_MAXW, O_THREADS, O_SEED,
         O_RESUME, O_LOG, O_HEAD, O_NADE_HIDDEN, O_METER, O_NO_METER, O_TRANSPOSE, O_DROPOUT_IN,
         O_DROPOUT_OUT, O_WD, O_LR_DECAY, O_LR_PATIENCE, O_EMA, O_MERGE, O_SPLIT, O_PRECISION,
-        O_ENSEMBLE, O_STRETCH
+        O_ENSEMBLE, O_STRETCH, O_SHARD
     };
     static const struct option opts[] = {
         {"preset", required_argument, 0, O_PRESET}, {"hidden", required_argument, 0, O_HIDDEN},
@@ -345,6 +378,7 @@ static int parse_args(int argc, char **argv, args *a) {
         {"threads", required_argument, 0, O_THREADS}, {"seed", required_argument, 0, O_SEED},
         {"precision", required_argument, 0, O_PRECISION},
         {"resume", no_argument, 0, O_RESUME}, {"log", required_argument, 0, O_LOG},
+        {"shard-files", no_argument, 0, O_SHARD},
         {"head", required_argument, 0, O_HEAD},
         {"nade-hidden", required_argument, 0, O_NADE_HIDDEN},
         {"meter", no_argument, 0, O_METER}, {"no-meter", no_argument, 0, O_NO_METER},
@@ -422,6 +456,7 @@ static int parse_args(int argc, char **argv, args *a) {
         case O_PRECISION: a->precision = optarg; break;
         case O_SEED: INTOPT(seed, "--seed", 0, 0x7FFFFFFFFFFFFFFFL); break;
         case O_RESUME: a->resume = 1; break;
+        case O_SHARD: a->shard = 1; break;
         case O_LOG: a->log = optarg; break;
         case 'o': a->out = optarg; break;
         case 'q': a->quiet = 1; break;
@@ -668,79 +703,115 @@ int cmd_train(int argc, char **argv) {
     int roll = strcmp(info.preset, "roll") == 0;
     int epochs = a.epochs.set ? (int)a.epochs.v : roll ? ROLL_EPOCHS : 20;
     int patience = a.patience.set ? (int)a.patience.v : roll ? ROLL_PATIENCE : 5;
-    if (info.threads > 0) { /* before any BLAS call; resumption bit for bit needs the same */
-        openblas_set_num_threads(info.threads);
-        omp_set_num_threads(info.threads);
+    /* a job of several ranks (mpirun), or of this process alone */
+    gb_dist dist;
+    if (gb_dist_init(&dist, &e) != GB_OK) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        gb_model_info_free(&info);
+        return EXIT_RUNTIME;
     }
-    print_config(&info, &a, epochs, patience, a.resume);
+    int lead = dist.rank == 0, shard = a.shard && dist.size > 1;
+    int threads = info.threads;
+    if (!threads && dist.local_size > 1) { /* the machine's cores shared by its ranks */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > dist.local_size ? (int)(cores / dist.local_size) : 1;
+    }
+    if (threads > 0) { /* before any BLAS call; resumption bit for bit needs the same */
+        openblas_set_num_threads(threads);
+        omp_set_num_threads(threads);
+    }
+    if (lead) {
+        print_config(&info, &a, epochs, patience, a.resume);
+        if (dist.size > 1)
+            fprintf(stderr, "  job: %d ranks (MPI) on %d machine%s, each %d thread%s and about "
+                    "%d windows of each batch of %d%s\n", dist.size,
+                    (dist.size + dist.local_size - 1) / dist.local_size,
+                    dist.local_size < dist.size ? "s" : "", threads ? threads : omp_get_max_threads(),
+                    threads == 1 ? "" : "s", (info.batch + dist.size - 1) / dist.size,
+                    info.batch, shard ? "; each reads its shard of the files" : "");
+    }
 
     /* --valid patterns expanded here, so that a quoted glob works (a path without wildcards, or
      * a pattern that matches nothing, stays as it is and gets its error from the loader) */
     glob_t gl = {0};
-    for (int i = 0; i < a.n_valid; i++)
-        if (glob(a.valid[i], GLOB_NOCHECK | (i ? GLOB_APPEND : 0), NULL, &gl) != 0) {
-            fprintf(stderr, "groovybee: --valid %s: cannot expand\n", a.valid[i]);
-            globfree(&gl);
-            gb_model_info_free(&info);
-            return EXIT_RUNTIME;
-        }
-    gb_dataset ds;
+    gb_dataset ds = {0};
     gb_ds_windows wt = {0}, wv = {0};
     rc = EXIT_RUNTIME;
-    if (gb_ds_init(&ds, &info.enc, &e) != GB_OK) {
-        fprintf(stderr, "groovybee: %s\n", e.msg);
-        gb_model_info_free(&info);
-        globfree(&gl);
-        return EXIT_RUNTIME;
-    }
-    if (gb_ds_add_paths(&ds, (const char *const *)argv + optind, (size_t)(argc - optind), 0,
-                        cli_warn_skipped, NULL, &e) != GB_OK ||
-        (a.n_valid && gb_ds_add_paths(&ds, (const char *const *)gl.gl_pathv, gl.gl_pathc, 1,
-                                      cli_warn_skipped, NULL, &e) != GB_OK)) {
-        fprintf(stderr, "groovybee: %s\n", e.msg);
-        goto out;
-    }
-    if (!a.n_valid && !(info.valid_corpus && strcmp(info.valid_corpus, "[]") != 0) &&
-        gb_ds_split(&ds, info.valid_fraction, info.seed, &e) != GB_OK) {
-        fprintf(stderr, "groovybee: %s\n", e.msg);
-        goto out;
-    }
-    if (ds.n_parts == 0) {
-        fprintf(stderr, "groovybee: no parts to train on: %zu MIDI file%s found, %zu skipped, "
-                "%zu without a matching part\n", ds.files_seen, ds.files_seen == 1 ? "" : "s",
-                ds.files_skipped, ds.files_no_parts);
-        goto out;
+    for (int i = 0; i < a.n_valid; i++)
+        if (glob(a.valid[i], GLOB_NOCHECK | (i ? GLOB_APPEND : 0), NULL, &gl) != 0) {
+            gb_fail(&e, GB_ERR_IO, -1, "--valid %s: cannot expand", a.valid[i]);
+            goto fail;
+        }
+    if (gb_ds_init(&ds, &info.enc, &e) != GB_OK) goto fail;
+    /* files that cannot be read are reported once: by rank 0, or by the rank whose shard holds
+     * them */
+    gb_ds_warn_fn warn = lead || shard ? cli_warn_skipped : NULL;
+    int k = shard ? dist.rank : 0, shards = shard ? dist.size : 1;
+    if (gb_ds_add_paths_shard(&ds, (const char *const *)argv + optind, (size_t)(argc - optind), 0,
+                              k, shards, warn, NULL, &e) != GB_OK ||
+        (a.n_valid && gb_ds_add_paths_shard(&ds, (const char *const *)gl.gl_pathv, gl.gl_pathc,
+                                            1, k, shards, warn, NULL, &e) != GB_OK))
+        goto fail;
+    if (!a.n_valid && !(info.valid_corpus && strcmp(info.valid_corpus, "[]") != 0)) {
+        uint64_t first = 0, all = ds.n_files;
+        if (shard) { /* the files before this shard's, and the corpus' */
+            uint64_t *n = malloc((size_t)dist.size * sizeof *n);
+            if (!n) {
+                gb_fail(&e, GB_ERR_NOMEM, -1, "out of memory");
+                goto fail;
+            }
+            gb_dist_gather_u64(&dist, ds.n_files, n);
+            all = 0;
+            for (int r = 0; r < dist.size; r++) {
+                if (r == dist.rank) first = all;
+                all += n[r];
+            }
+            free(n);
+        }
+        if (gb_ds_split_range(&ds, info.valid_fraction, info.seed, (size_t)all, (size_t)first,
+                              &e) != GB_OK)
+            goto fail;
     }
     if (gb_ds_windows_make(&ds, 0, info.seq, info.stride, &wt, &e) != GB_OK ||
-        gb_ds_windows_make(&ds, 1, info.seq, info.stride, &wv, &e) != GB_OK) {
-        fprintf(stderr, "groovybee: %s\n", e.msg);
-        goto out;
+        gb_ds_windows_make(&ds, 1, info.seq, info.stride, &wv, &e) != GB_OK)
+        goto fail;
+    corpus_figs cf;
+    corpus_figures(&ds, &wt, &wv, &dist, shard, &cf);
+    if (cf.parts == 0) {
+        if (lead)
+            fprintf(stderr, "groovybee: no parts to train on: %llu MIDI file%s found, %llu "
+                    "skipped, %llu without a matching part\n", (unsigned long long)cf.seen,
+                    cf.seen == 1 ? "" : "s", (unsigned long long)cf.skipped,
+                    (unsigned long long)cf.no_parts);
+        goto out; /* every rank knows: no abort needed */
     }
-    print_corpus(&ds, &wt, &wv, info.seq);
+    if (lead) print_corpus(&cf, info.enc.events != GB_DS_ROLL, info.seq, shards);
 
     progress_ctx pc = {.tty = isatty(2), .quiet = a.quiet};
     gb_train_opts o = {.model_path = a.out, .epochs = epochs, .patience = patience,
                        .target_loss = a.target.set ? a.target.v : 0,
                        .max_windows = a.max_windows.set ? (uint64_t)a.max_windows.v : 0,
                        .resume = a.resume, .precision = a.prec, .log_path = a.log,
-                       .progress = on_progress,
-                       .ctx = &pc};
+                       .progress = on_progress, .ctx = &pc, .dist = &dist, .shard = shard};
     gb_train_result r;
     if (gb_train(&ds, &info, &o, &r, &e) != GB_OK) {
-        if (pc.tty && !pc.quiet) fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "groovybee: %s\n", e.msg);
+        if (lead && pc.tty && !pc.quiet) fprintf(stderr, "\r\033[K");
+        goto fail;
+    }
+    if (!lead) {
+        rc = r.stop == GB_STOP_NONFINITE ? EXIT_RUNTIME : EXIT_OK;
         goto out;
     }
     char best[96] = "no model written";
     if (r.best_epoch)
         snprintf(best, sizeof best, "best: epoch %d, %s loss %.5f", r.best_epoch,
-                 wv.n ? "validation" : "training", r.best_loss);
+                 cf.validw ? "validation" : "training", r.best_loss);
     switch (r.stop) {
     case GB_STOP_NONFINITE: {
         char kept[200] = "no model was written";
         if (r.best_epoch)
             snprintf(kept, sizeof kept, "%s keeps the model of epoch %d (%s loss %.5f)", a.out,
-                     r.best_epoch, wv.n ? "validation" : "training", r.best_loss);
+                     r.best_epoch, cf.validw ? "validation" : "training", r.best_loss);
         if (pc.tty && !pc.quiet) fprintf(stderr, "\r\033[K");
         fprintf(stderr, "groovybee: training stopped: the %s became NaN or infinite in epoch "
                 "%d; %s. Try a lower --lr, or --clip 1.\n",
@@ -762,15 +833,25 @@ int cmd_train(int argc, char **argv) {
         break;
     case GB_STOP_PATIENCE:
         fprintf(stderr, "done: no better %s loss for %d epochs, stopped after %d; %s, in %s\n",
-                wv.n ? "validation" : "training", patience, r.epochs_done, best, a.out);
+                cf.validw ? "validation" : "training", patience, r.epochs_done, best, a.out);
         break;
     }
     rc = EXIT_OK;
+    goto out;
+fail:
+    /* one rank's error ends the job: the others would wait for it in the next collective */
+    if (dist.size > 1) {
+        fprintf(stderr, "groovybee: rank %d of %d: %s; ending the job\n", dist.rank, dist.size,
+                e.msg);
+        gb_dist_abort(&dist, EXIT_RUNTIME);
+    }
+    fprintf(stderr, "groovybee: %s\n", e.msg);
 out:
     gb_ds_windows_free(&wt);
     gb_ds_windows_free(&wv);
     gb_ds_free(&ds);
     gb_model_info_free(&info);
     globfree(&gl);
+    gb_dist_finalize(&dist);
     return rc;
 }

@@ -180,7 +180,7 @@ gb_status gb_model_info_check(const gb_model_info *in, gb_error *err) {
 
 typedef struct {
     const char *kv[96]; /* key, value, ..., NULL */
-    char val[48][80];   /* storage of formatted values (the rng: 64 hex digits) */
+    char val[48][80];   /* storage of formatted values */
     int n, nv;
 } meta_b;
 
@@ -678,8 +678,6 @@ gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_p
     putf(b, "bad_epochs", "%d", pr->bad_epochs);
     putf(b, "train_loss", "%.17g", pr->train_loss);
     putf(b, "lr", "%.9g", (double)pr->lr);
-    putf(b, "rng", "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, pr->rng.s[0],
-         pr->rng.s[1], pr->rng.s[2], pr->rng.s[3]);
     putf(b, "corpus_hash", "%016" PRIx64, pr->corpus_hash);
     gb_status s = gb_st_write(path, t, m->ema ? 4 : 3, b->kv, err);
     free(b);
@@ -694,15 +692,13 @@ gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr,
     const char *fmt = gb_st_meta(&f, "format");
     int D = 0, H = 0, L = 0;
     uint64_t step = 0;
-    const char *rng;
     if (!fmt || strcmp(fmt, GB_CKPT_OPTIM_FORMAT) != 0) {
         s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: not a groovybee optimizer state (format '%.40s',"
                     " want '%s')", path, fmt ? fmt : "", GB_CKPT_OPTIM_FORMAT);
         goto out;
     }
     static const char *const required[] = {"D", "H", "L", "step", "epoch", "best_epoch",
-                                           "best_loss", "bad_epochs", "train_loss", "rng",
-                                           "corpus_hash"};
+                                           "best_loss", "bad_epochs", "train_loss", "corpus_hash"};
     for (size_t i = 0; i < sizeof required / sizeof *required; i++)
         if (!gb_st_meta(&f, required[i])) {
             s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata '%s' is missing", path,
@@ -733,21 +729,6 @@ gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr,
         s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: inconsistent progress (step %llu, epoch %d, "
                     "best epoch %d, bad epochs %d)", path, (unsigned long long)step, pr->epoch,
                     pr->best_epoch, pr->bad_epochs);
-        goto out;
-    }
-    rng = gb_st_meta(&f, "rng");
-    if (strlen(rng) != 64 || strspn(rng, "0123456789abcdef") != 64) {
-        s = bad_meta(err, path, "rng", rng, "64 lowercase hexadecimal digits");
-        goto out;
-    }
-    for (int i = 0; i < 4; i++) {
-        char w[17];
-        memcpy(w, rng + 16 * i, 16);
-        w[16] = 0;
-        pr->rng.s[i] = strtoull(w, NULL, 16);
-    }
-    if (!(pr->rng.s[0] | pr->rng.s[1] | pr->rng.s[2] | pr->rng.s[3])) {
-        s = bad_meta(err, path, "rng", rng, "a state other than all zeros");
         goto out;
     }
     float *dst[4] = {m->params, m->adam_m, m->adam_v, m->ema};

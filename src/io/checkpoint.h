@@ -93,7 +93,6 @@ typedef struct {
     int bad_epochs;       /* epochs since the best (for --patience) */
     double train_loss;    /* of the last epoch */
     float lr;             /* the learning rate the next epoch starts with (0: the model's) */
-    gb_rng rng;           /* the dropout stream, as the next epoch will start it */
     uint64_t corpus_hash; /* gb_ds_hash of the corpus the run trains on */
 } gb_ckpt_progress;
 

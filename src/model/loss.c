@@ -8,6 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The rows (T, B) the loss covers: w[r] 1 on them, 0 elsewhere (w may be NULL); their count. */
+static size_t cover(gb_loss_on on, const float *mask, int T, int B, float *w) {
+    size_t rows = 0;
+    for (int b = 0; b < B; b++) {
+        int last = -1; /* ON_LAST: the window's last real step */
+        for (int t = 0; t < T; t++) {
+            int real = !mask || mask[(size_t)t * B + b] != 0.0f;
+            int on_all = real && on == GB_LOSS_ON_ALL;
+            if (w) w[(size_t)t * B + b] = (float)on_all;
+            rows += on_all;
+            if (real) last = t;
+        }
+        if (on == GB_LOSS_ON_LAST && last >= 0) {
+            if (w) w[(size_t)last * B + b] = 1;
+            rows++;
+        }
+    }
+    return rows;
+}
+
+size_t gb_loss_rows(gb_loss_on on, const float *mask, int T, int B) {
+    return cover(on, mask, T, B, NULL);
+}
+
 float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on, const float *y,
               const float *target, const float *mask, int T, int B, float *dy) {
     int D = m->cfg.D, Dout = gb_lstm_dout(&m->cfg), nade = m->cfg.head == GB_HEAD_NADE;
@@ -23,17 +47,7 @@ float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on,
         free(w), free(nll);
         return NAN; /* no error channel: the caller stops on a non-finite loss */
     }
-    size_t rows = 0;
-    for (int b = 0; b < B; b++) {
-        int last = -1; /* ON_LAST: the window's last real step */
-        for (int t = 0; t < T; t++) {
-            int real = !mask || mask[(size_t)t * B + b] != 0.0f;
-            w[(size_t)t * B + b] = real && on == GB_LOSS_ON_ALL;
-            if (real) last = t;
-        }
-        if (on == GB_LOSS_ON_LAST && last >= 0) w[(size_t)last * B + b] = 1;
-    }
-    for (size_t r = 0; r < n; r++) rows += w[r] != 0;
+    size_t rows = cover(on, mask, T, B, w);
     float inv = rows ? (float)(1.0 / ((double)rows * per)) : 0;
     for (size_t r = 0; r < n; r++) w[r] *= inv;
     double sum = 0;

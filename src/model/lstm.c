@@ -15,7 +15,7 @@
  * emb's (threads over column blocks: no two write one element, and rows are added in order),
  * transposed into W_ih's columns after; the reference path multiplies the one-hot rows.
  * Both paths read and write the same activations, and draw the same dropout masks (all of them,
- * before any compute, in a fixed order), so they can be compared number for number. */
+ * before any compute, each window's from its own key), so they can be compared number for number. */
 #include "model/gemm.h"
 #include "model/kernels.h"
 
@@ -472,7 +472,7 @@ static void forward_fast(const gb_lstm *m, gb_lstm_acts *a, const float *x, int 
 }
 
 void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
-                     float *y, gb_rng *rng) {
+                     float *y, const uint64_t *drop_keys) {
     const gb_lstm_config *c = &m->cfg;
     a->fT = a->fB = 0;
     if (T < 1 || B < 1 || T > a->T || B > a->B || !same_config(c, &a->cfg)) {
@@ -488,16 +488,26 @@ void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, i
         memset(a->c[l], 0, bh * sizeof(float));
         memset(a->h[l], 0, bh * sizeof(float));
     }
-    /* dropout masks, all drawn up front in one order (the input of layer 0, 1, ..., L-1, then
-     * the head's; each step, row, unit) so that both paths, and a re-run from the same rng
-     * state, see the same ones */
+    /* dropout masks, all drawn up front so that both paths see the same ones: window b's from
+     * an rng of its own seeded with drop_keys[b] (the input of layer 0, 1, ..., L-1, then the
+     * head's; each step, unit), whatever the batch it is in and its place there */
     for (int l = 0; l <= c->L; l++) {
         float p = l == 0 ? c->dropout_in : l == c->L ? c->dropout_out : c->dropout;
-        a->masked[l] = rng && p > 0.0f;
-        if (!a->masked[l]) continue;
-        float keep = 1.0f / (1.0f - p);
-        size_t n = (size_t)T * B * (l ? c->H : gb_lstm_din(c));
-        for (size_t k = 0; k < n; k++) a->mask[l][k] = gb_rng_float(rng) < p ? 0.0f : keep;
+        a->masked[l] = drop_keys && p > 0.0f;
+    }
+    for (int b = 0; drop_keys && b < B; b++) {
+        gb_rng r;
+        gb_rng_seed(&r, drop_keys[b]);
+        for (int l = 0; l <= c->L; l++) {
+            if (!a->masked[l]) continue;
+            float p = l == 0 ? c->dropout_in : l == c->L ? c->dropout_out : c->dropout;
+            float keep = 1.0f / (1.0f - p);
+            size_t n = (size_t)(l ? c->H : gb_lstm_din(c));
+            for (int t = 0; t < T; t++) {
+                float *mk = a->mask[l] + ((size_t)t * B + b) * n;
+                for (size_t k = 0; k < n; k++) mk[k] = gb_rng_float(&r) < p ? 0.0f : keep;
+            }
+        }
     }
     if (a->wbf) gb_bf16_round(m->n_params, m->params, a->wbf); /* backward reads them too */
     if (use_ref)

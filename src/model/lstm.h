@@ -131,10 +131,13 @@ typedef enum { GB_LOSS_ON_LAST = 0, GB_LOSS_ON_ALL = 1 } gb_loss_on;
 
 /* Forward over a batch of windows x (T, B, Din) (with token input each row is [token id,
  * extras], the legend); y (T, B, Dout) receives the head's outputs.
- * Training mode (rng != NULL) draws dropout masks from rng (inverted dropout: kept units scaled
- * by 1/(1-p)); rng == NULL is evaluation, no dropout. */
+ * Training mode (drop_keys != NULL, B of them) draws dropout masks (inverted dropout: kept units
+ * scaled by 1/(1-p)): window b's, of every site, from a gb_rng seeded with drop_keys[b], site by
+ * site (layer 0's input, ..., the head's), step by step, unit by unit. A window's masks depend on
+ * its key alone, not on the batch it is cut into, so a batch split over several processes drops
+ * what it would drop whole. drop_keys == NULL is evaluation, no dropout. */
 void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, int B,
-                     float *y, gb_rng *rng);
+                     float *y, const uint64_t *drop_keys);
 
 /* The loss of the head's outputs y (T, B, Dout) against targets (T, B, Dt), loss.c: the mean
  * over the features and the steps it covers: every step, or (ON_LAST) each window's last real
@@ -150,6 +153,10 @@ void gb_lstm_forward(const gb_lstm *m, gb_lstm_acts *a, const float *x, int T, i
  * g; g == NULL: loss only (dy unused, may be NULL). Padded steps' targets are never read. */
 float gb_loss(const gb_lstm *m, gb_lstm_views *g, gb_loss_kind k, gb_loss_on on, const float *y,
               const float *target, const float *mask, int T, int B, float *dy);
+
+/* The rows (steps of windows) gb_loss averages over, for that mask and mode: the loss of a batch
+ * cut in pieces is the sum of the pieces' losses, each times its rows, over their sum. */
+size_t gb_loss_rows(gb_loss_on on, const float *mask, int T, int B);
 
 /* Negative log-likelihood in nats of each of n steps' targets (n, Dt) under a model's outputs
  * y (n, Dout), into nll (n). BCE or NADE: binary targets, the sum over the features whose

@@ -545,6 +545,8 @@ typedef struct {
     int valid;
     gb_ds_warn_fn warn;
     void *ctx;
+    uint64_t at, lo, hi; /* the walk's file count so far; the files [lo, hi) are taken */
+    int lead;            /* reports directories that cannot be opened (shard 0) */
 } adder;
 
 static void skip(adder *a, const char *path, const gb_error *e) {
@@ -553,9 +555,16 @@ static void skip(adder *a, const char *path, const gb_error *e) {
     if (a->warn) a->warn(a->ctx, path, e);
 }
 
+/* Whether the walk's next file is this shard's. */
+static int mine(adder *a) {
+    uint64_t i = a->at++;
+    return i >= a->lo && i < a->hi;
+}
+
 /* An entry the walk could not open: a file (counted as seen) or a directory. */
 static void skip_entry(void *ctx, const char *path, int is_file, const gb_error *e) {
     adder *a = ctx;
+    if (is_file ? !mine(a) : !a->lead) return;
     a->ds->files_seen += is_file != 0;
     skip(a, path, e);
 }
@@ -563,6 +572,7 @@ static void skip_entry(void *ctx, const char *path, int is_file, const gb_error 
 /* Reads one file; a bad one is skipped, only running out of memory fails the load. */
 static gb_status add_file(void *ctx, const char *path, gb_error *err) {
     adder *a = ctx;
+    if (!mine(a)) return GB_OK;
     a->ds->files_seen++;
     gb_song s;
     gb_error e = {0};
@@ -579,10 +589,34 @@ static gb_status add_file(void *ctx, const char *path, gb_error *err) {
     return GB_OK;
 }
 
+static gb_status count_file(void *ctx, const char *path, gb_error *err) {
+    (void)path, (void)err;
+    ++*(uint64_t *)ctx;
+    return GB_OK;
+}
+
+static void count_skipped(void *ctx, const char *path, int is_file, const gb_error *e) {
+    (void)path, (void)e;
+    *(uint64_t *)ctx += is_file != 0;
+}
+
+gb_status gb_ds_add_paths_shard(gb_dataset *ds, const char *const *paths, size_t n, int valid,
+                                int k, int shards, gb_ds_warn_fn warn, void *ctx,
+                                gb_error *err) {
+    adder a = {ds, valid, warn, ctx, 0, 0, UINT64_MAX, k == 0};
+    if (shards > 1) {
+        uint64_t files = 0;
+        gb_status s = gb_walk_midi(paths, n, count_file, count_skipped, &files, err);
+        if (s != GB_OK) return s;
+        a.lo = files * (uint64_t)k / (uint64_t)shards;
+        a.hi = files * (uint64_t)(k + 1) / (uint64_t)shards;
+    }
+    return gb_walk_midi(paths, n, add_file, skip_entry, &a, err);
+}
+
 gb_status gb_ds_add_paths(gb_dataset *ds, const char *const *paths, size_t n, int valid,
                           gb_ds_warn_fn warn, void *ctx, gb_error *err) {
-    adder a = {ds, valid, warn, ctx};
-    return gb_walk_midi(paths, n, add_file, skip_entry, &a, err);
+    return gb_ds_add_paths_shard(ds, paths, n, valid, 0, 1, warn, ctx, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -614,13 +648,21 @@ gb_status gb_split_choose(size_t n, double fraction, uint64_t seed, uint8_t *val
     return GB_OK;
 }
 
-gb_status gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed, gb_error *err) {
-    uint8_t *valid = malloc(ds->n_files ? ds->n_files : 1);
+gb_status gb_ds_split_range(gb_dataset *ds, double fraction, uint64_t seed, size_t n_all,
+                            size_t first, gb_error *err) {
+    if (first > n_all || ds->n_files > n_all - first)
+        return gb_fail(err, GB_ERR_ARG, -1, "split: files %zu..%zu of %zu", first,
+                       first + ds->n_files, n_all);
+    uint8_t *valid = malloc(n_all ? n_all : 1);
     if (!valid) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-    gb_status st = gb_split_choose(ds->n_files, fraction, seed, valid, err);
-    for (size_t i = 0; i < ds->n_files && st == GB_OK; i++) ds->files[i].valid = valid[i];
+    gb_status st = gb_split_choose(n_all, fraction, seed, valid, err);
+    for (size_t i = 0; i < ds->n_files && st == GB_OK; i++) ds->files[i].valid = valid[first + i];
     free(valid);
     return st;
+}
+
+gb_status gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed, gb_error *err) {
+    return gb_ds_split_range(ds, fraction, seed, ds->n_files, 0, err);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
@@ -629,20 +671,25 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
-uint64_t gb_ds_hash(const gb_dataset *ds) {
+uint64_t gb_ds_hash_head(const gb_ds_encoding *e, size_t n_files) {
     uint64_t h = 0xCBF29CE484222325ull;
-    int feat[4] = {ds->enc.binary, ds->enc.onsets, gb_ds_features(&ds->enc), (int)ds->n_files};
+    int feat[4] = {e->binary, e->onsets, gb_ds_features(e), (int)n_files};
     h = fnv(h, feat, sizeof feat);
-    if (ds->enc.meter) { /* only then, so that corpora without meter keep their earlier hash */
-        int din = gb_ds_in_features(&ds->enc);
+    if (e->meter) { /* only then, so that corpora without meter keep their earlier hash */
+        int din = gb_ds_in_features(e);
         h = fnv(h, &din, sizeof din);
     }
-    if (ds->enc.events) { /* likewise */
-        int ev = (int)ds->enc.events;
+    if (e->events) { /* likewise */
+        int ev = (int)e->events;
         h = fnv(h, &ev, sizeof ev);
     }
+    return h;
+}
+
+uint64_t gb_ds_hash_files(const gb_dataset *ds, uint64_t h, int valid) {
     for (size_t f = 0; f < ds->n_files; f++) {
         const gb_ds_file *fi = &ds->files[f];
+        if (fi->valid != valid) continue;
         uint32_t head[2] = {(uint32_t)fi->valid, (uint32_t)fi->n_parts};
         h = fnv(h, head, sizeof head);
         if (fi->sigs) {
@@ -665,6 +712,11 @@ uint64_t gb_ds_hash(const gb_dataset *ds) {
         }
     }
     return h;
+}
+
+uint64_t gb_ds_hash(const gb_dataset *ds) {
+    uint64_t h = gb_ds_hash_head(&ds->enc, ds->n_files);
+    return gb_ds_hash_files(ds, gb_ds_hash_files(ds, h, 0), 1);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -800,19 +852,19 @@ void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *s
 /* A shift uniform over [-N, N] cut to those that keep pitches low..high inside 0..127 (none when
  * high < 0), from one number of the rng whatever the range (its high 32 bits scaled by the
  * range's size: a bias below size / 2^32). */
-static int draw_between(int low, int high, const gb_ds_aug *aug) {
-    int64_t lo = -(int64_t)aug->transpose, hi = aug->transpose;
+static int draw_between(int low, int high, int transpose, gb_rng *r) {
+    int64_t lo = -(int64_t)transpose, hi = transpose;
     if (high >= 0) {
         if (lo < -low) lo = -low;
         if (hi > 127 - high) hi = 127 - high;
     }
-    uint64_t u = gb_rng_next(aug->rng) >> 32;
+    uint64_t u = gb_rng_next(r) >> 32;
     return (int)(lo + (int64_t)((u * (uint64_t)(hi - lo + 1)) >> 32));
 }
 
 /* The transposition of the window of steps [start, start + len] of p, from its lowest and
  * highest pitches (0 always among the shifts). */
-static int draw_shift(const gb_ds_part *p, size_t start, int len, const gb_ds_aug *aug) {
+static int draw_shift(const gb_ds_part *p, size_t start, int len, int transpose, gb_rng *rng) {
     int low = 128, high = -1;
     for (uint32_t r = seg_of(p->run_start, p->n_runs, (uint32_t)start);
          r < p->n_runs && p->run_start[r] <= start + (size_t)len; r++)
@@ -821,12 +873,13 @@ static int draw_shift(const gb_ds_part *p, size_t start, int len, const gb_ds_au
             if (a < low) low = a;
             if (z > high) high = z;
         }
-    return draw_between(low, high, aug);
+    return draw_between(low, high, transpose, rng);
 }
 
 /* Events: the transposition of the tokens [start, end) of p, drawn as draw_shift draws it, from
  * their lowest and highest NOTE_ON / NOTE_OFF pitches. */
-static int draw_token_shift(const gb_ds_part *p, size_t start, size_t end, const gb_ds_aug *aug) {
+static int draw_token_shift(const gb_ds_part *p, size_t start, size_t end, int transpose,
+                            gb_rng *r) {
     int low = 128, high = -1;
     for (size_t i = start; i < end; i++)
         if (p->tokens[i] < GB_EV_TIME_SHIFT) {
@@ -834,7 +887,7 @@ static int draw_token_shift(const gb_ds_part *p, size_t start, size_t end, const
             if (pitch < low) low = pitch;
             if (pitch > high) high = pitch;
         }
-    return draw_between(low, high, aug);
+    return draw_between(low, high, transpose, r);
 }
 
 /* Token k of a window of n (its len + 1) into column b of a batch: the input of step k, the
@@ -885,21 +938,25 @@ void gb_ds_cut_batch(const gb_dataset *ds, const gb_ds_windows *w, const uint32_
         int len;
         gb_ds_window_at(w, ids[b], &part, &start, &len);
         const gb_ds_part *p = &ds->parts[part];
+        gb_rng r; /* the window's own draws */
+        if (aug) gb_rng_seed(&r, aug->keys[b]);
         if (p->tokens) {
             int shift = 0;
             double factor = 1.0;
             if (aug && aug->transpose > 0) {
                 size_t end = start + 2 * ((size_t)len + 1);
-                shift = draw_token_shift(p, start, end < p->steps ? end : p->steps, aug);
+                shift = draw_token_shift(p, start, end < p->steps ? end : p->steps,
+                                         aug->transpose, &r);
             }
             if (aug && aug->stretch > 0) {
-                double u = (double)(gb_rng_next(aug->rng) >> 11) * 0x1p-53;
+                double u = (double)(gb_rng_next(&r) >> 11) * 0x1p-53;
                 factor = 1.0 - aug->stretch + 2.0 * aug->stretch * u;
             }
             size_t got = cut_tokens(p, start, (size_t)len + 1, shift, factor, B, b, x, target);
             len = got > 1 ? (int)got - 1 : 0; /* the rows after it are padding, zeroed below */
         } else {
-            int shift = aug && aug->transpose > 0 ? draw_shift(p, start, len, aug) : 0;
+            int shift = aug && aug->transpose > 0 ? draw_shift(p, start, len, aug->transpose, &r)
+                                                  : 0;
             cut_rows(ds, part, start, (size_t)len, shift, ds->enc.meter, B, b, x);
             cut_rows(ds, part, start + 1, (size_t)len, shift, 0, B, b, target);
         }

@@ -167,6 +167,13 @@ void gb_ds_free(gb_dataset *ds);
  * validation files. */
 gb_status gb_ds_add_paths(gb_dataset *ds, const char *const *paths, size_t n, int valid,
                           gb_ds_warn_fn warn, void *ctx, gb_error *err);
+/* The same for shard k of `shards` (data-parallel training, one shard a rank): of the F files
+ * the paths name, in the walk's order, only files [F k / shards, F (k + 1) / shards) are read
+ * and counted (the paths are walked twice, once to count them); a directory that cannot be
+ * opened is reported by shard 0. The shards' files in shard order are the whole walk's. */
+gb_status gb_ds_add_paths_shard(gb_dataset *ds, const char *const *paths, size_t n, int valid,
+                                int k, int shards, gb_ds_warn_fn warn, void *ctx,
+                                gb_error *err);
 /* Adds the parts of one song that pass the filter (path is recorded, not read), or with merge
  * one part of all their notes. GB_OK with nothing added when no part passes. On failure nothing
  * is added. */
@@ -180,11 +187,20 @@ gb_status gb_split_choose(size_t n, double fraction, uint64_t seed, uint8_t *val
                           gb_error *err);
 /* Marks the files gb_split_choose picks as validation, the others as training files. */
 gb_status gb_ds_split(gb_dataset *ds, double fraction, uint64_t seed, gb_error *err);
+/* The same for a dataset that holds files first..first + n_files of a corpus of n_all (a shard
+ * of data-parallel training): they get the marks they would get in the whole corpus. */
+gb_status gb_ds_split_range(gb_dataset *ds, double fraction, uint64_t seed, size_t n_all,
+                            size_t first, gb_error *err);
 
 /* A hash of what training sees: the files' split and every part's steps and cells (not paths),
  * with meter also the flag and each file's time signatures, so that --resume can tell that the
- * corpus is the same. */
+ * corpus is the same: the head (the encoding and the file count), then the training files in
+ * order, then the validation files. gb_ds_hash is gb_ds_hash_files(ds, gb_ds_hash_files(ds,
+ * gb_ds_hash_head(&ds->enc, ds->n_files), 0), 1); shards of one corpus, each continuing the
+ * previous one's hash, give the whole corpus' (src/train). */
 uint64_t gb_ds_hash(const gb_dataset *ds);
+uint64_t gb_ds_hash_head(const gb_ds_encoding *e, size_t n_files);
+uint64_t gb_ds_hash_files(const gb_dataset *ds, uint64_t h, int valid);
 
 /* Writes steps [k0, k0 + n) of a part as input rows of Din features (the D of the step, then
  * its meter): step k0 + t goes to out + (t * B + b) * Din (zeroed first). k0 + n <= steps. */
@@ -222,13 +238,13 @@ void gb_ds_window_at(const gb_ds_windows *w, uint64_t i, size_t *part, size_t *s
  * [1 - s, 1 + s] (Magenta's time stretch): the k-th TIME_SHIFT total from the window's start,
  * t_k steps, becomes round(t_k * factor), written as TIME_SHIFTs of 100 then the rest, as the
  * encoder writes them; the window takes the tokens that follow until it has len + 1 (fewer at
- * the part's end: the rest is padding). Exactly one number of rng a window for each of the two
- * that is on (transposition first), windows in order, so that a run replays from the rng's
- * state. */
+ * the part's end: the rest is padding). Window b's draws come from a gb_rng seeded with keys[b],
+ * one number for each of the two that is on (transposition first): a window is augmented by its
+ * key alone, whatever batch it is cut into (a batch split over processes, a resumed run). */
 typedef struct {
-    int transpose; /* 0: none */
-    float stretch; /* 0: none; at most 0.5 */
-    gb_rng *rng;
+    int transpose;         /* 0: none */
+    float stretch;         /* 0: none; at most 0.5 */
+    const uint64_t *keys;  /* (B) a key per window of the batch */
 } gb_ds_aug;
 
 /* Cuts windows ids[0..B): x (T, B, Din) inputs, row t of window b step start_b + t; target

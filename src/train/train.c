@@ -23,35 +23,126 @@ uint64_t gb_train_seed(uint64_t seed, uint64_t stream, uint64_t index) {
     return z ^ (z >> 31);
 }
 
-/* Window ids of positions [b0, b0 + Bc) of an order: a permutation, or none (in order). */
-static void order_ids(const gb_ds_perm *perm, uint64_t b0, int Bc, uint32_t *ids) {
-    for (int b = 0; b < Bc; b++)
-        ids[b] = perm ? gb_ds_perm_at(perm, (uint32_t)(b0 + b)) : (uint32_t)(b0 + b);
+/* The windows of a split as the job holds them: all on every rank, or (shard) the global ids
+ * [off, off + n) here as local ids 0..n-1 (the ranks' shards in rank order); total: the job's. */
+typedef struct {
+    const gb_dist *d;
+    int rank, size, shard;
+    uint64_t off, n, total;
+} share;
+
+static void share_make(share *sh, const gb_dist *d, int shard, uint64_t n) {
+    *sh = (share){.d = d, .rank = d ? d->rank : 0, .size = d ? d->size : 1, .n = n, .total = n};
+    sh->shard = shard && sh->size > 1;
+    if (!sh->shard) return;
+    uint64_t *all = malloc((size_t)sh->size * sizeof *all), c[2] = {n, 0};
+    if (!all) { /* too small to fail in practice; the sums below still agree */
+        gb_dist_sum_u64(d, c, 1);
+        sh->total = c[0];
+        return;
+    }
+    gb_dist_gather_u64(d, n, all);
+    sh->total = 0;
+    for (int r = 0; r < sh->size; r++) {
+        if (r == sh->rank) sh->off = sh->total;
+        sh->total += all[r];
+    }
+    free(all);
+}
+
+/* This rank's windows among positions [b0, b0 + Bc) of an order (perm, or none: in order):
+ * their local ids and positions; returns how many. Every window on every rank: the ranks take
+ * consecutive slices of Bc; shards: each its own windows. */
+static int share_batch(const share *sh, const gb_ds_perm *perm, uint64_t b0, int Bc,
+                       uint32_t *ids, uint64_t *pos) {
+    uint64_t lo = b0, hi = b0 + (uint64_t)Bc;
+    if (!sh->shard) {
+        lo = b0 + (uint64_t)Bc * sh->rank / sh->size;
+        hi = b0 + (uint64_t)Bc * (sh->rank + 1) / sh->size;
+    }
+    int k = 0;
+    for (uint64_t p = lo; p < hi; p++) {
+        uint64_t g = perm ? gb_ds_perm_at(perm, (uint32_t)p) : p;
+        if (g < sh->off || g >= sh->off + sh->n) continue;
+        ids[k] = (uint32_t)(g - sh->off), pos[k++] = p;
+    }
+    return k;
 }
 
 /* A batch's buffers: inputs x (T, B, Din), targets (T, B, Dt), mask (T, B), the head's outputs
- * y and their gradients dy (T, B, Dout), window ids (B). */
+ * y and their gradients dy (T, B, Dout), window ids and positions (B) and their dropout and
+ * augmentation keys (B). */
 typedef struct {
     float *x, *target, *mask, *y, *dy;
     uint32_t *ids;
+    uint64_t *pos, *drop, *aug;
 } batch_bufs;
 
 /* The loss averaged over the first n windows of the order perm, in evaluation mode, batch by
- * batch. */
-static double valid_loss(const gb_dataset *ds, const gb_ds_windows *w, const gb_ds_perm *perm,
-                         uint64_t n, const gb_model_info *in, const gb_lstm *m, gb_lstm_acts *a,
-                         batch_bufs *bb) {
+ * batch: the mean of the batches' losses weighted by their windows. The ranks share the work;
+ * each batch's loss is its pieces' sum over their rows, so the figure is one process's. */
+static double valid_loss(const gb_dataset *ds, const gb_ds_windows *w, const share *sh,
+                         const gb_ds_perm *perm, uint64_t n, const gb_model_info *in,
+                         const gb_lstm *m, gb_lstm_acts *a, batch_bufs *bb) {
     int T = in->seq;
-    double sum = 0;
-    for (uint64_t b0 = 0; b0 < n; b0 += (uint64_t)in->batch) {
+    uint64_t nb = (n + (uint64_t)in->batch - 1) / (uint64_t)in->batch;
+    double *acc = calloc(2 * nb + 1, sizeof *acc); /* per batch: loss x rows, rows */
+    if (!acc) return NAN;
+    for (uint64_t k = 0, b0 = 0; k < nb; k++, b0 += (uint64_t)in->batch) {
         int Bc = n - b0 < (uint64_t)in->batch ? (int)(n - b0) : in->batch;
-        order_ids(perm, b0, Bc, bb->ids);
-        gb_ds_cut_batch(ds, w, bb->ids, Bc, NULL, bb->x, bb->target, bb->mask);
-        gb_lstm_forward(m, a, bb->x, T, Bc, bb->y, NULL);
-        sum += (double)gb_loss(m, NULL, in->loss, in->loss_on, bb->y, bb->target, bb->mask, T, Bc,
-                               NULL) * Bc;
+        if (!sh->shard && (int)(k % (uint64_t)sh->size) != sh->rank) continue;
+        share whole = *sh; /* unsharded, a rank takes whole batches in turn */
+        whole.size = 1, whole.rank = 0;
+        int Bl = share_batch(sh->shard ? sh : &whole, perm, b0, Bc, bb->ids, bb->pos);
+        if (!Bl) continue;
+        gb_ds_cut_batch(ds, w, bb->ids, Bl, NULL, bb->x, bb->target, bb->mask);
+        gb_lstm_forward(m, a, bb->x, T, Bl, bb->y, NULL);
+        size_t rows = gb_loss_rows(in->loss_on, bb->mask, T, Bl);
+        acc[2 * k] = (double)gb_loss(m, NULL, in->loss, in->loss_on, bb->y, bb->target,
+                                     bb->mask, T, Bl, NULL) * (double)rows;
+        acc[2 * k + 1] = (double)rows;
     }
+    gb_dist_sum_double(sh->d, acc, 2 * nb);
+    double sum = 0;
+    for (uint64_t k = 0, b0 = 0; k < nb; k++, b0 += (uint64_t)in->batch) {
+        int Bc = n - b0 < (uint64_t)in->batch ? (int)(n - b0) : in->batch;
+        sum += (acc[2 * k + 1] > 0 ? acc[2 * k] / acc[2 * k + 1] : 0) * Bc;
+    }
+    free(acc);
     return n ? sum / (double)n : NAN;
+}
+
+/* The corpus hash of the job: gb_ds_hash, or over shards the whole corpus' (each rank carries
+ * it on over its files, training files first, then validation files). Unsharded, every rank
+ * must have read the same corpus: a file missing or different on one host would train the
+ * ranks on different windows. */
+static gb_status job_hash(const gb_dataset *ds, const gb_dist *d, int shard, uint64_t *out,
+                          gb_error *err) {
+    if (!d || d->size == 1) {
+        *out = gb_ds_hash(ds);
+        return GB_OK;
+    }
+    if (shard) {
+        uint64_t files = ds->n_files;
+        gb_dist_sum_u64(d, &files, 1);
+        uint64_t h = gb_ds_hash_head(&ds->enc, (size_t)files);
+        for (int valid = 0; valid < 2; valid++)
+            h = gb_dist_chain_out(d, gb_ds_hash_files(ds, gb_dist_chain_in(d, h), valid));
+        *out = h;
+        return GB_OK;
+    }
+    uint64_t *all = malloc((size_t)d->size * sizeof *all);
+    if (!all) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+    gb_dist_gather_u64(d, gb_ds_hash(ds), all);
+    *out = all[0];
+    gb_status s = GB_OK;
+    for (int r = 1; r < d->size && s == GB_OK; r++)
+        if (all[r] != all[0])
+            s = gb_fail(err, GB_ERR_ARG, -1, "rank %d read another corpus than rank 0 (a file "
+                        "missing, unreadable or different on its host): every rank needs the "
+                        "same files, or --shard-files", r);
+    free(all);
+    return s;
 }
 
 static void json_num(FILE *f, double v) {
@@ -60,15 +151,17 @@ static void json_num(FILE *f, double v) {
 }
 
 static gb_status log_epoch(const char *path, int epoch, double tl, double vl, uint64_t windows,
-                           double seconds, double wps, gb_error *err) {
+                           double seconds, double wps, int ranks, double comm, gb_error *err) {
     FILE *f = fopen(path, "a");
     if (!f) return gb_fail(err, GB_ERR_IO, -1, "%s: cannot open: %s", path, strerror(errno));
     fprintf(f, "{\"epoch\":%d,\"train_loss\":", epoch);
     json_num(f, tl);
     fputs(",\"valid_loss\":", f);
     json_num(f, vl);
-    fprintf(f, ",\"windows\":%llu,\"seconds\":%.3f,\"windows_per_s\":%.1f}\n",
+    fprintf(f, ",\"windows\":%llu,\"seconds\":%.3f,\"windows_per_s\":%.1f",
             (unsigned long long)windows, seconds, wps);
+    if (ranks > 1) fprintf(f, ",\"ranks\":%d,\"allreduce_seconds\":%.3f", ranks, comm);
+    fputs("}\n", f);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad)
         return gb_fail(err, GB_ERR_IO, -1, "%s: cannot write: %s", path, strerror(errno));
@@ -104,23 +197,32 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
     if ((s = gb_ds_windows_make(ds, 0, T, info->stride, &wt, err)) != GB_OK ||
         (s = gb_ds_windows_make(ds, 1, T, info->stride, &wv, err)) != GB_OK)
         goto out;
-    if (wt.n == 0) {
+    share st, sv; /* the job's windows */
+    share_make(&st, o->dist, o->shard, wt.n);
+    share_make(&sv, o->dist, o->shard, wv.n);
+    int lead = st.rank == 0; /* the rank that writes files */
+    if (st.total == 0) {
         s = gb_fail(err, GB_ERR_ARG, -1, "no training windows: no training part has 2 steps or "
                     "more");
         goto out;
     }
-    uint64_t n_train = o->max_windows && o->max_windows < wt.n ? o->max_windows : wt.n;
-    uint64_t n_valid = o->max_windows && o->max_windows < wv.n ? o->max_windows : wv.n;
+    if (st.total > GB_DS_MAX_WINDOWS || sv.total > GB_DS_MAX_WINDOWS) {
+        s = gb_fail(err, GB_ERR_ARG, -1, "%llu windows: more than 2^32 - 1",
+                    (unsigned long long)(st.total > sv.total ? st.total : sv.total));
+        goto out;
+    }
+    uint64_t n_train = o->max_windows && o->max_windows < st.total ? o->max_windows : st.total;
+    uint64_t n_valid = o->max_windows && o->max_windows < sv.total ? o->max_windows : sv.total;
     res->train_windows = n_train, res->valid_windows = n_valid;
-    uint64_t hash = gb_ds_hash(ds);
+    uint64_t hash = 0;
+    if ((s = job_hash(ds, o->dist, st.shard, &hash, err)) != GB_OK) goto out;
 
     /* the model, fresh or resumed */
-    gb_rng rinit, rdrop;
+    gb_rng rinit;
     gb_rng_seed(&rinit, gb_train_seed(info->seed, GB_SEED_INIT, 0));
     if ((s = gb_lstm_init(&m, &info->net, &rinit, err)) != GB_OK) goto out;
     gb_ckpt_progress pr = {.best_loss = INFINITY, .train_loss = NAN, .corpus_hash = hash,
                            .lr = info->lr};
-    gb_rng_seed(&pr.rng, gb_train_seed(info->seed, GB_SEED_DROPOUT, 0));
     if (info->ema > 0 && (s = gb_ema_init(&m, err)) != GB_OK) goto out; /* before a resume's */
     if (o->resume) {
         if ((s = gb_ckpt_load_optim(optim_path, &m, &pr, err)) != GB_OK) goto out;
@@ -131,10 +233,9 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
             goto out;
         }
     }
-    rdrop = pr.rng;
     if (!(pr.lr > 0)) pr.lr = info->lr; /* an optim file from before lr decay */
     info->corpus_hash = hash;
-    info->train_windows = wt.n, info->valid_windows = wv.n;
+    info->train_windows = st.total, info->valid_windows = sv.total;
     res->epochs_done = pr.epoch;
     res->best_epoch = pr.best_epoch;
     res->best_loss = pr.best_epoch ? pr.best_loss : NAN;
@@ -145,8 +246,10 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
     bb.x = malloc(tb * Din * sizeof *bb.x), bb.target = malloc(tb * Dt * sizeof *bb.target);
     bb.mask = malloc(tb * sizeof *bb.mask);
     bb.y = malloc(tb * Dout * sizeof *bb.y), bb.dy = malloc(tb * Dout * sizeof *bb.dy);
-    bb.ids = malloc((size_t)B * sizeof *bb.ids);
-    if (!bb.x || !bb.target || !bb.mask || !bb.y || !bb.dy || !bb.ids) {
+    bb.ids = malloc((size_t)B * sizeof *bb.ids), bb.pos = malloc((size_t)B * sizeof *bb.pos);
+    bb.drop = malloc((size_t)B * sizeof *bb.drop), bb.aug = malloc((size_t)B * sizeof *bb.aug);
+    if (!bb.x || !bb.target || !bb.mask || !bb.y || !bb.dy || !bb.ids || !bb.pos || !bb.drop ||
+        !bb.aug) {
         s = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for a batch of %d x %d x %d", T, B,
                     Din + Dout);
         goto out;
@@ -159,9 +262,9 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
     {
         gb_rng rv;
         gb_rng_seed(&rv, gb_train_seed(info->seed, GB_SEED_VALID, 0));
-        gb_ds_perm_init(&vperm, wv.n, &rv);
+        gb_ds_perm_init(&vperm, sv.total, &rv);
     }
-    if (o->log_path && !o->resume) { /* a fresh run starts a fresh log */
+    if (lead && o->log_path && !o->resume) { /* a fresh run starts a fresh log */
         FILE *f = fopen(o->log_path, "w");
         if (!f || fclose(f) != 0) {
             s = gb_fail(err, GB_ERR_IO, -1, "%s: cannot create: %s", o->log_path,
@@ -178,26 +281,51 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         gb_rng rs;
         gb_rng_seed(&rs, gb_train_seed(info->seed, GB_SEED_SHUFFLE, (uint64_t)epoch));
         gb_ds_perm perm;
-        gb_ds_perm_init(&perm, wt.n, &rs);
-        gb_rng raug; /* transpositions: a stream of the epoch's own, for resumption */
-        gb_rng_seed(&raug, gb_train_seed(info->seed, GB_SEED_AUG, (uint64_t)epoch));
-        gb_ds_aug aug = {.transpose = info->transpose, .stretch = info->stretch, .rng = &raug};
+        gb_ds_perm_init(&perm, st.total, &rs);
+        gb_ds_aug aug = {.transpose = info->transpose, .stretch = info->stretch, .keys = bb.aug};
         gb_train_progress p = {.epoch = epoch, .epochs = o->epochs, .total = n_train,
                                .valid_loss = NAN, .train_loss = NAN};
-        double sum = 0;
+        double sum = 0, comm = 0;
         uint64_t batch = 0;
         for (uint64_t b0 = 0; b0 < n_train; b0 += (uint64_t)B, batch++) {
             int Bc = n_train - b0 < (uint64_t)B ? (int)(n_train - b0) : B;
-            order_ids(&perm, b0, Bc, bb.ids);
-            gb_ds_cut_batch(ds, &wt, bb.ids, Bc, &aug, bb.x, bb.target, bb.mask);
+            /* this rank's windows of the batch, each with its keys: the same masks and
+             * augmentation wherever the window is trained */
+            int Bl = share_batch(&st, &perm, b0, Bc, bb.ids, bb.pos);
+            for (int b = 0; b < Bl; b++) {
+                uint64_t at = (uint64_t)epoch << 32 | bb.pos[b];
+                bb.drop[b] = gb_train_seed(info->seed, GB_SEED_DROPOUT, at);
+                bb.aug[b] = gb_train_seed(info->seed, GB_SEED_AUG, at);
+            }
             if (o->hook) o->hook(o->ctx, epoch, batch, &m);
-            gb_lstm_forward(&m, acts, bb.x, T, Bc, bb.y, &rdrop);
             gb_lstm_zero_grad(&m);
-            float loss = gb_loss(&m, &m.g, info->loss, info->loss_on, bb.y, bb.target, bb.mask, T,
-                                 Bc, bb.dy);
+            float loss = 0;
+            size_t rows = 0;
+            if (Bl) {
+                gb_ds_cut_batch(ds, &wt, bb.ids, Bl, &aug, bb.x, bb.target, bb.mask);
+                gb_lstm_forward(&m, acts, bb.x, T, Bl, bb.y, bb.drop);
+                loss = gb_loss(&m, &m.g, info->loss, info->loss_on, bb.y, bb.target, bb.mask, T,
+                               Bl, bb.dy);
+                rows = gb_loss_rows(info->loss_on, bb.mask, T, Bl);
+            }
+            double t_comm = now();
+            double whole[2] = {(double)loss * (double)rows, (double)rows};
+            if (st.size > 1) { /* the batch's loss: its pieces' over their rows */
+                gb_dist_sum_double(st.d, whole, 2);
+                loss = (float)(whole[0] / whole[1]);
+            }
+            comm += now() - t_comm;
             float norm = 0;
             if (isfinite(loss)) {
-                gb_lstm_backward(&m, acts, bb.x, bb.dy, T, Bc);
+                if (Bl) gb_lstm_backward(&m, acts, bb.x, bb.dy, T, Bl);
+                if (st.size > 1) { /* the sum of the pieces' gradients, each weighted by its
+                                      share of the rows: the gradient of the batch's mean */
+                    float wr = (float)((double)rows / whole[1]);
+                    for (size_t i = 0; i < m.n_params; i++) m.grads[i] *= wr;
+                    t_comm = now();
+                    gb_dist_sum_float(st.d, m.grads, m.n_params);
+                    comm += now() - t_comm;
+                }
                 norm = gb_lstm_clip(&m, info->clip);
             }
             if (!isfinite(loss) || !isfinite(norm)) {
@@ -211,7 +339,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
             p.done = b0 + (uint64_t)Bc;
             p.loss = sum / (double)p.done;
             p.seconds = now() - t0;
-            if (o->progress) o->progress(o->ctx, &p);
+            if (lead && o->progress) o->progress(o->ctx, &p);
         }
         double train_s = now() - t0;
         double tl = sum / (double)n_train;
@@ -220,8 +348,8 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
             judged.params = m.ema;
             gb_lstm_views_of(&m.cfg, m.ema, &judged.p);
         }
-        double vl = valid_loss(ds, &wv, n_valid < wv.n ? &vperm : NULL, n_valid, info, &judged,
-                               acts, &bb);
+        double vl = valid_loss(ds, &wv, &sv, n_valid < sv.total ? &vperm : NULL, n_valid, info,
+                               &judged, acts, &bb);
         if (n_valid && !isfinite(vl)) {
             res->stop = GB_STOP_NONFINITE;
             res->bad_epoch = epoch, res->bad_in_valid = 1;
@@ -231,13 +359,13 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         int improved = pr.best_epoch == 0 || crit < pr.best_loss;
         pr.epoch = epoch;
         pr.train_loss = tl;
-        pr.rng = rdrop;
         if (improved) {
             pr.best_epoch = epoch, pr.best_loss = crit, pr.bad_epochs = 0;
             info->epochs = epoch;
             info->train_loss = tl;
             info->best_valid_loss = n_valid ? vl : NAN;
-            if ((s = gb_ckpt_save(o->model_path, &m, m.ema, info, err)) != GB_OK) goto out;
+            if (lead && (s = gb_ckpt_save(o->model_path, &m, m.ema, info, err)) != GB_OK)
+                goto out;
         } else {
             pr.bad_epochs++;
             /* on a plateau: the lr falls by lr_decay every lr_patience epochs without a new
@@ -247,19 +375,19 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
                 pr.lr *= info->lr_decay;
         }
         p.lr = pr.lr;
-        if ((s = gb_ckpt_save_optim(optim_path, &m, &pr, err)) != GB_OK) goto out;
+        if (lead && (s = gb_ckpt_save_optim(optim_path, &m, &pr, err)) != GB_OK) goto out;
         double secs = now() - t0, wps = train_s > 0 ? (double)n_train / train_s : 0;
-        if (o->log_path &&
+        if (lead && o->log_path &&
             (s = log_epoch(o->log_path, epoch, tl, n_valid ? vl : NAN, n_train, secs, wps,
-                           err)) != GB_OK)
+                           st.size, comm, err)) != GB_OK)
             goto out;
         res->epochs_done = epoch;
         res->epochs_run++;
         res->best_epoch = pr.best_epoch, res->best_loss = pr.best_loss;
         res->train_loss = tl, res->valid_loss = n_valid ? vl : NAN;
         p.end = 1, p.seconds = secs, p.train_loss = tl, p.valid_loss = res->valid_loss;
-        p.windows_per_s = wps, p.improved = improved;
-        if (o->progress) o->progress(o->ctx, &p);
+        p.windows_per_s = wps, p.improved = improved, p.comm_seconds = comm;
+        if (lead && o->progress) o->progress(o->ctx, &p);
         if (o->target_loss > 0 && tl < o->target_loss) res->stop = GB_STOP_TARGET;
         else if (o->patience > 0 && pr.bad_epochs >= o->patience) res->stop = GB_STOP_PATIENCE;
     }
@@ -269,6 +397,7 @@ out:
     gb_ds_windows_free(&wt);
     gb_ds_windows_free(&wv);
     free(bb.x), free(bb.target), free(bb.mask), free(bb.y), free(bb.dy), free(bb.ids);
+    free(bb.pos), free(bb.drop), free(bb.aug);
     free(optim_path);
     return s;
 }

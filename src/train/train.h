@@ -9,9 +9,9 @@
  *     first max_windows of that order (a new random subset each epoch);
  *   - batches of `batch` windows in that order; the last, smaller batch is kept (every window
  *     of the epoch is trained on; the loss is PyTorch's mean over the batch it has);
- *   - dropout masks come from one RNG stream seeded from the seed and carried across epochs
- *     (saved in the optim file); transpositions (info->transpose) from a stream seeded from
- *     (seed, e);
+ *   - each window's dropout masks, and its transposition and time stretch (info->transpose,
+ *     info->stretch), come from RNGs seeded from (seed, e, its position in the epoch's order):
+ *     a window is dropped and augmented alike whichever batch, rank or resumed run trains it;
  *   - Adam (AdamW with info->weight_decay) at a learning rate that falls by info->lr_decay
  *     after every info->lr_patience epochs without improvement (saved in the optim file);
  *   - the validation loss: evaluation mode (no dropout), every validation window (or, with
@@ -29,10 +29,22 @@
  *
  * Bit-identical resumption needs the same corpus (checked by gb_ds_hash), the same
  * configuration (taken from the checkpoint) and the same thread count (OpenBLAS splits its
- * sums by thread). */
+ * sums by thread).
+ *
+ * Data-parallel training (opts.dist, a job of several ranks, dist.h): every rank runs this loop
+ * on the same epochs, orders and batches. Each takes a slice of each batch (or with shard, the
+ * windows of the batch that its shard of the files holds), runs forward and backward on it, and
+ * the ranks sum the batch's loss (its pieces' losses times their rows) and their gradients
+ * (each scaled by its rows' share of the batch's) with MPI_Allreduce on the flat gradient
+ * block; every rank then clips and takes the same Adam step. The validation batches are shared
+ * out and their losses summed. So N ranks give one process's losses up to the order of the
+ * fp32 sums (docs/testing.md states the bound), and rank 0 alone logs, reports progress and
+ * writes the files. A rank's error ends only that rank's call: the caller ends the job
+ * (gb_dist_abort), since the others would wait for it. */
 #ifndef GB_TRAIN_H
 #define GB_TRAIN_H
 
+#include "dist/dist.h"
 #include "io/checkpoint.h"
 
 /* What the progress callback sees: after every batch, and once more at the end of the epoch. */
@@ -44,6 +56,7 @@ typedef struct {
     int end;              /* 1: the epoch is over and the fields below are set */
     double train_loss, valid_loss; /* valid_loss NaN without validation windows */
     double windows_per_s; /* training windows per second of training (not validation) */
+    double comm_seconds;  /* of training spent summing losses and gradients over the ranks */
     int improved;         /* the model file was rewritten with this epoch's weights */
     float lr;             /* the learning rate the next epoch will use (lr decay) */
 } gb_train_progress;
@@ -65,6 +78,9 @@ typedef struct {
     void *ctx;
     /* for tests: called before each batch's forward with the model, which it may change */
     void (*hook)(void *ctx, int epoch, uint64_t batch, gb_lstm *m);
+    const gb_dist *dist;    /* the job (NULL: one process) */
+    int shard;              /* each rank's ds holds only its shard of the corpus: the ranks'
+                               files in rank order make the corpus (gb_ds_split_range) */
 } gb_train_opts;
 
 typedef enum {
