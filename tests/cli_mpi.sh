@@ -5,6 +5,7 @@
 # give the same files bit for bit; a run resumes with the same N bit for bit and with another N
 # within the bound; a killed rank ends the job with the checkpoint still loadable; a rank that
 # cannot read its corpus, or reads another one, ends the job naming itself. Rank 0 alone writes.
+# eval under mpirun prints one process's output bit for bit.
 # Ends with "N passed, N failed".
 set -u
 . "$(dirname "$0")/cli_lib.sh"
@@ -93,6 +94,20 @@ expect "one process's run resumed with 2 ranks" 0 "${MPI[@]}" -np 2 "$G" train $
     --log "$T/roll.1.jsonl"
 [ "$(wc -l <"$T/roll.1.jsonl")" = 4 ] && ok "... to epoch 4, logged once" \
     || bad "the log has $(wc -l <"$T/roll.1.jsonl") lines, want 4"
+
+# ---- eval: the ranks share out the parts; rank 0 prints one process's figures, bit for bit
+for fmt in "" --json; do
+    expect "eval $fmt: one process" 0 "$G" eval "$T/roll.2.safetensors" $J/jsb_valid_0* $fmt
+    mv "$T/out" "$T/eval1"
+    expect "eval $fmt: mpirun -np 2" 0 "${MPI[@]}" -np 2 "$G" eval "$T/roll.2.safetensors" \
+        $J/jsb_valid_0* $fmt
+    cmp -s "$T/out" "$T/eval1" && ok "eval $fmt: 2 ranks print one process's output" \
+        || bad "eval $fmt: 2 ranks print otherwise: $(diff "$T/out" "$T/eval1" | head -4)"
+done
+expect "eval: a rank that read other files ends the job" 1 "${MPI[@]}" \
+    -np 1 "$G" eval "$T/roll.2.safetensors" $J/jsb_valid_00* : \
+    -np 1 "$G" eval "$T/roll.2.safetensors" $J/jsb_valid_01*
+has "... naming it" "$T/err" "rank 1 read other files than rank 0"
 
 # ---- faults
 # a rank that cannot read its corpus (mpirun's MPMD form gives rank 1 other arguments)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "dist/dist.h"
 #include "io/checkpoint.h"
 #include "model/stream.h"
 
@@ -31,6 +32,8 @@ static const char *HELP =
     "exp(NLL) and, per token class (NOTE_ON, NOTE_OFF, TIME_SHIFT, VELOCITY, PROGRAM), its\n"
     "share of the events and its mean NLL (--keys does not apply).\n"
     "A file that cannot be read is skipped with a warning; the exit status is then 1.\n"
+    "Under mpirun (mpirun -np N groovybee eval ...) the ranks share out the parts, and rank 0\n"
+    "prints the same figures, bit for bit, as one process.\n"
     "\n"
     "options:\n"
     "  --keys LO-HI            the pitches the NLL sums over [0-127]\n"
@@ -42,11 +45,13 @@ static const char *HELP =
 
 #define CHUNK 256 /* steps run at a time: memory stays bounded for any part length */
 
+/* A part's sums, all doubles (counts exact below 2^53) so that ranks can add them up in one
+ * allreduce. */
 typedef struct {
     double loss, nll; /* sums over steps */
-    uint64_t steps;
+    double steps;
     double class_nll[GB_EVC_COUNT]; /* event models: sums per class of the predicted token */
-    uint64_t class_n[GB_EVC_COUNT];
+    double class_n[GB_EVC_COUNT];
 } sums;
 
 /* An event model's part: events 1 .. S-1, each predicted from those before it. */
@@ -154,10 +159,17 @@ int cmd_eval(int argc, char **argv) {
     gb_lstm m;
     gb_model_info in;
     gb_error e;
-    if (gb_ckpt_load(mpath, &m, &in, &e) != GB_OK) {
+    gb_dist dist; /* a job of several ranks (mpirun), or of this process alone */
+    if (gb_dist_init(&dist, &e) != GB_OK) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         return EXIT_RUNTIME;
     }
+    if (gb_ckpt_load(mpath, &m, &in, &e) != GB_OK) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        if (dist.size > 1) gb_dist_abort(&dist, EXIT_RUNTIME);
+        return EXIT_RUNTIME;
+    }
+    int lead = dist.rank == 0;
     int rc = EXIT_RUNTIME, D = in.net.D, ev = in.enc.events != GB_DS_ROLL;
     int bce = in.loss == GB_LOSS_BCE || ev; /* an NLL to report */
     const char *kind = ev ? "ce" : in.loss == GB_LOSS_BCE ? "bce" : "mse";
@@ -168,6 +180,8 @@ int cmd_eval(int argc, char **argv) {
     for (int k = klo; k <= khi; k++) keys[k] = 1;
     gb_dataset ds;
     gb_lstm_stream *st = NULL;
+    sums *per = NULL;
+    int together = 0; /* every rank reaches the end with the same outcome */
     bufs b = {malloc((size_t)(CHUNK + 1) * gb_lstm_din(&in.net) * sizeof(float)),
               malloc((size_t)CHUNK * D * sizeof(float)),
               malloc((size_t)CHUNK * gb_lstm_dout(&in.net) * sizeof(float)),
@@ -177,6 +191,7 @@ int cmd_eval(int argc, char **argv) {
         free(b.x), free(b.target), free(b.y), free(b.nll_all), free(b.nll_keys);
         gb_lstm_free(&m);
         gb_model_info_free(&in);
+        if (dist.size > 1) gb_dist_abort(&dist, EXIT_RUNTIME);
         return EXIT_RUNTIME;
     }
     if (!b.x || !b.target || !b.y || !b.nll_all || !b.nll_keys ||
@@ -186,14 +201,41 @@ int cmd_eval(int argc, char **argv) {
         goto out;
     }
     if (gb_ds_add_paths(&ds, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1),
-                        0, cli_warn_skipped, NULL, &e) != GB_OK) {
+                        0, lead ? cli_warn_skipped : NULL, NULL, &e) != GB_OK) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         goto out;
     }
-    if (ds.n_parts == 0) {
-        fprintf(stderr, "groovybee: no parts to evaluate: %zu MIDI file%s found, %zu skipped, "
+    uint64_t *hashes = NULL; /* every rank must have read the same parts */
+    if (dist.size > 1 && (hashes = malloc((size_t)dist.size * sizeof *hashes))) {
+        gb_dist_gather_u64(&dist, gb_ds_hash(&ds), hashes);
+        for (int r = 1; r < dist.size; r++)
+            if (hashes[r] != hashes[0]) {
+                fprintf(stderr, "groovybee: rank %d read other files than rank 0 (a file missing, "
+                        "unreadable or different on its host)\n", r);
+                free(hashes);
+                goto out;
+            }
+    }
+    free(hashes);
+    if (ds.n_parts == 0) { /* every rank knows: no need to end the job from here */
+        together = 1;
+        if (lead) fprintf(stderr, "groovybee: no parts to evaluate: %zu MIDI file%s found, %zu skipped, "
                 "%zu without a part the model's filter takes\n", ds.files_seen,
                 ds.files_seen == 1 ? "" : "s", ds.files_skipped, ds.files_no_parts);
+        goto out;
+    }
+    /* each rank its share of the parts, then their sums on every rank */
+    if (!(per = calloc(ds.n_parts, sizeof *per))) {
+        fprintf(stderr, "groovybee: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < ds.n_parts; i++)
+        if ((int)(i % (size_t)dist.size) == dist.rank)
+            eval_part(&m, &in, &ds, i, keys, st, &b, &per[i]);
+    gb_dist_sum_double(&dist, (double *)per, ds.n_parts * (sizeof *per / sizeof(double)));
+    together = 1;
+    if (!lead) {
+        rc = ds.files_skipped ? EXIT_RUNTIME : EXIT_OK;
         goto out;
     }
     sums all = {0};
@@ -219,8 +261,7 @@ int cmd_eval(int argc, char **argv) {
             printf(",\"parts\":[");
         }
         for (size_t i = fi->first_part; i < fi->first_part + fi->n_parts; i++) {
-            sums s;
-            eval_part(&m, &in, &ds, i, keys, st, &b, &s);
+            sums s = per[i];
             all.loss += s.loss, all.nll += s.nll, all.steps += s.steps;
             for (int k = 0; k < GB_EVC_COUNT; k++)
                 all.class_nll[k] += s.class_nll[k], all.class_n[k] += s.class_n[k];
@@ -280,10 +321,14 @@ int cmd_eval(int argc, char **argv) {
     }
     rc = ds.files_skipped ? EXIT_RUNTIME : EXIT_OK;
 out:
+    if (rc != EXIT_OK && !together && dist.size > 1) /* others may wait for this rank */
+        gb_dist_abort(&dist, rc);
+    free(per);
     gb_lstm_stream_free(st);
     free(b.x), free(b.target), free(b.y), free(b.nll_all), free(b.nll_keys);
     gb_ds_free(&ds);
     gb_lstm_free(&m);
     gb_model_info_free(&in);
+    gb_dist_finalize(&dist);
     return rc;
 }
