@@ -31,16 +31,12 @@ typedef struct {
     uint64_t off, n, total;
 } share;
 
-static void share_make(share *sh, const gb_dist *d, int shard, uint64_t n) {
+static gb_status share_make(share *sh, const gb_dist *d, int shard, uint64_t n, gb_error *err) {
     *sh = (share){.d = d, .rank = d ? d->rank : 0, .size = d ? d->size : 1, .n = n, .total = n};
     sh->shard = shard && sh->size > 1;
-    if (!sh->shard) return;
-    uint64_t *all = malloc((size_t)sh->size * sizeof *all), c[2] = {n, 0};
-    if (!all) { /* too small to fail in practice; the sums below still agree */
-        gb_dist_sum_u64(d, c, 1);
-        sh->total = c[0];
-        return;
-    }
+    if (!sh->shard) return GB_OK;
+    uint64_t *all = malloc((size_t)sh->size * sizeof *all);
+    if (!all) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
     gb_dist_gather_u64(d, n, all);
     sh->total = 0;
     for (int r = 0; r < sh->size; r++) {
@@ -48,6 +44,7 @@ static void share_make(share *sh, const gb_dist *d, int shard, uint64_t n) {
         sh->total += all[r];
     }
     free(all);
+    return GB_OK;
 }
 
 /* This rank's windows among positions [b0, b0 + Bc) of an order (perm, or none: in order):
@@ -76,6 +73,7 @@ typedef struct {
     float *x, *target, *mask, *y, *dy;
     uint32_t *ids;
     uint64_t *pos, *drop, *aug;
+    double *acc; /* validation: 2 a batch */
 } batch_bufs;
 
 /* The loss averaged over the first n windows of the order perm, in evaluation mode, batch by
@@ -86,8 +84,8 @@ static double valid_loss(const gb_dataset *ds, const gb_ds_windows *w, const sha
                          const gb_lstm *m, gb_lstm_acts *a, batch_bufs *bb) {
     int T = in->seq;
     uint64_t nb = (n + (uint64_t)in->batch - 1) / (uint64_t)in->batch;
-    double *acc = calloc(2 * nb + 1, sizeof *acc); /* per batch: loss x rows, rows */
-    if (!acc) return NAN;
+    double *acc = bb->acc; /* per batch: loss x rows, rows */
+    memset(acc, 0, 2 * nb * sizeof *acc);
     for (uint64_t k = 0, b0 = 0; k < nb; k++, b0 += (uint64_t)in->batch) {
         int Bc = n - b0 < (uint64_t)in->batch ? (int)(n - b0) : in->batch;
         if (!sh->shard && (int)(k % (uint64_t)sh->size) != sh->rank) continue;
@@ -108,7 +106,6 @@ static double valid_loss(const gb_dataset *ds, const gb_ds_windows *w, const sha
         int Bc = n - b0 < (uint64_t)in->batch ? (int)(n - b0) : in->batch;
         sum += (acc[2 * k + 1] > 0 ? acc[2 * k] / acc[2 * k + 1] : 0) * Bc;
     }
-    free(acc);
     return n ? sum / (double)n : NAN;
 }
 
@@ -198,8 +195,9 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         (s = gb_ds_windows_make(ds, 1, T, info->stride, &wv, err)) != GB_OK)
         goto out;
     share st, sv; /* the job's windows */
-    share_make(&st, o->dist, o->shard, wt.n);
-    share_make(&sv, o->dist, o->shard, wv.n);
+    if ((s = share_make(&st, o->dist, o->shard, wt.n, err)) != GB_OK ||
+        (s = share_make(&sv, o->dist, o->shard, wv.n, err)) != GB_OK)
+        goto out;
     int lead = st.rank == 0; /* the rank that writes files */
     if (st.total == 0) {
         s = gb_fail(err, GB_ERR_ARG, -1, "no training windows: no training part has 2 steps or "
@@ -248,8 +246,9 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
     bb.y = malloc(tb * Dout * sizeof *bb.y), bb.dy = malloc(tb * Dout * sizeof *bb.dy);
     bb.ids = malloc((size_t)B * sizeof *bb.ids), bb.pos = malloc((size_t)B * sizeof *bb.pos);
     bb.drop = malloc((size_t)B * sizeof *bb.drop), bb.aug = malloc((size_t)B * sizeof *bb.aug);
+    bb.acc = malloc((2 * ((n_valid + (uint64_t)B - 1) / (uint64_t)B) + 1) * sizeof *bb.acc);
     if (!bb.x || !bb.target || !bb.mask || !bb.y || !bb.dy || !bb.ids || !bb.pos || !bb.drop ||
-        !bb.aug) {
+        !bb.aug || !bb.acc) {
         s = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for a batch of %d x %d x %d", T, B,
                     Din + Dout);
         goto out;
@@ -397,7 +396,7 @@ out:
     gb_ds_windows_free(&wt);
     gb_ds_windows_free(&wv);
     free(bb.x), free(bb.target), free(bb.mask), free(bb.y), free(bb.dy), free(bb.ids);
-    free(bb.pos), free(bb.drop), free(bb.aug);
+    free(bb.pos), free(bb.drop), free(bb.aug), free(bb.acc);
     free(optim_path);
     return s;
 }
