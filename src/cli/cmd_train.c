@@ -109,10 +109,11 @@ static const char *HELP =
     "                         [auto]; bf16 rounds the products' operands to bfloat16 and sums\n"
     "                         in fp32; weights, gradients, Adam and cell states stay fp32\n"
     "  --seed N               seed of the weights, split, shuffles and dropout [1]\n"
-    "  --resume               continue the run whose files are at -o MODEL: its configuration\n"
-    "                         is kept (only --epochs, --patience, --target-loss, --max-windows,\n"
-    "                         --threads, --precision and --log may be given); the same CORPUS\n"
-    "                         is needed\n"
+    "  --resume               continue the run whose files are at -o MODEL (or start it, when\n"
+    "                         it has written nothing yet): the same command plus --resume. Its\n"
+    "                         configuration is kept: an option given again must have the run's\n"
+    "                         value; its --epochs, --patience, --target-loss and --max-windows\n"
+    "                         are kept unless given; the same CORPUS is needed\n"
     "  --log FILE.jsonl       one JSON object per epoch: epoch, train_loss, valid_loss,\n"
     "                         windows, seconds, windows_per_s, and with several ranks ranks\n"
     "                         and allreduce_seconds (appended to on --resume)\n"
@@ -474,32 +475,6 @@ static int parse_args(int argc, char **argv, args *a) {
     if (a->n_valid && a->vfrac.set)
         return cli_usage_error(C, "--valid and --valid-fraction exclude each other");
     if (!cli_precision(C, a->precision ? a->precision : "auto", &a->prec)) return EXIT_USAGE;
-    if (a->resume) {
-        const char *fixed = a->preset ? "--preset" : a->hidden.set ? "--hidden"
-                          : a->layers.set ? "--layers" : a->dropout.set ? "--dropout"
-                          : a->loss ? "--loss" : a->loss_on ? "--loss-on"
-                          : a->spb.set ? "--steps-per-beat" : a->ticks.set ? "--step-ticks"
-                          : a->strip >= 0 ? "--strip-silence/--keep-silence"
-                          : a->values ? "--values" : a->onsets ? "--onsets"
-                          : a->ensemble ? "--ensemble" : a->stretch.set ? "--stretch"
-                          : a->n_programs ? "--program" : a->n_instruments ? "--instrument"
-                          : a->seq ? "--seq" : a->stride ? "--stride"
-                          : a->head ? "--head" : a->nade_hidden.set ? "--nade-hidden"
-                          : a->meter >= 0 ? "--meter/--no-meter"
-                          : a->transpose.set ? "--transpose"
-                          : a->dropout_in.set ? "--dropout-in"
-                          : a->dropout_out.set ? "--dropout-out"
-                          : a->weight_decay.set ? "--weight-decay"
-                          : a->lr_decay.set ? "--lr-decay" : a->lr_patience.set ? "--lr-patience"
-                          : a->ema.set ? "--ema"
-                          : a->merge >= 0 ? "--merge-parts/--split-parts"
-                          : a->batch.set ? "--batch" : a->lr.set ? "--lr"
-                          : a->clip.set ? "--clip" : a->vfrac.set ? "--valid-fraction"
-                          : a->seed.set ? "--seed" : NULL;
-        if (fixed)
-            return cli_usage_error(C, "%s cannot change on --resume: the run keeps the "
-                                   "configuration in its checkpoint", fixed);
-    }
     return EXIT_OK;
 }
 
@@ -671,6 +646,87 @@ static int resolve(const args *a, gb_model_info *in) {
     return EXIT_OK;
 }
 
+/* --resume: the options given again must say what the run already is. Each is resolved over the
+ * run's own preset as a fresh run would resolve it, and compared, as text, with the
+ * checkpoint's value; the first that differs is refused, naming both. */
+static int resume_check(const args *a, const gb_model_info *ck) {
+    static const char *const LOSS[] = {"mse", "bce", "ce"}, *const ON[] = {"last", "all"};
+    static const char *const HEAD[] = {"sigmoid", "nade", "softmax"};
+    static const char *const REPR[] = {"off", "performance events", "ensemble"};
+    static const char *const OFFON[] = {"off", "on"}, *const VALUES[] = {"velocity", "binary"};
+    args b = *a;
+    if (!b.preset) b.preset = ck->preset[0] ? ck->preset : "roll";
+    gb_model_info fr;
+    int rc = resolve(&b, &fr);
+    if (rc != EXIT_OK) return rc;
+    const char *name = NULL;
+    char fv[512], cv[512], x[512], y[512]; /* what is given, what the run has */
+#define TXT(given, opt, xs, ys)                                                              \
+    do {                                                                                     \
+        if (!name && (given) && strcmp(xs, ys) != 0) {                                      \
+            name = opt;                                                                      \
+            snprintf(fv, sizeof fv, "%s", xs);                                               \
+            snprintf(cv, sizeof cv, "%s", ys);                                               \
+        }                                                                                    \
+    } while (0)
+#define NUM(given, opt, field)                                                               \
+    do {                                                                                     \
+        if (!name && (given) && (double)fr.field != (double)ck->field) {                     \
+            name = opt;                                                                      \
+            snprintf(fv, sizeof fv, "%.7g", (double)fr.field);                               \
+            snprintf(cv, sizeof cv, "%.7g", (double)ck->field);                              \
+        }                                                                                    \
+    } while (0)
+#define NAMED(given, opt, names, field) TXT(given, opt, names[fr.field], names[ck->field])
+    TXT(a->preset != NULL, "--preset", fr.preset, ck->preset);
+    NUM(a->hidden.set, "--hidden", net.H);
+    NUM(a->layers.set, "--layers", net.L);
+    NUM(a->dropout.set, "--dropout", net.dropout);
+    NUM(a->dropout_in.set, "--dropout-in", net.dropout_in);
+    NUM(a->dropout_out.set, "--dropout-out", net.dropout_out);
+    NAMED(a->loss != NULL, "--loss", LOSS, loss);
+    NAMED(a->loss_on != NULL, "--loss-on", ON, loss_on);
+    NUM(a->spb.set, "--steps-per-beat", enc.roll.steps_per_beat);
+    NUM(a->ticks.set, "--step-ticks", enc.roll.step_ticks);
+    NAMED(a->strip >= 0, "--strip-silence/--keep-silence", OFFON, enc.roll.strip_silence);
+    NAMED(a->values != NULL, "--values", VALUES, enc.binary);
+    NAMED(a->onsets, "--onsets", OFFON, enc.onsets);
+    NAMED(a->ensemble, "--ensemble", REPR, enc.events);
+    NUM(a->stretch.set, "--stretch", stretch);
+    gb_ds_filter_format(&fr.enc, x, sizeof x);
+    gb_ds_filter_format(&ck->enc, y, sizeof y);
+    TXT(a->n_programs || a->n_instruments, "--program/--instrument", x, y);
+    NUM(a->seq != NULL, "--seq", seq);
+    NUM(a->stride != NULL, "--stride", stride);
+    NAMED(a->head != NULL, "--head", HEAD, net.head);
+    NUM(a->nade_hidden.set, "--nade-hidden", net.Hn);
+    NAMED(a->meter >= 0, "--meter/--no-meter", OFFON, enc.meter);
+    NUM(a->transpose.set, "--transpose", transpose);
+    NUM(a->weight_decay.set, "--weight-decay", weight_decay);
+    NUM(a->lr_decay.set, "--lr-decay", lr_decay);
+    NUM(a->lr_patience.set, "--lr-patience", lr_patience);
+    NUM(a->ema.set, "--ema", ema);
+    NAMED(a->merge >= 0, "--merge-parts/--split-parts", OFFON, enc.merge);
+    NUM(a->batch.set, "--batch", batch);
+    NUM(a->lr.set, "--lr", lr);
+    NUM(a->clip.set, "--clip", clip);
+    NUM(a->vfrac.set, "--valid-fraction", valid_fraction);
+    NUM(a->seed.set, "--seed", seed);
+    char *given_valid = gb_ckpt_paths_json(a->valid, a->n_valid);
+    TXT(a->n_valid, "--valid", given_valid ? given_valid : "",
+        ck->valid_corpus ? ck->valid_corpus : "[]");
+    free(given_valid);
+#undef TXT
+#undef NUM
+#undef NAMED
+    gb_model_info_free(&fr);
+    if (name)
+        return cli_usage_error("train", "%s: %s here, %s in the run being resumed: a resumed run "
+                               "keeps its configuration (give the same value, or none)", name,
+                               fv, cv);
+    return EXIT_OK;
+}
+
 int cmd_train(int argc, char **argv) {
     args a = {0};
     int rc = parse_args(argc, argv, &a);
@@ -678,12 +734,36 @@ int cmd_train(int argc, char **argv) {
     if (rc != EXIT_OK) return rc;
     gb_model_info info;
     gb_error e;
+    gb_ckpt_progress pr = {0}; /* a resumed run's: its own budget */
+    if (a.resume) { /* nothing written yet (stopped before its first epoch): start it */
+        char *op = gb_ckpt_optim_path(a.out);
+        if (op && access(a.out, F_OK) != 0 && access(op, F_OK) != 0) {
+            fprintf(stderr, "groovybee train: no run at %s yet: starting it\n", a.out);
+            a.resume = 0;
+        }
+        free(op);
+    }
     if (a.resume) {
-        if (gb_ckpt_read_info(a.out, &info, &e) != GB_OK) {
-            fprintf(stderr, "groovybee: cannot resume: %s\n", e.msg);
+        char *op = gb_ckpt_optim_path(a.out);
+        gb_status st = GB_ERR_NOMEM;
+        if (op && (st = gb_ckpt_read_info(a.out, &info, &e)) == GB_OK &&
+            (st = gb_ckpt_read_progress(op, &pr, &e)) != GB_OK)
+            gb_model_info_free(&info);
+        free(op);
+        if (st != GB_OK) {
+            fprintf(stderr, "groovybee: cannot resume: %s\n", st == GB_ERR_NOMEM && !op
+                                                               ? "out of memory" : e.msg);
             return EXIT_RUNTIME;
         }
+        if ((rc = resume_check(&a, &info)) != EXIT_OK) {
+            gb_model_info_free(&info);
+            return rc;
+        }
         if (a.threads.set) info.threads = (int)a.threads.v;
+        /* the run's budget unless given again */
+        if (!a.target.set && pr.run_target_loss > 0) a.target = (opt_d){1, pr.run_target_loss};
+        if (!a.max_windows.set && pr.run_max_windows && pr.run_max_windows != UINT64_MAX)
+            a.max_windows = (opt_l){1, (long)pr.run_max_windows};
     } else {
         if ((rc = resolve(&a, &info)) != EXIT_OK) return rc;
         if (gb_model_info_check(&info, &e) != GB_OK) {
@@ -701,8 +781,11 @@ int cmd_train(int argc, char **argv) {
     /* the roll preset trains until the validation loss has stopped improving: with
      * transposition and dropout that takes tens of epochs (bench/README.md) */
     int roll = strcmp(info.preset, "roll") == 0;
-    int epochs = a.epochs.set ? (int)a.epochs.v : roll ? ROLL_EPOCHS : 20;
-    int patience = a.patience.set ? (int)a.patience.v : roll ? ROLL_PATIENCE : 5;
+    int epochs = a.epochs.set ? (int)a.epochs.v : pr.run_epochs ? pr.run_epochs
+                                                : roll ? ROLL_EPOCHS : 20;
+    int patience = a.patience.set ? (int)a.patience.v
+                   : pr.run_patience ? (pr.run_patience > 0 ? pr.run_patience : 0)
+                   : roll ? ROLL_PATIENCE : 5;
     /* a job of several ranks (mpirun), or of this process alone */
     gb_dist dist;
     if (gb_dist_init(&dist, &e) != GB_OK) {

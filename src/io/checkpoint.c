@@ -679,8 +679,65 @@ gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_p
     putf(b, "train_loss", "%.17g", pr->train_loss);
     putf(b, "lr", "%.9g", (double)pr->lr);
     putf(b, "corpus_hash", "%016" PRIx64, pr->corpus_hash);
+    if (pr->run_epochs > 0) {
+        putf(b, "run_epochs", "%d", pr->run_epochs);
+        putf(b, "run_patience", "%d", pr->run_patience);
+        putf(b, "run_target_loss", "%.17g", pr->run_target_loss);
+        putf(b, "run_max_windows", "%" PRIu64, pr->run_max_windows);
+    }
     gb_status s = gb_st_write(path, t, m->ema ? 4 : 3, b->kv, err);
     free(b);
+    return s;
+}
+
+/* The progress in an optim file's metadata, and the model's D, H, L and Adam's step count. */
+static gb_status progress_of(const gb_st_file *f, const char *path, gb_ckpt_progress *pr, int *D,
+                             int *H, int *L, uint64_t *step, gb_error *err) {
+    memset(pr, 0, sizeof *pr);
+    const char *fmt = gb_st_meta(f, "format");
+    gb_status s;
+    if (!fmt || strcmp(fmt, GB_CKPT_OPTIM_FORMAT) != 0)
+        return gb_fail(err, GB_ERR_FORMAT, -1, "%s: not a groovybee optimizer state (format "
+                       "'%.40s', want '%s')", path, fmt ? fmt : "", GB_CKPT_OPTIM_FORMAT);
+    static const char *const required[] = {"D", "H", "L", "step", "epoch", "best_epoch",
+                                           "best_loss", "bad_epochs", "train_loss", "corpus_hash"};
+    for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+        if (!gb_st_meta(f, required[i]))
+            return gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata '%s' is missing", path,
+                           required[i]);
+    if ((s = meta_int(f, path, "D", 1, MAX_DIM, D, err)) ||
+        (s = meta_int(f, path, "H", 1, MAX_DIM, H, err)) ||
+        (s = meta_int(f, path, "L", 1, GB_LSTM_MAX_LAYERS, L, err)) ||
+        (s = meta_u64(f, path, "step", 10, step, err)) ||
+        (s = meta_int(f, path, "epoch", 0, 1 << 30, &pr->epoch, err)) ||
+        (s = meta_int(f, path, "best_epoch", 0, 1 << 30, &pr->best_epoch, err)) ||
+        (s = meta_int(f, path, "bad_epochs", 0, 1 << 30, &pr->bad_epochs, err)) ||
+        (s = meta_double(f, path, "best_loss", 0, INFINITY, 1, &pr->best_loss, err)) ||
+        (s = meta_double(f, path, "train_loss", 0, INFINITY, 1, &pr->train_loss, err)) ||
+        (s = meta_u64(f, path, "corpus_hash", 16, &pr->corpus_hash, err)) ||
+        (s = meta_int(f, path, "run_epochs", 1, 1 << 30, &pr->run_epochs, err)) ||
+        (s = meta_int(f, path, "run_patience", -1, 1 << 30, &pr->run_patience, err)) ||
+        (s = meta_double(f, path, "run_target_loss", -1, 1e30, 0, &pr->run_target_loss, err)) ||
+        (s = meta_u64(f, path, "run_max_windows", 10, &pr->run_max_windows, err)))
+        return s;
+    double lr = 0; /* the learning rate reached (lr decay); absent: the model's own */
+    if ((s = meta_double(f, path, "lr", 0, 1e30, 0, &lr, err))) return s;
+    pr->lr = (float)lr;
+    if (*step > (uint64_t)LONG_MAX || pr->best_epoch > pr->epoch || pr->bad_epochs > pr->epoch)
+        return gb_fail(err, GB_ERR_FORMAT, -1, "%s: inconsistent progress (step %llu, epoch %d, "
+                       "best epoch %d, bad epochs %d)", path, (unsigned long long)*step,
+                       pr->epoch, pr->best_epoch, pr->bad_epochs);
+    return GB_OK;
+}
+
+gb_status gb_ckpt_read_progress(const char *path, gb_ckpt_progress *pr, gb_error *err) {
+    gb_st_file f;
+    gb_status s = read_st(path, &f, err);
+    if (s != GB_OK) return s;
+    int D = 0, H = 0, L = 0;
+    uint64_t step = 0;
+    s = progress_of(&f, path, pr, &D, &H, &L, &step, err);
+    gb_st_free(&f);
     return s;
 }
 
@@ -689,46 +746,13 @@ gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr,
     gb_st_file f;
     gb_status s = read_st(path, &f, err);
     if (s != GB_OK) return s;
-    const char *fmt = gb_st_meta(&f, "format");
     int D = 0, H = 0, L = 0;
     uint64_t step = 0;
-    if (!fmt || strcmp(fmt, GB_CKPT_OPTIM_FORMAT) != 0) {
-        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: not a groovybee optimizer state (format '%.40s',"
-                    " want '%s')", path, fmt ? fmt : "", GB_CKPT_OPTIM_FORMAT);
-        goto out;
-    }
-    static const char *const required[] = {"D", "H", "L", "step", "epoch", "best_epoch",
-                                           "best_loss", "bad_epochs", "train_loss", "corpus_hash"};
-    for (size_t i = 0; i < sizeof required / sizeof *required; i++)
-        if (!gb_st_meta(&f, required[i])) {
-            s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: metadata '%s' is missing", path,
-                        required[i]);
-            goto out;
-        }
-    if ((s = meta_int(&f, path, "D", 1, MAX_DIM, &D, err)) ||
-        (s = meta_int(&f, path, "H", 1, MAX_DIM, &H, err)) ||
-        (s = meta_int(&f, path, "L", 1, GB_LSTM_MAX_LAYERS, &L, err)) ||
-        (s = meta_u64(&f, path, "step", 10, &step, err)) ||
-        (s = meta_int(&f, path, "epoch", 0, 1 << 30, &pr->epoch, err)) ||
-        (s = meta_int(&f, path, "best_epoch", 0, 1 << 30, &pr->best_epoch, err)) ||
-        (s = meta_int(&f, path, "bad_epochs", 0, 1 << 30, &pr->bad_epochs, err)) ||
-        (s = meta_double(&f, path, "best_loss", 0, INFINITY, 1, &pr->best_loss, err)) ||
-        (s = meta_double(&f, path, "train_loss", 0, INFINITY, 1, &pr->train_loss, err)) ||
-        (s = meta_u64(&f, path, "corpus_hash", 16, &pr->corpus_hash, err)))
-        goto out;
-    double lr = 0; /* the learning rate reached (lr decay); absent: the model's own */
-    if ((s = meta_double(&f, path, "lr", 0, 1e30, 0, &lr, err))) goto out;
-    pr->lr = (float)lr;
+    if ((s = progress_of(&f, path, pr, &D, &H, &L, &step, err)) != GB_OK) goto out;
     if (D != m->cfg.D || H != m->cfg.H || L != m->cfg.L) {
         s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: optimizer state of a D %d, H %d, L %d model, "
                     "not of this one (D %d, H %d, L %d)", path, D, H, L, m->cfg.D, m->cfg.H,
                     m->cfg.L);
-        goto out;
-    }
-    if (step > (uint64_t)LONG_MAX || pr->best_epoch > pr->epoch || pr->bad_epochs > pr->epoch) {
-        s = gb_fail(err, GB_ERR_FORMAT, -1, "%s: inconsistent progress (step %llu, epoch %d, "
-                    "best epoch %d, bad epochs %d)", path, (unsigned long long)step, pr->epoch,
-                    pr->best_epoch, pr->bad_epochs);
         goto out;
     }
     float *dst[4] = {m->params, m->adam_m, m->adam_v, m->ema};

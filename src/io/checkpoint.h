@@ -94,6 +94,11 @@ typedef struct {
     double train_loss;    /* of the last epoch */
     float lr;             /* the learning rate the next epoch starts with (0: the model's) */
     uint64_t corpus_hash; /* gb_ds_hash of the corpus the run trains on */
+    /* the run's own budget, as its last invocation set it, so that a bare --resume keeps it
+     * (0: not recorded, a file from before issue 14) */
+    int run_epochs, run_patience; /* run_patience: -1 off */
+    double run_target_loss;       /* -1: off */
+    uint64_t run_max_windows;     /* UINT64_MAX: every window */
 } gb_ckpt_progress;
 
 /* "DIR/name.safetensors" -> "DIR/name.optim.safetensors"; any other name gets
@@ -105,5 +110,8 @@ gb_status gb_ckpt_save_optim(const char *path, const gb_lstm *m, const gb_ckpt_p
                              gb_error *err);
 /* Into an allocated m of the same configuration: its params, adam_m, adam_v, adam_t. */
 gb_status gb_ckpt_load_optim(const char *path, gb_lstm *m, gb_ckpt_progress *pr, gb_error *err);
+/* The progress alone, without the tensors: what `train --resume` needs before it builds the
+ * model. */
+gb_status gb_ckpt_read_progress(const char *path, gb_ckpt_progress *pr, gb_error *err);
 
 #endif

@@ -232,6 +232,11 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
         }
     }
     if (!(pr.lr > 0)) pr.lr = info->lr; /* an optim file from before lr decay */
+    /* this invocation's budget, saved with each epoch for a bare --resume to keep */
+    pr.run_epochs = o->epochs > 0 ? o->epochs : 1;
+    pr.run_patience = o->patience > 0 ? o->patience : -1;
+    pr.run_target_loss = o->target_loss > 0 ? o->target_loss : -1;
+    pr.run_max_windows = o->max_windows ? o->max_windows : UINT64_MAX;
     info->corpus_hash = hash;
     info->train_windows = st.total, info->valid_windows = sv.total;
     res->epochs_done = pr.epoch;
