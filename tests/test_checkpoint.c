@@ -342,7 +342,9 @@ static void test_optim(void) {
 
     gb_ckpt_progress pr = {.epoch = 7, .best_epoch = 5, .best_loss = 0.25 + 1e-12,
                            .bad_epochs = 2, .train_loss = 1.0 / 7.0,
-                           .corpus_hash = 0xFEDCBA9876543210ull};
+                           .corpus_hash = 0xFEDCBA9876543210ull, .run_epochs = 12,
+                           .run_patience = -1, .run_target_loss = 0.125,
+                           .run_max_windows = UINT64_MAX};
     const char *p = tmp_path("m.optim.safetensors");
     gb_error e;
     CHECK_INT(gb_ckpt_save_optim(p, &m, &pr, &e), GB_OK);
@@ -358,6 +360,11 @@ static void test_optim(void) {
     CHECK(pr2.epoch == 7 && pr2.best_epoch == 5 && pr2.bad_epochs == 2);
     CHECK(pr2.best_loss == pr.best_loss && pr2.train_loss == pr.train_loss);
     CHECK(pr2.corpus_hash == pr.corpus_hash);
+    CHECK(pr2.run_epochs == 12 && pr2.run_patience == -1 && pr2.run_target_loss == 0.125 &&
+          pr2.run_max_windows == UINT64_MAX); /* the run's budget, for a bare --resume */
+    gb_ckpt_progress pr3;
+    CHECK_INT(gb_ckpt_read_progress(p, &pr3, &e), GB_OK); /* without a model */
+    CHECK(!memcmp(&pr3, &pr2, sizeof pr3));
 
     /* refused: another model's state, a model file, damaged progress */
     gb_lstm other;
