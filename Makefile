@@ -19,7 +19,7 @@ MEDIA_LIBS   = $(shell pkg-config --libs libpng fluidsynth 2>/dev/null || echo -
 # Open MPI carries data-parallel training (src/dist, the only file that includes mpi.h)
 MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
-CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclude -Isrc \
+CFLAGS  += -fPIC -fno-semantic-interposition -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclude -Isrc \
            $(BLAS_CFLAGS) $(MEDIA_CFLAGS) -MMD -MP
 LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) $(MPI_LIBS) -fopenmp -lm
 
@@ -28,16 +28,28 @@ LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/events/*.c src/
                      src/metrics/*.c src/dist/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 
-.PHONY: all build deps test demo demo-paper fuzz fuzz-run bench clean
+# make install PREFIX=/usr/local [DESTDIR=...]; make uninstall (scripts/install.sh lists the files)
+PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define GB_VERSION "\(.*\)"/\1/p' include/groovybee.h)
+SONAME  := libgroovybee.so.$(firstword $(subst ., ,$(VERSION)))
+
+.PHONY: all build deps test demo demo-paper fuzz fuzz-run bench clean install uninstall
 all:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory build
-build: $(B)/groovybee $(B)/libgroovybee.a
+build: $(B)/groovybee $(B)/libgroovybee.a $(B)/libgroovybee.so.$(VERSION)
+install: all
+	@scripts/deps.sh man
+	@B=$(B) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) VERSION=$(VERSION) scripts/install.sh install
+uninstall:
+	@B=$(B) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) VERSION=$(VERSION) scripts/install.sh uninstall
 
-$(B)/%.o: %.c
+# (the flags live here: objects built with others are rebuilt when it changes)
+$(B)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -51,8 +63,16 @@ $(B)/src/dist/dist.o: CFLAGS += $(MPI_CFLAGS)
 $(B)/libgroovybee.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
+$(B)/libgroovybee.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 $(B)/groovybee: $(CLI_OBJ) $(B)/libgroovybee.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# the examples use the public header only, as a program outside the tree would
+$(B)/examples/%: examples/%.c include/groovybee.h $(B)/libgroovybee.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(B)/libgroovybee.a -o $@ $(LDLIBS)
 
 $(B)/tests/%: tests/%.c tests/test.h tests/tmpdir.h $(B)/libgroovybee.a
 	@mkdir -p $(dir $@)
@@ -62,7 +82,7 @@ $(B)/tests/%: tests/%.c tests/test.h tests/tmpdir.h $(B)/libgroovybee.a
 # the unit tests again under the sanitizers. tests/run.sh sums every program's closing line.
 test:
 	@scripts/deps.sh build test
-	@$(MAKE) --no-print-directory build $(TESTS)
+	@$(MAKE) --no-print-directory build $(TESTS) $(EXAMPLES)
 	@$(MAKE) --no-print-directory B=build-asan CC=gcc \
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    build $(patsubst $(B)/%,build-asan/%,$(TESTS))

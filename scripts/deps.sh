@@ -1,13 +1,14 @@
 #!/bin/sh
 # deps.sh GROUP... - installs the Debian packages a make target needs, only those missing.
-# Groups: build (library and CLI), test (make test), fuzz (make fuzz).
+# Groups: build (library and CLI), test (make test), fuzz (make fuzz), man (make install).
 # Quiet and quick when everything is there, so make can call it on every run.
 set -eu
 pkgs=""
 for g in "$@"; do
     case "$g" in
     build) pkgs="$pkgs gcc make pkg-config libopenblas-dev libdnnl-dev libgomp1 libpng-dev libfluidsynth-dev fluid-soundfont-gm openmpi-bin libopenmpi-dev" ;;
-    test) pkgs="$pkgs python3 python3-mido python3-numpy" ;;
+    test) pkgs="$pkgs python3 python3-mido python3-numpy help2man" ;;
+    man) pkgs="$pkgs help2man" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
     esac
