@@ -6,6 +6,8 @@
 #   lib/libgroovybee.a, lib/pkgconfig/groovybee.pc
 #   include/groovybee.h
 #   share/man/man1/groovybee.1 and groovybee-COMMAND.1, made by help2man from --help
+#   share/groovybee/default.safetensors and primers/ (models/: the model generate uses
+#   without one, scripts/ship-model.sh)
 # uninstall removes exactly those, then the directories of ours left empty.
 # Environment (from the Makefile): B, PREFIX, DESTDIR, VERSION.
 set -eu
@@ -20,10 +22,14 @@ cmds=$("$B/groovybee" --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z]*\) .*/
 files="bin/groovybee lib/libgroovybee.so.$VERSION lib/libgroovybee.so.$major lib/libgroovybee.so
 lib/libgroovybee.a lib/pkgconfig/groovybee.pc include/groovybee.h share/man/man1/groovybee.1"
 for c in $cmds; do files="$files share/man/man1/groovybee-$c.1"; done
+files="$files share/groovybee/default.safetensors share/groovybee/primers/CREDITS.md"
+for p in models/primers/*.mid; do files="$files share/groovybee/primers/${p##*/}"; done
 
 if [ "$what" = uninstall ]; then
     for f in $files; do rm -f "$root/$f"; done
-    for d in lib/pkgconfig share/man/man1 share/man; do rmdir "$root/$d" 2>/dev/null || true; done
+    for d in lib/pkgconfig share/man/man1 share/man share/groovybee/primers share/groovybee; do
+        rmdir "$root/$d" 2>/dev/null || true
+    done
     echo "uninstalled groovybee $VERSION from $root"
     exit 0
 fi
@@ -55,6 +61,9 @@ ln -sf "libgroovybee.so.$major" "$root/lib/libgroovybee.so"
 install -m 644 "$B/libgroovybee.a" "$root/lib/"
 install -m 644 include/groovybee.h "$root/include/"
 install -m 644 "$M"/*.1 "$root/share/man/man1/"
+install -d "$root/share/groovybee/primers"
+install -m 644 models/default.safetensors "$root/share/groovybee/"
+install -m 644 models/primers/*.mid models/primers/CREDITS.md "$root/share/groovybee/primers/"
 # the .pc names the prefix the files will live at (not DESTDIR, a staging root)
 cat >"$root/lib/pkgconfig/groovybee.pc" <<EOF
 prefix=$PREFIX

@@ -213,7 +213,7 @@ has "generate --precision nonsense names the option" "$T/err" "--precision wants
 
 # ---- bad input: an error naming what is wrong, and no output left
 expect "no -o" 2 "$G" generate "$T/roll.safetensors"
-expect "no model" 2 "$G" generate -o "$T/x.mid"
+expect "no model and none shipped" 2 env GROOVYBEE_DATA="$T/none" "$G" generate -o "$T/x.mid"
 expect "a missing model" 1 "$G" generate "$T/nope.safetensors" -o "$T/x.mid"
 has "a missing model is named" "$T/err" "nope.safetensors"
 expect "a MIDI file as a model" 1 "$G" generate data/jsb/jsb_train_000.mid -o "$T/x.mid"
@@ -233,5 +233,22 @@ has "the missing soundfont is named" "$T/err" "none.sf2"
 [ ! -e "$T/x.mid" ] && [ ! -e "$T/x.wav" ] && ok "failed runs leave no output" ||
     bad "a failed run left $(ls "$T"/x.* 2>/dev/null)"
 [ -z "$(ls "$T" | grep '\.tmp-')" ] && ok "no temporary files left" || bad "temporary files left"
+
+# ---- the first tune: no model given, the one groovybee ships (models/), from any folder
+mkdir -p "$T/elsewhere"
+expect "generate -o song.mid, no model" 0 env -C "$T/elsewhere" "$G" generate -o song.mid \
+    --seed 2 --seconds 10
+has "... the shipped model, found from the executable" "$T/err" "the shipped model"
+has "... primed from its primers/ (its corpus path is not here)" "$T/err" "models/primers/"
+$PY -c "import mido, sys; m = mido.MidiFile(sys.argv[1]); n = sum(1 for t in m.tracks for e in t if e.type == 'note_on' and e.velocity); assert n >= 5 and m.length > 5, (n, m.length)" "$T/elsewhere/song.mid" \
+    && ok "... music: notes over 10 s (mido)" || bad "song.mid is not music"
+expect "no model, none shipped where GROOVYBEE_DATA says" 2 env GROOVYBEE_DATA="$T/none" \
+    "$G" generate -o "$T/x.mid"
+has "... says what is missing" "$T/err" "models/default.safetensors"
+cp "$T/roll.safetensors" "$T/elsewhere/moved.safetensors"
+expect "a model away from its corpus, no primers beside it" 1 env -C "$T/elsewhere" "$G" \
+    generate moved.safetensors -o x.mid
+has "... names the corpus and the primers folder" "$T/err" "nor a primers/ folder beside it"
+[ ! -e "$T/elsewhere/x.mid" ] && ok "... and writes nothing" || bad "wrote x.mid"
 
 cli_end

@@ -19,13 +19,22 @@ P=$T/prefix
 expect "make install PREFIX=..." 0 make -s --no-print-directory install B=build PREFIX="$P"
 for f in bin/groovybee "lib/libgroovybee.so.$V" lib/libgroovybee.so.0 lib/libgroovybee.so \
     lib/libgroovybee.a include/groovybee.h lib/pkgconfig/groovybee.pc \
-    share/man/man1/groovybee.1 share/man/man1/groovybee-train.1; do
+    share/man/man1/groovybee.1 share/man/man1/groovybee-train.1 \
+    share/groovybee/default.safetensors share/groovybee/primers/beethoven__ode.mid; do
     [ -e "$P/$f" ] && ok "installs $f" || bad "no $P/$f"
 done
 readelf -d "$P/lib/libgroovybee.so.$V" | grep -q 'SONAME.*\[libgroovybee.so.0\]' \
     && ok "the library's soname is libgroovybee.so.0" || bad "soname: $(readelf -d "$P/lib/libgroovybee.so.$V" | grep SONAME)"
 expect "the installed binary runs" 0 "$P/bin/groovybee" --version
 has "... and says its version" "$T/out" "groovybee $V"
+
+# the first tune: the shipped model and its primers, from another directory
+expect "generate -o song.mid with no model, installed, elsewhere" 0 env -C "$T" \
+    "$P/bin/groovybee" generate -o "$T/song.mid" --seed 3 --seconds 10
+has "... says it uses the shipped model" "$T/err" "the shipped model $P/share/groovybee/default.safetensors"
+has "... primed from the installed primers" "$T/err" "primed with $P/share/groovybee/primers/"
+$PY -c "import mido, sys; m = mido.MidiFile(sys.argv[1]); n = sum(1 for t in m.tracks for e in t if e.type == 'note_on' and e.velocity); assert n >= 5 and m.length > 5, (n, m.length)" "$T/song.mid" \
+    && ok "... and writes music mido reads (notes, 10 s)" || bad "song.mid: not music"
 
 # a man page per command, each listing every option its --help lists
 for c in $("$G" --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p'); do

@@ -1,4 +1,5 @@
 /* cli.c - helpers shared by the subcommands. */
+#define _DEFAULT_SOURCE /* readlink */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -6,6 +7,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void report(const char *file, const gb_error *e, const char *tail) {
     if (e->offset >= 0)
@@ -111,3 +114,34 @@ int cli_precision(const char *cmd, const char *arg, gb_precision *out) {
 }
 
 const char *cli_precision_name(gb_precision p) { return p == GB_PREC_BF16 ? "bf16" : "fp32"; }
+
+static int is_file(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+const char *cli_shipped_model(char *buf, size_t cap) {
+    const char *env = getenv("GROOVYBEE_DATA");
+    if (env && *env) {
+        snprintf(buf, cap, "%s/default.safetensors", env);
+        return is_file(buf) ? buf : NULL;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return NULL;
+    *slash = 0; /* the executable's folder */
+    static const char *const rel[] = {"../share/groovybee", "../models"};
+    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+        char path[8192], *real;
+        snprintf(path, sizeof path, "%s/%s/default.safetensors", exe, rel[i]);
+        if (is_file(path) && (real = realpath(path, NULL))) {
+            snprintf(buf, cap, "%s", real);
+            free(real);
+            return buf;
+        }
+    }
+    return NULL;
+}

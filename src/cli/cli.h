@@ -54,4 +54,10 @@ const char *cli_pitch_name(int pitch, char buf[8]);
 /* Writes s as a JSON string literal. */
 void cli_json_str(FILE *f, const char *s);
 
+/* The model groovybee ships (models/default.safetensors, and its primers/ beside it), for
+ * `generate` without a model: $GROOVYBEE_DATA/default.safetensors when that is set, else found
+ * from the executable's own place: PREFIX/bin -> PREFIX/share/groovybee (installed), build/ ->
+ * models/ (the source tree). Into buf; NULL when none is there. */
+const char *cli_shipped_model(char *buf, size_t cap);
+
 #endif

@@ -19,10 +19,13 @@
 #include "plot/plot.h"
 
 static const char *HELP =
-    "usage: groovybee generate MODEL.safetensors... -o OUT.mid [options]\n"
+    "usage: groovybee generate [MODEL.safetensors...] -o OUT.mid [options]\n"
     "\n"
+    "Without MODEL: the model groovybee ships (the roll preset trained on data/classical by\n"
+    "scripts/ship-model.sh), from models/ beside the build or PREFIX/share/groovybee.\n"
     "The report's procedure: each MODEL takes a random window of the music it was trained on\n"
-    "(the corpus paths in its metadata; --primer FILE instead), as long as its training\n"
+    "(the corpus paths in its metadata, or where they are not, a primers/ folder beside the\n"
+    "model; --primer FILE instead), as long as its training\n"
     "windows, feeds it, then feeds each prediction back as the next input, its states\n"
     "carried, for --steps steps. Velocity (MSE) models feed back their predicted velocities;\n"
     "binary (BCE) models draw each pitch from its probability; event models (the events\n"
@@ -135,19 +138,35 @@ static int load_primer_source(model *g, const char *primer) {
         return EXIT_RUNTIME;
     }
     int rc = EXIT_OK;
+    const char *missing = NULL; /* a corpus path that is not here */
+    struct stat sb;
+    for (int i = 0; !primer && !missing && i < n; i++)
+        if (stat(paths[i], &sb) != 0) missing = paths[i];
+    if (!primer && (!n || missing)) { /* the primers/ folder shipped beside the model instead */
+        char dir[4096];
+        const char *slash = strrchr(g->path, '/');
+        snprintf(dir, sizeof dir, "%.*sprimers", slash ? (int)(slash - g->path + 1) : 0,
+                 g->path);
+        if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            for (int i = 0; i < n; i++) free(paths[i]);
+            free(paths);
+            n = 1, missing = NULL;
+            if (!(paths = malloc(sizeof *paths)) || !(paths[0] = strdup(dir))) {
+                free(paths);
+                fprintf(stderr, "groovybee: out of memory\n");
+                return EXIT_RUNTIME;
+            }
+        }
+    }
     if (!n) {
         fprintf(stderr, "groovybee: %s: its metadata names no training corpus; give --primer "
                 "FILE.mid\n", g->path);
         rc = EXIT_RUNTIME;
-    }
-    for (int i = 0; rc == EXIT_OK && i < n; i++) {
-        struct stat sb;
-        if (!primer && stat(paths[i], &sb) != 0) {
-            fprintf(stderr, "groovybee: %s: its training corpus '%s' is not here (paths are "
-                    "relative to where it was trained); give --primer FILE.mid\n", g->path,
-                    paths[i]);
-            rc = EXIT_RUNTIME;
-        }
+    } else if (missing) {
+        fprintf(stderr, "groovybee: %s: its training corpus '%s' is not here (paths are "
+                "relative to where it was trained), nor a primers/ folder beside it; give "
+                "--primer FILE.mid\n", g->path, missing);
+        rc = EXIT_RUNTIME;
     }
     if (rc == EXIT_OK &&
         gb_ds_add_paths(&g->ds, (const char *const *)paths, (size_t)n, 0, cli_warn_skipped, NULL,
@@ -364,7 +383,16 @@ int cmd_generate(int argc, char **argv) {
     if (!cli_precision(C, precision, &prec)) return EXIT_USAGE;
     int n_models = argc - optind;
     if (!out) return cli_usage_error(C, "no -o OUT.mid");
-    if (n_models < 1) return cli_usage_error(C, "no MODEL.safetensors");
+    char shipped[4200];
+    const char *only = NULL; /* the shipped model, when none is given */
+    if (n_models < 1) {
+        if (!(only = cli_shipped_model(shipped, sizeof shipped)))
+            return cli_usage_error(C, "no MODEL.safetensors, and the model groovybee ships "
+                                   "(models/default.safetensors) is not found beside the "
+                                   "executable nor in $GROOVYBEE_DATA");
+        n_models = 1;
+        fprintf(stderr, "groovybee generate: the shipped model %s\n", only);
+    }
     if (n_models > MAX_MODELS) return cli_usage_error(C, "more than %d models", MAX_MODELS);
     if (steps && seconds) return cli_usage_error(C, "--steps and --seconds exclude each other");
     if (n_programs > n_models)
@@ -389,7 +417,7 @@ int cmd_generate(int argc, char **argv) {
     int n_parts = 0;
     for (int i = 0; rc == EXIT_OK && i < n_models; i++) {
         model *m = &g[i];
-        m->path = argv[optind + i];
+        m->path = only ? only : argv[optind + i];
         if (gb_ckpt_load(m->path, &m->m, &m->in, &e) != GB_OK) {
             fprintf(stderr, "groovybee: %s\n", e.msg);
             rc = EXIT_RUNTIME;
