@@ -199,7 +199,23 @@ static void test_nan_stops(void) {
     CHECK_INT(n.n, 1);
     /* the files are epoch 1's, as a run of one epoch leaves them */
     CHECK(same_file(tmp_path("c.safetensors"), tmp_path("n.safetensors")));
-    CHECK(same_file(tmp_path("c.optim.safetensors"), tmp_path("n.optim.safetensors")));
+    /* the optim files: the same progress and tensors; only the budget differs, as asked (1
+     * epoch, 4) */
+    gb_ckpt_progress pc, pn;
+    CHECK_INT(gb_ckpt_read_progress(tmp_path("c.optim.safetensors"), &pc, &e), GB_OK);
+    CHECK_INT(gb_ckpt_read_progress(tmp_path("n.optim.safetensors"), &pn, &e), GB_OK);
+    CHECK(pc.run_epochs == 1 && pn.run_epochs == 4);
+    pn.run_epochs = 1;
+    CHECK(!memcmp(&pc, &pn, sizeof pc));
+    gb_buf x, y; /* the tensors: the bytes after the header (the same length: "1" and "4") */
+    CHECK_INT(gb_file_read(tmp_path("c.optim.safetensors"), 1 << 26, &x, &e), GB_OK);
+    CHECK_INT(gb_file_read(tmp_path("n.optim.safetensors"), 1 << 26, &y, &e), GB_OK);
+    uint64_t hl = 0;
+    if (x.len > 8) memcpy(&hl, x.data, 8);
+    CHECK(x.len == y.len && x.len > 8 + hl &&
+          !memcmp((const uint8_t *)x.data + 8 + hl, (const uint8_t *)y.data + 8 + hl,
+                  x.len - 8 - hl));
+    gb_buf_free(&x), gb_buf_free(&y);
     char l[8][128];
     CHECK_INT(log_losses(tmp_path("n.safetensors.jsonl"), l, 8), 1);
     /* a NaN in the first batch: nothing written at all */

@@ -21,6 +21,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* "groovybee: FILE: at byte N: message" on stderr. */
 void cli_error(const char *file, const gb_error *e);

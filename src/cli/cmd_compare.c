@@ -49,6 +49,7 @@ static const char *HELP =
     "  --json OUT.json          every figure as JSON; '-' writes it to stdout instead of the\n"
     "                           table\n"
     "  --png OUT.png            the feature histograms of every set side by side\n"
+    "  --table OUT.txt          the table into this file instead of stdout\n"
     "  -h, --help               show this help\n";
 
 enum { MAX_SETS = 8, DEFAULT_SPB = 4 };
@@ -606,7 +607,8 @@ static int write_json(const char *path, const gb_piece_set *ref, const gb_set_st
 /* ------------------------------------------------------------------------------------------ */
 
 int cmd_compare(int argc, char **argv) {
-    enum { O_BESIDE = 256, O_BASE, O_VFRAC, O_SEED, O_SEGMENT, O_SPB, O_NOCOPY, O_JSON, O_PNG };
+    enum { O_BESIDE = 256, O_BASE, O_VFRAC, O_SEED, O_SEGMENT, O_SPB, O_NOCOPY, O_JSON, O_PNG,
+           O_TABLE };
     static const struct option opts[] = {{"reference", no_argument, 0, 'r'},
                                          {"beside", no_argument, 0, O_BESIDE},
                                          {"baselines", no_argument, 0, O_BASE},
@@ -617,6 +619,7 @@ int cmd_compare(int argc, char **argv) {
                                          {"no-copy", no_argument, 0, O_NOCOPY},
                                          {"json", required_argument, 0, O_JSON},
                                          {"png", required_argument, 0, O_PNG},
+                                         {"table", required_argument, 0, O_TABLE},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     strlist gen[MAX_SETS] = {{0}}, ref = {0}, *into = &gen[0];
@@ -624,7 +627,7 @@ int cmd_compare(int argc, char **argv) {
     int do_base = 0, no_copy = 0, status = EXIT_USAGE, c;
     double vfrac = 0.1, segment = 0;
     long spb = DEFAULT_SPB, seed = 1;
-    const char *json = NULL, *png = NULL;
+    const char *json = NULL, *png = NULL, *table = NULL;
     /* "-" first: every argument that is not an option comes back as 1, in order, so that
      * paths join the set named before them */
     while ((c = getopt_long(argc, argv, "-rh", opts, NULL)) != -1) {
@@ -664,6 +667,7 @@ int cmd_compare(int argc, char **argv) {
         case O_NOCOPY: no_copy = 1; break;
         case O_JSON: json = optarg; break;
         case O_PNG: png = optarg; break;
+        case O_TABLE: table = optarg; break;
         case 'h':
             printf(HELP, MAX_SETS - 2, DEFAULT_SPB);
             status = EXIT_OK;
@@ -732,7 +736,29 @@ int cmd_compare(int argc, char **argv) {
     }
     const gb_set_stats *rs = &cmp[0].ref; /* every generated set's reference */
     if (json && !write_json(json, &ref_set, rs, b, cols, nc, &ro, &h)) goto done;
-    if (!json || strcmp(json, "-")) print_table(stdout, &ref_set, rs, cols, nc, &h);
+    if (table) { /* the table into its file (atomically) instead of stdout */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mf = open_memstream(&text, &len);
+        if (!mf) {
+            fprintf(stderr, "groovybee: out of memory\n");
+            goto done;
+        }
+        print_table(mf, &ref_set, rs, cols, nc, &h);
+        if (fclose(mf) != 0) {
+            free(text);
+            fprintf(stderr, "groovybee: out of memory\n");
+            goto done;
+        }
+        gb_status ws = gb_file_write_atomic(table, text, len, &e);
+        free(text);
+        if (ws != GB_OK) {
+            fprintf(stderr, "groovybee: %s\n", e.msg);
+            goto done;
+        }
+    } else if (!json || strcmp(json, "-")) {
+        print_table(stdout, &ref_set, rs, cols, nc, &h);
+    }
     if (png) {
         const gb_piece_set *sets[MAX_SETS + 1];
         size_t ns = 0;

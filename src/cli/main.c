@@ -18,6 +18,7 @@ static const struct {
     {"render", cmd_render, "MIDI -> WAV with FluidSynth and a General MIDI soundfont"},
     {"plot", cmd_plot, "MIDI -> piano-roll PNG; training log -> loss curve PNG"},
     {"compare", cmd_compare, "generated MIDI against a corpus: features, KL, overlap, copying"},
+    {"report", cmd_report, "a page for generated pieces: rolls, audio, the comparison"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
