@@ -16,12 +16,14 @@ BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 # need none)
 MEDIA_CFLAGS = $(shell pkg-config --cflags libpng 2>/dev/null)
 MEDIA_LIBS   = $(shell pkg-config --libs libpng fluidsynth 2>/dev/null || echo -lpng16 -lfluidsynth)
+# jansson reads the listening test's JSON files, libcrypto hashes its key (SHA-256)
+UTIL_LIBS    = $(shell pkg-config --libs jansson libcrypto 2>/dev/null || echo -ljansson -lcrypto)
 # Open MPI carries data-parallel training (src/dist, the only file that includes mpi.h)
 MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
 CFLAGS  += -fPIC -fno-semantic-interposition -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fopenmp -Iinclude -Isrc \
            $(BLAS_CFLAGS) $(MEDIA_CFLAGS) -MMD -MP
-LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) $(MPI_LIBS) -fopenmp -lm
+LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) $(MPI_LIBS) $(UTIL_LIBS) -fopenmp -lm
 
 LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/events/*.c src/model/*.c \
                      src/io/*.c src/train/*.c src/gen/*.c src/audio/*.c src/plot/*.c \

@@ -6,7 +6,7 @@ set -eu
 pkgs=""
 for g in "$@"; do
     case "$g" in
-    build) pkgs="$pkgs gcc make pkg-config libopenblas-dev libdnnl-dev libgomp1 libpng-dev libfluidsynth-dev fluid-soundfont-gm openmpi-bin libopenmpi-dev" ;;
+    build) pkgs="$pkgs gcc make pkg-config libopenblas-dev libdnnl-dev libgomp1 libpng-dev libfluidsynth-dev fluid-soundfont-gm openmpi-bin libopenmpi-dev libjansson-dev libssl-dev" ;;
     test) pkgs="$pkgs python3 python3-mido python3-numpy help2man chromium" ;;
     man) pkgs="$pkgs help2man" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

@@ -73,7 +73,7 @@ includedir=\${prefix}/include
 Name: groovybee
 Description: learn a MIDI collection with an LSTM and write new music
 Version: $VERSION
-Requires.private: openblas libpng fluidsynth ompi-c
+Requires.private: openblas libpng fluidsynth ompi-c jansson libcrypto
 Libs: -L\${libdir} -lgroovybee
 Libs.private: -ldnnl -fopenmp -lm
 Cflags: -I\${includedir}

@@ -30,6 +30,7 @@ void gb_render_opts_default(gb_render_opts *o) {
      * piano concerto. A piano solo peaks near -13 dBFS. */
     o->gain = 0.2;
     o->max_tail = 5;
+    o->length = 0;
 }
 
 const char *gb_render_find_soundfont(void) {
@@ -215,6 +216,8 @@ static gb_status render(const gb_song *s, const gb_render_opts *o, size_t header
         return gb_fail(err, GB_ERR_ARG, -1, "sample rate %d Hz is not 8000..96000", o->rate);
     if (!(o->gain >= 0 && o->gain <= 10))
         return gb_fail(err, GB_ERR_ARG, -1, "gain %g is not 0..10", o->gain);
+    if (!(o->length >= 0 && o->length <= 3600))
+        return gb_fail(err, GB_ERR_ARG, -1, "length %g s is not 0..3600", o->length);
     if (!(o->max_tail >= 0 && o->max_tail <= 60))
         return gb_fail(err, GB_ERR_ARG, -1, "tail %g s is not 0..60", o->max_tail);
     const char *sf = o->soundfont ? o->soundfont : gb_render_find_soundfont();
@@ -269,6 +272,17 @@ static gb_status render(const gb_song *s, const gb_render_opts *o, size_t header
     if (st != GB_OK) {
         free(buf);
         return st;
+    }
+    if (o->length > 0) { /* exactly that long: cut, or padded with silence */
+        size_t want = (size_t)llround(o->length * o->rate);
+        uint8_t *grown = want > done ? realloc(buf, header + 4 * want + 1) : buf;
+        if (!grown) {
+            free(buf);
+            return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %zu frames", want);
+        }
+        buf = grown;
+        if (want > done) memset(buf + header + 4 * done, 0, 4 * (want - done));
+        done = want;
     }
     uint8_t *shrunk = realloc(buf, header + 4 * done + 1);
     *out = shrunk ? shrunk : buf;

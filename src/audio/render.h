@@ -12,6 +12,8 @@ typedef struct {
     double gain;           /* fluidsynth's synth.gain, 0..10 [0.2] */
     double max_tail;       /* seconds rendered at most after the last note-off while the
                               release and reverb die away, 0..60 [5] */
+    double length;         /* > 0: the audio lasts exactly this many seconds (0..3600), cut
+                              there or padded with silence: a listening test's pairs [0] */
 } gb_render_opts;
 
 /* Longest result: what a WAV file's 32-bit sizes can hold (6.7 hours at 44100 Hz); a longer

@@ -22,6 +22,7 @@ int cmd_render(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
 
 /* "groovybee: FILE: at byte N: message" on stderr. */
 void cli_error(const char *file, const gb_error *e);
@@ -60,5 +61,13 @@ void cli_json_str(FILE *f, const char *s);
  * from the executable's own place: PREFIX/bin -> PREFIX/share/groovybee (installed), build/ ->
  * models/ (the source tree). Into buf; NULL when none is there. */
 const char *cli_shipped_model(char *buf, size_t cap);
+
+/* The MIDI files the paths name (folders walked as gb_walk_midi walks them), in its order. */
+typedef struct {
+    char **paths;
+    size_t n, cap;
+} cli_list;
+gb_status cli_list_midi(const char *const *paths, size_t n, cli_list *out, gb_error *err);
+void cli_list_free(cli_list *l);
 
 #endif

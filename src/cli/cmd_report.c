@@ -39,20 +39,6 @@ static const char *HELP =
 
 #define MAX_PIECES 256
 
-typedef struct {
-    char *paths[MAX_PIECES];
-    int n;
-} list;
-
-static gb_status list_visit(void *ctx, const char *path, gb_error *err) {
-    list *l = ctx;
-    if (l->n == MAX_PIECES)
-        return gb_fail(err, GB_ERR_LIMIT, -1, "more than %d generated pieces", MAX_PIECES);
-    if (!(l->paths[l->n] = strdup(path))) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-    l->n++;
-    return GB_OK;
-}
-
 /* Runs another command of this program in this process, as `groovybee ARGV...` would. */
 static int run(int (*cmd)(int, char **), char **argv) {
     int argc = 0;
@@ -177,14 +163,15 @@ int cmd_report(int argc, char **argv) {
         }
         has_model = 1;
     }
-    list pieces = {0};
+    cli_list pieces = {0};
     char path[4096], out[4096];
-    if (gb_walk_midi(gen, (size_t)n_gen, list_visit, NULL, &pieces, &e) != GB_OK) {
+    if (cli_list_midi(gen, (size_t)n_gen, &pieces, &e) != GB_OK) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         goto done;
     }
-    if (!pieces.n) {
-        fprintf(stderr, "groovybee: no MIDI files among the GENERATED paths\n");
+    if (!pieces.n || pieces.n > MAX_PIECES) {
+        fprintf(stderr, "groovybee: %zu MIDI files among the GENERATED paths: 1..%d wanted\n",
+                pieces.n, MAX_PIECES);
         goto done;
     }
     snprintf(path, sizeof path, "%s/pieces", dir);
@@ -204,11 +191,11 @@ int cmd_report(int argc, char **argv) {
     fprintf(f, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             "<title>groovybee report</title>\n<style>%s</style></head><body>\n"
-            "<h1>groovybee: %d generated piece%s</h1>\n", STYLE, pieces.n,
+            "<h1>groovybee: %zu generated piece%s</h1>\n", STYLE, pieces.n,
             pieces.n == 1 ? "" : "s");
     /* the pieces */
     int failed = 0;
-    for (int i = 0; i < pieces.n && !failed; i++) {
+    for (int i = 0; i < (int)pieces.n && !failed; i++) {
         const char *p = pieces.paths[i];
         gb_song s;
         if (gb_song_read(p, &s, &e) != GB_OK) {
@@ -305,14 +292,14 @@ int cmd_report(int argc, char **argv) {
         if (gb_file_write_atomic(out, html, html_len, &e) != GB_OK) {
             fprintf(stderr, "groovybee: %s\n", e.msg);
         } else {
-            fprintf(stderr, "groovybee: report of %d piece%s: %s\n", pieces.n,
+            fprintf(stderr, "groovybee: report of %zu piece%s: %s\n", pieces.n,
                     pieces.n == 1 ? "" : "s", out);
             rc = EXIT_OK;
         }
     }
     free(html);
 done:
-    for (int i = 0; i < pieces.n; i++) free(pieces.paths[i]);
+    cli_list_free(&pieces);
     if (has_model) gb_model_info_free(&info);
     return rc;
 }

@@ -19,6 +19,7 @@ static const struct {
     {"plot", cmd_plot, "MIDI -> piano-roll PNG; training log -> loss curve PNG"},
     {"compare", cmd_compare, "generated MIDI against a corpus: features, KL, overlap, copying"},
     {"report", cmd_report, "a page for generated pieces: rolls, audio, the comparison"},
+    {"listen", cmd_listen, "a blind listening test: make a kit of pairs, score the answers"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
