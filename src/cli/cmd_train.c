@@ -735,26 +735,28 @@ int cmd_train(int argc, char **argv) {
     gb_model_info info;
     gb_error e;
     gb_ckpt_progress pr = {0}; /* a resumed run's: its own budget */
-    if (a.resume) { /* nothing written yet (stopped before its first epoch): start it */
-        char *op = gb_ckpt_optim_path(a.out);
-        if (op && access(a.out, F_OK) != 0 && access(op, F_OK) != 0) {
-            fprintf(stderr, "groovybee train: no run at %s yet: starting it\n", a.out);
-            a.resume = 0;
-        }
-        free(op);
-    }
     if (a.resume) {
         char *op = gb_ckpt_optim_path(a.out);
-        gb_status st = GB_ERR_NOMEM;
-        if (op && (st = gb_ckpt_read_info(a.out, &info, &e)) == GB_OK &&
-            (st = gb_ckpt_read_progress(op, &pr, &e)) != GB_OK)
-            gb_model_info_free(&info);
-        free(op);
-        if (st != GB_OK) {
-            fprintf(stderr, "groovybee: cannot resume: %s\n", st == GB_ERR_NOMEM && !op
-                                                               ? "out of memory" : e.msg);
+        if (!op) {
+            fprintf(stderr, "groovybee: out of memory\n");
             return EXIT_RUNTIME;
         }
+        gb_status st = GB_OK;
+        if (access(a.out, F_OK) != 0 && access(op, F_OK) != 0) {
+            /* nothing written yet (stopped before its first epoch): start it */
+            fprintf(stderr, "groovybee train: no run at %s yet: starting it\n", a.out);
+            a.resume = 0;
+        } else if ((st = gb_ckpt_read_info(a.out, &info, &e)) == GB_OK &&
+                   (st = gb_ckpt_read_progress(op, &pr, &e)) != GB_OK) {
+            gb_model_info_free(&info);
+        }
+        free(op);
+        if (st != GB_OK) {
+            fprintf(stderr, "groovybee: cannot resume: %s\n", e.msg);
+            return EXIT_RUNTIME;
+        }
+    }
+    if (a.resume) {
         if ((rc = resume_check(&a, &info)) != EXIT_OK) {
             gb_model_info_free(&info);
             return rc;

@@ -95,7 +95,8 @@ static double valid_loss(const gb_dataset *ds, const gb_ds_windows *w, const sha
         if (!Bl) continue;
         gb_ds_cut_batch(ds, w, bb->ids, Bl, NULL, bb->x, bb->target, bb->mask);
         gb_lstm_forward(m, a, bb->x, T, Bl, bb->y, NULL);
-        size_t rows = gb_loss_rows(in->loss_on, bb->mask, T, Bl);
+        /* one process: the batch's mean as it is (x 1 / 1); ranks: weighted by rows */
+        size_t rows = sh->size > 1 ? gb_loss_rows(in->loss_on, bb->mask, T, Bl) : 1;
         acc[2 * k] = (double)gb_loss(m, NULL, in->loss, in->loss_on, bb->y, bb->target,
                                      bb->mask, T, Bl, NULL) * (double)rows;
         acc[2 * k + 1] = (double)rows;
@@ -310,15 +311,15 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
                 gb_lstm_forward(&m, acts, bb.x, T, Bl, bb.y, bb.drop);
                 loss = gb_loss(&m, &m.g, info->loss, info->loss_on, bb.y, bb.target, bb.mask, T,
                                Bl, bb.dy);
-                rows = gb_loss_rows(info->loss_on, bb.mask, T, Bl);
+                if (st.size > 1) rows = gb_loss_rows(info->loss_on, bb.mask, T, Bl);
             }
-            double t_comm = now();
             double whole[2] = {(double)loss * (double)rows, (double)rows};
             if (st.size > 1) { /* the batch's loss: its pieces' over their rows */
+                double t_comm = now();
                 gb_dist_sum_double(st.d, whole, 2);
+                comm += now() - t_comm;
                 loss = (float)(whole[0] / whole[1]);
             }
-            comm += now() - t_comm;
             float norm = 0;
             if (isfinite(loss)) {
                 if (Bl) gb_lstm_backward(&m, acts, bb.x, bb.dy, T, Bl);
@@ -326,7 +327,7 @@ gb_status gb_train(const gb_dataset *ds, gb_model_info *info, const gb_train_opt
                                       share of the rows: the gradient of the batch's mean */
                     float wr = (float)((double)rows / whole[1]);
                     for (size_t i = 0; i < m.n_params; i++) m.grads[i] *= wr;
-                    t_comm = now();
+                    double t_comm = now();
                     gb_dist_sum_float(st.d, m.grads, m.n_params);
                     comm += now() - t_comm;
                 }
