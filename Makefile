@@ -27,7 +27,7 @@ LDLIBS  += $(BLAS_LIBS) $(MEDIA_LIBS) $(MPI_LIBS) $(UTIL_LIBS) -fopenmp -lm
 
 LIB_SRC := $(wildcard src/core/*.c src/midi/*.c src/roll/*.c src/events/*.c src/model/*.c \
                      src/io/*.c src/train/*.c src/gen/*.c src/audio/*.c src/plot/*.c \
-                     src/metrics/*.c src/dist/*.c)
+                     src/metrics/*.c src/dist/*.c src/api/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))

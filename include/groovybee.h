@@ -338,4 +338,101 @@ gb_status gb_npy_write_tokens(const char *path, const gb_tokens *t, gb_error *er
 gb_status gb_npy_read_tokens(const char *path, gb_tokens *out, gb_error *err);
 gb_status gb_npy_parse_tokens(const uint8_t *bytes, size_t len, gb_tokens *out, gb_error *err);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Models: load, generate, train, evaluate, compare (src/api/) - what the CLI's generate, train,
+ * eval and compare do, for programs. The model and the training configuration are opaque:
+ * they are made by their _load/_new call and released by their _free, which accepts NULL.
+ * Nothing here prints: what a run has to say goes through the callbacks given. */
+
+/* The precision of the network's matrix products: fp32, or bf16 operands summed in fp32 (half
+ * the bytes of each weight read; other numbers, and a seed gives other music, than fp32's). */
+typedef enum { GB_PREC_FP32 = 0, GB_PREC_BF16 = 1 } gb_precision;
+/* bf16 where it is the faster here (a CPU with AMX, or AMD's AVX512-BF16), else fp32. */
+gb_precision gb_precision_auto(void);
+/* bf16 only where the CPU has bf16 instructions (elsewhere fp32 is returned). */
+gb_precision gb_precision_supported(gb_precision p);
+
+/* A trained model: its network and what its file records (src/io/checkpoint.h's metadata). */
+typedef struct gb_model gb_model;
+
+/* Reads a model file (MODEL.safetensors, as `groovybee train` writes it); every tensor and
+ * metadata key is checked and an error names the file. */
+gb_status gb_model_load(const char *path, gb_model **out, gb_error *err);
+void gb_model_free(gb_model *m);
+
+typedef struct {
+    const char *path;           /* the file it was loaded from (the model's storage) */
+    const char *preset;         /* "roll", "events", "paper", or "" when unknown */
+    const char *representation; /* "roll" (steps x pitches), "events" (performance events) or
+                                   "ensemble" (events with PROGRAM tokens) */
+    int features;    /* predicted per step: pitches (128, 256 with onsets) or tokens (388, 517) */
+    int hidden, layers;
+    size_t params;   /* trainable parameters */
+    int window;      /* steps (or events) of a training window: the length of a primer */
+    int epochs;      /* epochs of training behind the weights */
+    double train_loss, valid_loss; /* of that epoch (NaN: unknown, or no validation) */
+} gb_model_summary;
+void gb_model_summarize(const gb_model *m, gb_model_summary *out);
+
+/* A corpus file that a call skips (it cannot be read): its path and why. */
+typedef void (*gb_skip_fn)(void *ctx, const char *path, const gb_error *e);
+
+/* ---- generation: `groovybee generate` ---- */
+
+#define GB_GEN_MAX_MODELS 16
+#define GB_GEN_MAX_PARTS 64  /* parts of a generated song (an ensemble model makes several) */
+#define GB_GEN_DIVISION 960  /* ticks per quarter note of a generated song */
+
+typedef struct {
+    uint64_t seed;        /* of the primers' choice and of the sampling */
+    long steps;           /* steps to generate (event models: events); 0: roll models 64 beats
+                             of the first model's grid, event models `seconds` */
+    double seconds;       /* the length in seconds instead (0: unset; event models: 30) */
+    const char *primer;   /* prime with a random window of this MIDI file's parts; NULL: of the
+                             model's corpus, or of the primers/ folder beside the model file */
+    int keep_primer;      /* put the primer before the generated music */
+    double temperature;   /* < 0: the default (binary models 0.9, event models 1) */
+    int top_k;            /* event models: draw among the k most likely (0: all) */
+    double top_p;         /* event models: nucleus sampling (1: all) [0.9] */
+    double threshold;     /* velocity models: below it is silence [0.1] */
+    int velocity;         /* binary models: their notes' velocity [80] */
+    double bpm;           /* tempo; 0: the first model's primer's */
+    int programs[GB_GEN_MAX_MODELS]; /* model k's GM program when k < n_programs, else its
+                                        primer part's */
+    int n_programs;
+    int key_fix;          /* roll models: move off-key notes into the primer's key */
+    gb_precision precision;
+    gb_skip_fn skip;      /* corpus files skipped while looking for a primer (may be NULL) */
+    void *ctx;
+} gb_generate_opts;
+/* The defaults above, seed 0 and fp32. */
+void gb_generate_opts_default(gb_generate_opts *o);
+
+/* What generation did, per part of the song. */
+typedef struct {
+    int model;            /* the index of its model */
+    char primer[512];     /* the file its primer came from */
+    uint64_t primer_at;   /* the primer's first step (event models: event) in that part */
+    char key[16];         /* with key_fix: the key its notes were moved into ("D minor") */
+} gb_generated_part;
+
+typedef struct {
+    double seconds, bpm;  /* the song's length and tempo */
+    size_t n_parts;
+    gb_generated_part parts[GB_GEN_MAX_PARTS];
+} gb_generate_report;
+
+/* The report's procedure for each model: a random window of its primer source, fed from zero
+ * states, then each prediction fed back as the next input (binary models draw each pitch,
+ * NADE models each given those below, event models each event from the softmax). The models'
+ * parts are merged into one format-1 song at GB_GEN_DIVISION (each on its own track and
+ * channel, drums on 10) with the first model's tempo, meter and, with key_fix, its key. The
+ * same options and seed give the same song. out is owned by the caller (gb_song_free); rep may
+ * be NULL. Errors: a primer source that is missing or has no window long enough, more parts or
+ * melodic instruments than MIDI holds (GB_ERR_LIMIT), key_fix for an event model (GB_ERR_ARG).
+ * Models are not changed: a model may be used by several threads at once. */
+gb_status gb_generate_song(const gb_model *const *models, int n_models,
+                           const gb_generate_opts *o, gb_song *out, gb_generate_report *rep,
+                           gb_error *err);
+
 #endif

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { GB_PREC_FP32 = 0, GB_PREC_BF16 = 1 } gb_precision;
+#include "groovybee.h" /* gb_precision */
 
 /* A product's operand: row-major float, and optionally the same values already rounded to
  * bf16 in the same layout (bf: a weight matrix kept in bf16 between updates), which bf16 mode
