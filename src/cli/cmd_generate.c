@@ -5,17 +5,13 @@
  * no half-made outputs. */
 #define _GNU_SOURCE
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "audio/render.h"
 #include "cli/cli.h"
-#include "gen/generate.h"
-#include "io/checkpoint.h"
 #include "plot/plot.h"
 
 static const char *HELP =
@@ -79,235 +75,13 @@ static const char *HELP =
     "part starts with the velocity (and instrument) in force at its primer's end.\n"
     "Exit status: 0 written, 1 runtime error (nothing is left behind), 2 usage error.\n";
 
-#define MAX_MODELS 16
-#define MAX_PARTS 64     /* parts of the output: an ensemble event model makes several */
-#define OUT_DIVISION 960 /* ticks per quarter of the output: exact for 1..6, 8, 10, 12, 16 steps */
-#define EVENTS_SECONDS 30.0 /* an event model's default length */
-
-typedef struct {
-    const char *path;
-    gb_lstm m;
-    gb_model_info in;
-    gb_dataset ds;
-    int loaded, ds_ready;
-    /* the primer: its part in ds and first step, and what its source file tells */
-    size_t part, start;
-    const char *src_path;
-    int src_division, src_program, src_drum;
-    double src_bpm;
-    gb_timesig src_timesig;
-    double src_phase; /* event models: quarter notes from the bar's start to where the output
-                         starts */
-    gb_key key;
-    uint64_t step_ticks; /* in OUT_DIVISION ticks */
-    int n_rows;
-    float *rows; /* (n_rows, D): the primer when kept, then the generated steps */
-    int n_tokens;
-    uint16_t *tokens; /* event models: the state in force, the primer when kept, then the
-                         generated events */
-    int first_part, n_parts; /* its parts in the output */
-} model;
-
-static void model_free(model *g) {
-    if (g->loaded) gb_lstm_free(&g->m), gb_model_info_free(&g->in);
-    if (g->ds_ready) gb_ds_free(&g->ds);
-    free(g->rows);
-    free(g->tokens);
-}
-
-/* Loads the corpus named in the model's metadata (or the primer file) with its encoding. */
-static int load_primer_source(model *g, const char *primer) {
-    gb_error e;
-    if (gb_ds_init(&g->ds, &g->in.enc, &e) != GB_OK) {
-        fprintf(stderr, "groovybee: %s: %s\n", g->path, e.msg);
-        return EXIT_RUNTIME;
-    }
-    g->ds_ready = 1;
-    char **paths = NULL;
-    int n = 0;
-    if (primer) {
-        paths = malloc(sizeof *paths);
-        if (!paths || !(paths[0] = strdup(primer))) {
-            free(paths);
-            fprintf(stderr, "groovybee: out of memory\n");
-            return EXIT_RUNTIME;
-        }
-        n = 1;
-    } else if (gb_ckpt_paths_parse(g->in.corpus ? g->in.corpus : "[]", &paths, &n, &e) != GB_OK) {
-        fprintf(stderr, "groovybee: %s: %s\n", g->path, e.msg);
-        return EXIT_RUNTIME;
-    }
-    int rc = EXIT_OK;
-    const char *missing = NULL; /* a corpus path that is not here */
-    struct stat sb;
-    for (int i = 0; !primer && !missing && i < n; i++)
-        if (stat(paths[i], &sb) != 0) missing = paths[i];
-    if (!primer && (!n || missing)) { /* the primers/ folder shipped beside the model instead */
-        char dir[4096];
-        const char *slash = strrchr(g->path, '/');
-        snprintf(dir, sizeof dir, "%.*sprimers", slash ? (int)(slash - g->path + 1) : 0,
-                 g->path);
-        if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            for (int i = 0; i < n; i++) free(paths[i]);
-            free(paths);
-            n = 1, missing = NULL;
-            if (!(paths = malloc(sizeof *paths)) || !(paths[0] = strdup(dir))) {
-                free(paths);
-                fprintf(stderr, "groovybee: out of memory\n");
-                return EXIT_RUNTIME;
-            }
-        }
-    }
-    if (!n) {
-        fprintf(stderr, "groovybee: %s: its metadata names no training corpus; give --primer "
-                "FILE.mid\n", g->path);
-        rc = EXIT_RUNTIME;
-    } else if (missing) {
-        fprintf(stderr, "groovybee: %s: its training corpus '%s' is not here (paths are "
-                "relative to where it was trained), nor a primers/ folder beside it; give "
-                "--primer FILE.mid\n", g->path, missing);
-        rc = EXIT_RUNTIME;
-    }
-    if (rc == EXIT_OK &&
-        gb_ds_add_paths(&g->ds, (const char *const *)paths, (size_t)n, 0, cli_warn_skipped, NULL,
-                        &e) != GB_OK) {
-        fprintf(stderr, "groovybee: %s\n", e.msg);
-        rc = EXIT_RUNTIME;
-    }
-    for (int i = 0; i < n; i++) free(paths[i]);
-    free(paths);
-    if (rc == EXIT_OK && primer && g->ds.files_skipped) rc = EXIT_RUNTIME; /* named above */
-    if (rc == EXIT_OK && g->ds.n_parts == 0) {
-        char progs[512];
-        gb_ds_filter_format(&g->in.enc, progs, sizeof progs);
-        fprintf(stderr, "groovybee: %s: no part that the model %s takes (GM programs %s%s)\n",
-                primer ? primer : "the model's corpus", g->path, progs,
-                g->in.enc.drums ? " + drums" : "");
-        rc = EXIT_RUNTIME;
-    }
-    return rc;
-}
-
-/* What the primer's source file tells: division, tempo, meter, program, key; for an event
- * model also where the output starts: the primer's end, or its start when it is kept. */
-static int read_source(model *g, int keep) {
-    const gb_ds_part *p = &g->ds.parts[g->part];
-    g->src_path = g->ds.files[p->file].path;
-    gb_song s;
-    gb_error e;
-    if (gb_song_read(g->src_path, &s, &e) != GB_OK) {
-        cli_error(g->src_path, &e);
-        return EXIT_RUNTIME;
-    }
-    g->src_division = gb_song_ticks_per_quarter(&s);
-    g->src_bpm = s.n_tempos ? 60e6 / s.tempos[0].usec_per_quarter : 120;
-    g->src_timesig = s.n_timesigs ? s.timesigs[0] : (gb_timesig){0, 4, 4, 24, 8};
-    if (p->tokens) { /* the tempo, meter and place in the bar where the output starts */
-        uint64_t steps = 0, tick;
-        for (size_t i = 0; i < g->start + (keep ? 0 : (size_t)g->in.seq); i++) {
-            int v;
-            if (gb_events_class(p->tokens[i], &v) == GB_EVC_TIME_SHIFT) steps += (uint64_t)v;
-        }
-        tick = gb_song_tick_at(&s, p->track, (double)steps / GB_EV_STEPS_PER_SECOND);
-        for (size_t i = 0; i < s.n_tempos && s.tempos[i].tick <= tick; i++)
-            g->src_bpm = 60e6 / s.tempos[i].usec_per_quarter;
-        for (size_t i = 0; i < s.n_timesigs && s.timesigs[i].tick <= tick; i++)
-            g->src_timesig = s.timesigs[i];
-        double bar = g->src_timesig.numerator * 4.0 / (g->src_timesig.denominator
-                                                           ? g->src_timesig.denominator : 4);
-        double q = (double)(tick - (tick > g->src_timesig.tick ? g->src_timesig.tick : tick)) /
-                   g->src_division;
-        g->src_phase = bar > 0 ? fmod(q, bar) : 0;
-    }
-    g->src_program = p->program, g->src_drum = p->is_drum;
-    if (g->in.enc.merge || g->in.enc.events == GB_DS_ENSEMBLE)
-        g->src_program = 0, g->src_drum = 0; /* merged: one texture played on the piano;
-                                                 an ensemble: its PROGRAM tokens say */
-    double dur[12] = {0};
-    const gb_part *sp = &s.parts[p->index];
-    for (size_t i = 0; i < sp->n_notes; i++)
-        dur[sp->notes[i].pitch % 12] += (double)(sp->notes[i].end - sp->notes[i].start);
-    g->key = gb_key_detect(dur);
-    gb_song_free(&s);
-    const gb_roll_opts *ro = &g->in.enc.roll;
-    double st = ro->step_ticks > 0 ? (double)ro->step_ticks * OUT_DIVISION / g->src_division
-                                   : (double)OUT_DIVISION / ro->steps_per_beat;
-    g->step_ticks = st < 1 ? 1 : (uint64_t)llround(st);
-    return EXIT_OK;
-}
-
-/* A paper model's beat is its source's division in steps; a roll model's its steps_per_beat. */
-static long beat_steps(const model *g) {
-    const gb_roll_opts *ro = &g->in.enc.roll;
-    return ro->step_ticks > 0 ? (g->src_division + ro->step_ticks - 1) / ro->step_ticks
-                              : ro->steps_per_beat;
-}
-
-/* An event model's part(s): n events (or, with max_steps, up to that time) after its primer (T
- * tokens of its part from g->start), decoded at bpm and moved onto the output's grid, appended
- * to parts from *n_parts. The tokens
- * decoded are the VELOCITY (and PROGRAM) in force at the primer's end, the primer when kept,
- * then the events drawn. */
-static gb_status events_parts(model *g, int T, long n, uint64_t max_steps, int keep,
-                              const gb_gen_sampling *smp, gb_rng *rng, gb_precision prec,
-                              double bpm, gb_part *parts, int *n_parts, gb_error *err) {
-    int state[2] = {-1, -1}; /* the last VELOCITY and PROGRAM before the primer's end */
-    const gb_ds_part *p = &g->ds.parts[g->part];
-    const uint16_t *pr = p->tokens + g->start;
-    for (size_t i = 0; i < g->start + (size_t)T; i++) {
-        gb_ev_class c = gb_events_class(p->tokens[i], NULL);
-        if (c == GB_EVC_VELOCITY) state[0] = p->tokens[i];
-        if (c == GB_EVC_PROGRAM) state[1] = p->tokens[i];
-    }
-    size_t cap = 2 + (size_t)(keep ? T : 0) + (size_t)n;
-    if (!(g->tokens = malloc(cap * sizeof *g->tokens)))
-        return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %ld events", n);
-    int k = 0;
-    if (state[1] >= 0 && !keep) g->tokens[k++] = (uint16_t)state[1];
-    if (state[0] >= 0 && !keep) g->tokens[k++] = (uint16_t)state[0];
-    if (keep) memcpy(g->tokens, pr, (size_t)T * sizeof *pr), k = T;
-    int drawn;
-    gb_status s = gb_generate_tokens(&g->m, pr, T, (int)n, max_steps, smp, rng, prec,
-                                     g->tokens + k, &drawn, err);
-    if (s != GB_OK) return s;
-    g->n_tokens = k + drawn;
-    gb_events_opts eo = {.bpm = bpm, .program = g->src_program, .is_drum = g->src_drum,
-                         .restrike = g->in.enc.events == GB_DS_EVENTS && g->in.enc.merge};
-    gb_song song;
-    if ((s = gb_events_decode(g->tokens, (size_t)g->n_tokens, &eo, &song, NULL, err)) != GB_OK)
-        return s;
-    if (*n_parts + (int)song.n_parts > MAX_PARTS) {
-        gb_song_free(&song);
-        return gb_fail(err, GB_ERR_LIMIT, -1, "more than %d parts in all", MAX_PARTS);
-    }
-    g->first_part = *n_parts, g->n_parts = (int)song.n_parts;
-    /* at the primer's place in its bar (without --bpm: at the primer's tempo), so that the
-     * bars of the output are the music's */
-    uint64_t phase = (uint64_t)llround(g->src_phase * OUT_DIVISION);
-    for (size_t i = 0; i < song.n_parts; i++) { /* its ticks onto the output's division */
-        gb_part *q = &parts[(*n_parts)++];
-        *q = song.parts[i];
-        for (size_t j = 0; j < q->n_notes; j++) {
-            q->notes[j].start = q->notes[j].start * OUT_DIVISION / (uint64_t)song.division + phase;
-            q->notes[j].end = q->notes[j].end * OUT_DIVISION / (uint64_t)song.division + phase;
-            if (q->notes[j].end <= q->notes[j].start) q->notes[j].end = q->notes[j].start + 1;
-        }
-        song.parts[i].notes = NULL, song.parts[i].n_notes = 0; /* moved */
-    }
-    gb_song_free(&song);
-    return GB_OK;
-}
+#define MAX_MODELS GB_GEN_MAX_MODELS
 
 static uint64_t random_seed(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return ((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)getpid() << 20) %
            1000000000u;
-}
-
-static int sharps_of(gb_key k) { /* key signature: the major key, or the relative major */
-    static const int major_sharps[12] = {0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5};
-    return major_sharps[(k.tonic + (k.minor ? 3 : 0)) % 12];
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -408,131 +182,40 @@ int cmd_generate(int argc, char **argv) {
     }
     uint64_t seed = seed_l >= 0 ? (uint64_t)seed_l : random_seed();
 
-    model g[MAX_MODELS];
-    memset(g, 0, sizeof g);
+    gb_model *models[MAX_MODELS] = {0};
     int rc = EXIT_OK;
     gb_error e;
-    gb_part parts[MAX_PARTS];
-    memset(parts, 0, sizeof parts);
-    int n_parts = 0;
     for (int i = 0; rc == EXIT_OK && i < n_models; i++) {
-        model *m = &g[i];
-        m->path = only ? only : argv[optind + i];
-        if (gb_ckpt_load(m->path, &m->m, &m->in, &e) != GB_OK) {
+        const char *path = only ? only : argv[optind + i];
+        if (gb_model_load(path, &models[i], &e) != GB_OK) {
             fprintf(stderr, "groovybee: %s\n", e.msg);
             rc = EXIT_RUNTIME;
             break;
         }
-        m->loaded = 1;
-        rc = load_primer_source(m, primer);
-        gb_rng rng; /* each model its own stream: adding a model changes no other part */
-        gb_rng_seed(&rng, seed + 0x9E3779B97F4A7C15ull * (uint64_t)i);
-        int T = m->in.seq, D = m->in.net.D, Din = gb_lstm_din(&m->in.net);
-        if (rc == EXIT_OK && gb_gen_pick_primer(&m->ds, T, &rng, &m->part, &m->start, &e) != GB_OK) {
-            fprintf(stderr, "groovybee: %s: %s (the window model %s was trained on)\n",
-                    primer ? primer : "the model's corpus", e.msg, m->path);
-            rc = EXIT_RUNTIME;
-        }
-        if (rc == EXIT_OK) rc = read_source(m, keep);
-        if (rc != EXIT_OK) break;
-        int events = m->in.enc.events != GB_DS_ROLL;
-        if (events && keyfix) {
-            fprintf(stderr, "groovybee: %s: --key-fix is for roll models\n", m->path);
+        gb_model_summary ms;
+        gb_model_summarize(models[i], &ms);
+        if (keyfix && strcmp(ms.representation, "roll") != 0) {
+            fprintf(stderr, "groovybee: %s: --key-fix is for roll models\n", path);
             rc = EXIT_USAGE;
-            break;
-        }
-        double tempo_bpm = bpm > 0 ? bpm : g[0].src_bpm;
-        long n = steps;
-        uint64_t max_steps = 0; /* event models: their length in 10 ms */
-        if (events && !steps) {
-            max_steps = (uint64_t)llround((seconds ? seconds : EVENTS_SECONDS) *
-                                          GB_EV_STEPS_PER_SECOND);
-            n = (long)(max_steps * 4 < (1u << 24) ? max_steps * 4 : 1u << 24);
-        } else if (!steps) { /* 64 beats of its grid, or --seconds at the output's tempo */
-            double beats = seconds ? seconds * tempo_bpm / 60 : 64;
-            n = (long)ceil(beats * (double)beat_steps(m) - 1e-9);
-            n = n < 1 ? 1 : n > (1L << 24) ? 1L << 24 : n;
-        }
-        gb_status s;
-        float *pr = NULL;
-        if (events) {
-            gb_gen_sampling smp = {.temperature = temperature >= 0 ? (float)temperature : 1.0f,
-                                   .top_k = (int)top_k, .top_p = (float)top_p};
-            s = events_parts(m, T, n, max_steps, keep, &smp, &rng, prec, tempo_bpm, parts,
-                             &n_parts, &e);
-        } else {
-            int kept = keep ? T : 0;
-            m->n_rows = kept + (int)n;
-            pr = malloc((size_t)T * Din * sizeof *pr);
-            m->rows = malloc((size_t)m->n_rows * D * sizeof *m->rows);
-            if (!pr || !m->rows) {
-                free(pr);
-                fprintf(stderr, "groovybee: out of memory for %ld steps\n", n);
-                rc = EXIT_RUNTIME;
-                break;
-            }
-            gb_ds_cut(&m->ds, m->part, m->start, (size_t)T, 1, 0, pr);
-            for (int t = 0; t < kept; t++) /* the primer's rows without their meter */
-                memcpy(m->rows + (size_t)t * D, pr + (size_t)t * Din, (size_t)D * sizeof *pr);
-            gb_gen_meter meter = {&m->ds, m->part, m->start + (uint64_t)T};
-            s = gb_generate(&m->m, m->in.loss, pr, T, (int)n,
-                            temperature >= 0 ? (float)temperature : 0.9f, &meter, &rng, prec,
-                            m->rows + (size_t)kept * D, &e);
-            if (s == GB_OK && n_parts == MAX_PARTS)
-                s = gb_fail(&e, GB_ERR_LIMIT, -1, "more than %d parts in all", MAX_PARTS);
-            if (s == GB_OK) {
-                m->first_part = n_parts, m->n_parts = 1;
-                s = gb_gen_decode(m->rows, m->n_rows, D, m->in.enc.binary, (float)threshold,
-                                  (int)velocity, keyfix ? &m->key : NULL, m->step_ticks,
-                                  &parts[n_parts++], &e);
-            }
-        }
-        free(pr);
-        if (s != GB_OK) {
-            fprintf(stderr, "groovybee: %s: %s\n", m->path, e.msg);
-            rc = EXIT_RUNTIME;
-            break;
-        }
-        for (int k = m->first_part; k < m->first_part + m->n_parts; k++) {
-            gb_part *p = &parts[k];
-            p->track = k + 1;
-            if (n_programs > i) p->is_drum = 0, p->program = (int)programs[i];
-            else if (!events) /* an event model's decoder gave them already */
-                p->is_drum = m->src_drum, p->program = m->src_program;
-            if (!events || m->n_parts == 1)
-                snprintf(p->name, sizeof p->name, "%s", cli_base_name(m->path));
         }
     }
-    /* channels 0, 1, ... skipping 9, which General MIDI keeps for drums */
-    for (int k = 0, ch = 0; rc == EXIT_OK && k < n_parts; k++) {
-        if (parts[k].is_drum) {
-            parts[k].channel = 9;
-            continue;
-        }
-        if (ch == 9) ch++;
-        if (ch > 15) {
-            fprintf(stderr, "groovybee: more than 15 melodic parts: MIDI has no channel for "
-                    "part %d\n", k + 1);
-            rc = EXIT_RUNTIME;
-            break;
-        }
-        parts[k].channel = ch++;
+    gb_generate_opts go;
+    gb_generate_opts_default(&go);
+    go.seed = seed, go.steps = steps, go.seconds = seconds, go.primer = primer;
+    go.keep_primer = keep, go.temperature = temperature, go.top_k = (int)top_k;
+    go.top_p = top_p, go.threshold = threshold, go.velocity = (int)velocity, go.bpm = bpm;
+    for (int i = 0; i < n_programs; i++) go.programs[i] = (int)programs[i];
+    go.n_programs = n_programs, go.key_fix = keyfix, go.precision = prec;
+    go.skip = cli_warn_skipped;
+    gb_song song = {0};
+    gb_generate_report rep;
+    if (rc == EXIT_OK &&
+        gb_generate_song((const gb_model *const *)models, n_models, &go, &song, &rep, &e) !=
+            GB_OK) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        rc = EXIT_RUNTIME;
     }
-
     if (rc == EXIT_OK) {
-        uint64_t end = 0;
-        for (int i = 0; i < n_parts; i++)
-            for (size_t k = 0; k < parts[i].n_notes; k++)
-                if (parts[i].notes[k].end > end) end = parts[i].notes[k].end;
-        double tempo_bpm = bpm > 0 ? bpm : g[0].src_bpm;
-        gb_tempo tempo = {0, (uint32_t)lrint(60e6 / tempo_bpm), 0, 0};
-        gb_timesig ts = g[0].src_timesig;
-        ts.tick = 0;
-        gb_keysig ks = {0, (int8_t)sharps_of(g[0].key), (uint8_t)g[0].key.minor};
-        gb_song song = {.format = 1, .division = OUT_DIVISION, .n_tracks = n_parts + 1,
-                        .end_tick = end, .tempos = &tempo, .n_tempos = 1, .timesigs = &ts,
-                        .n_timesigs = 1, .keysigs = &ks, .n_keysigs = keyfix ? 1 : 0,
-                        .parts = parts, .n_parts = (size_t)n_parts};
         const char *failed = NULL;
         if (gb_song_save(&song, out, &e) != GB_OK) failed = out;
         else if (wav && gb_render_wav(&song, &ro, wav, &e) != GB_OK) failed = wav;
@@ -549,22 +232,25 @@ int cmd_generate(int argc, char **argv) {
             if (wav && failed == png) unlink(wav);
             rc = EXIT_RUNTIME;
         } else if (!quiet) {
-            char kb[16];
             fprintf(stderr,
                     "groovybee generate: seed %llu, %s products, %.1f s at %.0f bpm -> "
                     "%s%s%s%s%s\n", (unsigned long long)seed, cli_precision_name(prec),
-                    gb_song_seconds(&song, -1, end), tempo_bpm, out,
-                    wav ? ", " : "", wav ? wav : "", png ? ", " : "", png ? png : "");
-            for (int i = 0; i < n_models; i++)
-                for (int k = g[i].first_part; k < g[i].first_part + g[i].n_parts; k++)
-                    fprintf(stderr, "  part %d: %s, %zu notes, %s, primed with %s %s %zu%s%s\n",
-                            k + 1, g[i].path, parts[k].n_notes,
-                            gb_gm_name(parts[k].program, parts[k].is_drum), g[i].src_path,
-                            g[i].in.enc.events ? "event" : "step", g[i].start,
-                            keyfix ? ", key " : "", keyfix ? gb_key_name(g[i].key, kb) : "");
+                    rep.seconds, rep.bpm, out, wav ? ", " : "", wav ? wav : "",
+                    png ? ", " : "", png ? png : "");
+            for (size_t k = 0; k < rep.n_parts; k++) {
+                const gb_generated_part *gp = &rep.parts[k];
+                gb_model_summary ms;
+                gb_model_summarize(models[gp->model], &ms);
+                fprintf(stderr, "  part %zu: %s, %zu notes, %s, primed with %s %s %llu%s%s\n",
+                        k + 1, ms.path, song.parts[k].n_notes,
+                        gb_gm_name(song.parts[k].program, song.parts[k].is_drum), gp->primer,
+                        strcmp(ms.representation, "roll") ? "event" : "step",
+                        (unsigned long long)gp->primer_at, keyfix ? ", key " : "",
+                        keyfix ? gp->key : "");
+            }
         }
     }
-    for (int k = 0; k < n_parts; k++) gb_part_free(&parts[k]);
-    for (int i = 0; i < n_models; i++) model_free(&g[i]);
+    gb_song_free(&song);
+    for (int i = 0; i < n_models; i++) gb_model_free(models[i]);
     return rc;
 }
