@@ -435,4 +435,91 @@ gb_status gb_generate_song(const gb_model *const *models, int n_models,
                            const gb_generate_opts *o, gb_song *out, gb_generate_report *rep,
                            gb_error *err);
 
+/* ---- training: `groovybee train` ---- */
+
+/* A training configuration: a preset and options over it, set by name as `groovybee train`
+ * takes them (its --help documents each; `man groovybee-train`). */
+typedef struct gb_train_config gb_train_config;
+/* The roll preset, nothing else set. */
+gb_status gb_train_config_new(gb_train_config **out, gb_error *err);
+void gb_train_config_free(gb_train_config *c);
+/* The options: the name of option i (NULL past the last) and whether it takes a value. */
+const char *gb_train_option(int i, int *takes_value);
+/* Sets an option: key is its name without the dashes ("preset", "hidden", "epochs", "valid",
+ * "resume", ...), value its argument as text, NULL for a flag ("resume", "onsets"). The
+ * lists (program, instrument, valid) take one value a call. The value is copied. GB_ERR_ARG
+ * for an unknown key or a value out of range, naming the option and what it wants. */
+gb_status gb_train_config_set(gb_train_config *c, const char *key, const char *value,
+                              gb_error *err);
+/* Resolves the configuration for a run writing model_path: the preset, then each option over
+ * it; with "resume", reads the run's files there (when there are none yet, the run starts) and
+ * checks each option given against the run's own value. GB_ERR_ARG: options that contradict
+ * each other or the run being resumed (the message names both values); others: its files
+ * cannot be read. gb_train_corpus does this itself; call it first to tell a usage error from
+ * a failed run. */
+gb_status gb_train_config_check(gb_train_config *c, const char *model_path, gb_error *err);
+
+/* What the progress callback sees: after every batch, and once more at the end of the epoch. */
+typedef struct {
+    int epoch, epochs;   /* the current epoch (1-based) and the last one */
+    uint64_t done, total; /* windows trained in this epoch, and the epoch's count */
+    double loss;          /* mean training loss of the epoch so far */
+    double seconds;       /* since the epoch began */
+    int end;              /* 1: the epoch is over and the fields below are set */
+    double train_loss, valid_loss; /* valid_loss NaN without validation windows */
+    double windows_per_s; /* training windows per second of training (not validation) */
+    double comm_seconds;  /* of training spent summing losses and gradients over the ranks */
+    int improved;         /* the model file was rewritten with this epoch's weights */
+    float lr;             /* the learning rate the next epoch will use (lr decay) */
+} gb_train_progress;
+
+typedef void (*gb_train_progress_fn)(void *ctx, const gb_train_progress *p);
+
+typedef enum {
+    GB_STOP_EPOCHS = 0, /* the last epoch was reached (perhaps already before a resume) */
+    GB_STOP_TARGET,     /* the training loss fell below target_loss */
+    GB_STOP_PATIENCE,   /* no improvement for `patience` epochs */
+    GB_STOP_NONFINITE,  /* a NaN or infinite loss or gradient */
+} gb_train_stop;
+
+typedef struct {
+    gb_train_stop stop;
+    int epochs_done;        /* epochs completed, counting those before a resume */
+    int epochs_run;         /* ... by this call */
+    int best_epoch;         /* the epoch of the model file's weights (0: none written) */
+    double best_loss;       /* its criterion */
+    double train_loss, valid_loss; /* of the last completed epoch */
+    int bad_epoch;          /* NONFINITE: where: epoch, batch (0-based) */
+    uint64_t bad_batch;
+    int bad_in_valid;       /* NONFINITE: it was the validation loss */
+    uint64_t train_windows, valid_windows; /* an epoch's (after max_windows) */
+    /* filled by gb_train_corpus: */
+    int patience;           /* the run's budget: epochs without improvement, 0: off */
+    double target_loss;     /* 0: none */
+    int rank, ranks;        /* this process in its MPI job (0 of 1 alone) */
+} gb_train_result;
+
+typedef struct {
+    gb_train_progress_fn progress; /* after every batch and every epoch (may be NULL) */
+    void (*message)(void *ctx, const char *text); /* lines for people: the configuration, the
+                                                     corpus's figures, notices (may be NULL) */
+    gb_skip_fn skip;                /* a corpus file skipped (may be NULL) */
+    void *ctx;                      /* given to all three */
+} gb_train_hooks;
+
+/* Trains a model on the MIDI files of corpus (files, and folders walked for .mid/.midi) with
+ * configuration c, writing model_path (always the best model so far) and, beside it,
+ * MODEL.optim.safetensors (the last state, to resume from), atomically after each epoch
+ * (docs/formats.md). Run under mpirun, the job's ranks train one model together, rank 0 alone
+ * writing and calling progress and message; an error on one rank then ends the whole job
+ * (after a message naming the rank), since the others would wait for it: call it once per
+ * process there. A non-finite loss is not an error: GB_OK with res->stop ==
+ * GB_STOP_NONFINITE, the files on disk those of the last good epoch. Errors: c's own (as
+ * gb_train_config_check), no part to train on (GB_ERR_FORMAT), no training windows or a
+ * corpus other than the run being resumed (GB_ERR_ARG), files that cannot be read or
+ * written. */
+gb_status gb_train_corpus(gb_train_config *c, const char *const *corpus, size_t n,
+                          const char *model_path, const gb_train_hooks *h, gb_train_result *res,
+                          gb_error *err);
+
 #endif

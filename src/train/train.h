@@ -47,21 +47,8 @@
 #include "dist/dist.h"
 #include "io/checkpoint.h"
 
-/* What the progress callback sees: after every batch, and once more at the end of the epoch. */
-typedef struct {
-    int epoch, epochs;   /* the current epoch (1-based) and the last one */
-    uint64_t done, total; /* windows trained in this epoch, and the epoch's count */
-    double loss;          /* mean training loss of the epoch so far */
-    double seconds;       /* since the epoch began */
-    int end;              /* 1: the epoch is over and the fields below are set */
-    double train_loss, valid_loss; /* valid_loss NaN without validation windows */
-    double windows_per_s; /* training windows per second of training (not validation) */
-    double comm_seconds;  /* of training spent summing losses and gradients over the ranks */
-    int improved;         /* the model file was rewritten with this epoch's weights */
-    float lr;             /* the learning rate the next epoch will use (lr decay) */
-} gb_train_progress;
-
-typedef void (*gb_train_progress_fn)(void *ctx, const gb_train_progress *p);
+/* gb_train_progress, gb_train_progress_fn, gb_train_stop and gb_train_result are public
+ * (include/groovybee.h). */
 
 typedef struct {
     const char *model_path; /* MODEL.safetensors; the optim file goes beside it */
@@ -82,26 +69,6 @@ typedef struct {
     int shard;              /* each rank's ds holds only its shard of the corpus: the ranks'
                                files in rank order make the corpus (gb_ds_split_range) */
 } gb_train_opts;
-
-typedef enum {
-    GB_STOP_EPOCHS = 0, /* the last epoch was reached (perhaps already before a resume) */
-    GB_STOP_TARGET,     /* the training loss fell below target_loss */
-    GB_STOP_PATIENCE,   /* no improvement for `patience` epochs */
-    GB_STOP_NONFINITE,  /* a NaN or infinite loss or gradient */
-} gb_train_stop;
-
-typedef struct {
-    gb_train_stop stop;
-    int epochs_done;        /* epochs completed, counting those before a resume */
-    int epochs_run;         /* ... by this call */
-    int best_epoch;         /* the epoch of the model file's weights (0: none written) */
-    double best_loss;       /* its criterion */
-    double train_loss, valid_loss; /* of the last completed epoch */
-    int bad_epoch;          /* NONFINITE: where: epoch, batch (0-based) */
-    uint64_t bad_batch;
-    int bad_in_valid;       /* NONFINITE: it was the validation loss */
-    uint64_t train_windows, valid_windows; /* an epoch's (after max_windows) */
-} gb_train_result;
 
 /* Trains on ds with the configuration in info (net, loss, seq, stride, batch, lr, clip, seed;
  * on resume, info must be the checkpoint's, from gb_ckpt_read_info). info's figures
