@@ -87,7 +87,7 @@ test:
 	@$(MAKE) --no-print-directory build $(TESTS) $(EXAMPLES)
 	@$(MAKE) --no-print-directory B=build-asan CC=gcc \
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    build $(patsubst $(B)/%,build-asan/%,$(TESTS))
+	    build $(patsubst $(B)/%,build-asan/%,$(TESTS) $(EXAMPLES))
 	@tests/run.sh build build-asan
 
 demo: all

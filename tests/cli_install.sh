@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_install.sh GROOVYBEE - `make install` into a scratch prefix: the binary, the shared library
 # with its soname and the static one, the header, a pkg-config file a program builds with (the
-# example examples/parts.c, run against the installed library), a man page per command that
+# examples examples/*.c, run against the installed library and model), a man page per command that
 # lists every option of its --help; DESTDIR stages under another root with the prefix's paths;
 # `make uninstall` leaves no file behind. Runs on the release build (the sanitizer build's
 # library would need its runtime in every program linked to it). Ends with "N passed, N failed".
@@ -68,6 +68,19 @@ LD_LIBRARY_PATH="$P/lib" ldd "$T/parts" | grep -q "libgroovybee.so.0 => $P/lib/"
 expect "a bad file: the example reports the library's error" 1 env LD_LIBRARY_PATH="$P/lib" \
     "$T/parts" README.md
 has "... naming the file" "$T/err" "README.md"
+# the model API's two examples, on the installed library and the model installed beside it
+for x in generate train; do
+    # shellcheck disable=SC2086
+    expect "examples/$x.c builds with pkg-config" 0 cc -std=c11 examples/$x.c $flags -o "$T/$x"
+done
+expect "examples/generate runs the installed model on the installed library" 0 \
+    env -C "$T" LD_LIBRARY_PATH="$P/lib" "$T/generate" "$P/share/groovybee/default.safetensors" \
+    "$T/ex.mid" 5
+has "... primed from the installed primers (run elsewhere)" "$T/out" "$P/share/groovybee/primers/"
+expect "... a file groovybee reads" 0 "$P/bin/groovybee" info "$T/ex.mid"
+expect "examples/train trains on the installed library" 0 env LD_LIBRARY_PATH="$P/lib" \
+    "$T/train" data/jsb "$T/ex.safetensors" epochs=1 hidden=8 max-windows=16
+has "... saying its epoch" "$T/out" "epoch 1/1: train"
 
 # DESTDIR: staged under another root, with the prefix's own paths inside
 expect "make install DESTDIR=... PREFIX=/usr/local" 0 make -s --no-print-directory install \
