@@ -811,6 +811,7 @@ out:
         gb_dist_abort(&dist, 1);
     }
 done:
+    unchecked(c); /* a next run reads its files afresh */
     gb_buf_free(&b);
     gb_ds_windows_free(&wt);
     gb_ds_windows_free(&wv);
