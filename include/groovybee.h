@@ -435,6 +435,145 @@ gb_status gb_generate_song(const gb_model *const *models, int n_models,
                            const gb_generate_opts *o, gb_song *out, gb_generate_report *rep,
                            gb_error *err);
 
+/* ---- evaluation: groovybee eval ---- */
+
+/* How a model is evaluated. */
+typedef struct {
+    int keys_lo, keys_hi; /* BCE roll models: the pitches the NLL sums over [0, 127]; 21-108
+                             are the 88 piano keys (onset features are never counted) */
+    gb_precision precision; /* [fp32: the yardstick, figures that do not depend on the CPU] */
+    gb_skip_fn skip;      /* files skipped because they cannot be read (may be NULL) */
+    void *ctx;
+} gb_eval_opts;
+/* The defaults above. */
+void gb_eval_opts_default(gb_eval_opts *o);
+
+/* One part, run whole. */
+typedef struct {
+    size_t file;     /* its file: gb_eval_result.files[file]; a file's parts are consecutive */
+    int part;        /* its index in the song's parts (gb_song.parts) */
+    int track, channel, program, is_drum;
+    uint64_t steps;  /* steps predicted (event models: events, all but the stream's first) */
+    double loss;     /* mean loss per step */
+    double nll;      /* mean NLL per step (nats); NaN for MSE models */
+} gb_eval_part;
+
+typedef struct {
+    const char *loss_kind; /* "ce" (event models), "bce" or "mse" */
+    const char *head;      /* "softmax", "nade" or "linear" */
+    int events;            /* an event model: perplexity and the classes below apply */
+    int has_nll;           /* an NLL is reported (BCE and event models) */
+    char **files;          /* the files that gave parts, in the order read */
+    size_t n_files;
+    gb_eval_part *parts;   /* every part of those files, file by file */
+    size_t n_parts;
+    size_t files_seen, files_skipped, files_no_parts; /* MIDI files found; of those, the ones
+                             that could not be read and the ones without a part the model's
+                             part filter takes */
+    /* over every part, weighted by steps */
+    uint64_t steps;
+    double loss, nll;      /* means per step (nll NaN for MSE models) */
+    double perplexity;     /* event models: exp(nll); else NaN */
+    uint64_t class_events[GB_EVC_COUNT]; /* event models: the events predicted per token class */
+    double class_share[GB_EVC_COUNT];    /* their share of all events */
+    double class_nll[GB_EVC_COUNT];      /* their mean NLL (NaN: no event of the class) */
+} gb_eval_result;
+
+/* Runs m over each part of each file the paths name (folders walked for .mid/.midi), with the
+ * model's own encoding and part filter, from its first step to its last with the LSTM's states
+ * carried, every step predicted from the steps before it (the first from a zero input; event
+ * models: every event but the first from the events before it). The loss per step is the
+ * model's, averaged over its features; BCE models also give the frame-level NLL of the
+ * polyphonic music literature (Boulanger-Lewandowski et al. 2012), nats per step summed over
+ * the pitches of keys_lo..keys_hi; event models the NLL per event (Performance RNN's figure),
+ * its perplexity and each token class's share of the events and of the NLL (docs/metrics.md).
+ * o may be NULL (the defaults). A file that cannot be read goes to o->skip and is counted; a
+ * path that does not exist fails the call (GB_ERR_IO), as do keys outside 0..127 or reversed
+ * (GB_ERR_ARG) and paths with no part to evaluate (GB_ERR_ARG, saying how many files were
+ * found, skipped and without a part the filter takes). out is owned by the caller
+ * (gb_eval_result_free); on failure it is left zeroed. The model is not changed: threads may
+ * evaluate one model at once. This call runs in the calling process alone; `groovybee eval`
+ * under mpirun shares the parts out over the ranks through the same code (src/api/api.h) and
+ * prints the same figures, bit for bit. */
+gb_status gb_model_eval(const gb_model *m, const char *const *paths, size_t n,
+                        const gb_eval_opts *o, gb_eval_result *out, gb_error *err);
+void gb_eval_result_free(gb_eval_result *r);
+
+/* ---- comparison: groovybee compare ---- */
+
+/* How pieces are compared. */
+typedef struct {
+    int steps_per_beat; /* the grid of the copy search and of groove patterns, 1..96 [4] */
+    double segment;     /* > 0: pieces are cut into segments of this many quarter notes (at
+                           least 1), so that short generated pieces meet corpus passages of
+                           their length; 0: whole pieces [0] */
+    int copy_search;    /* look for generated passages copied from the reference [1] */
+    gb_skip_fn skip;    /* files skipped because they cannot be read (may be NULL) */
+    void *ctx;
+} gb_compare_opts;
+/* The defaults above. */
+void gb_compare_opts_default(gb_compare_opts *o);
+
+/* Generated sets compared with one reference (docs/metrics.md defines every figure). */
+typedef struct gb_comparison gb_comparison;
+
+/* Reads the reference (ref paths: MIDI files, or folders walked for .mid/.midi) and one
+ * generated set (gen paths), takes the features of each piece (its non-drum notes, every part
+ * merged: Yang & Lerch 2018 and MusPy's), and compares the sets by Yang & Lerch's protocol:
+ * per feature, the density of the distances between reference pieces (intra-set) against that
+ * of the distances from each generated piece to each reference piece (inter-set): their KL
+ * divergence (0: alike) and overlapping area, OA (1: alike). With copy_search, each generated
+ * piece's longest stretch that stands verbatim in the reference and its 4-bar windows found
+ * there. o may be NULL (the defaults). Unreadable files go to o->skip and are counted; a path
+ * that does not exist fails the call (GB_ERR_IO), as do options out of range and a set without
+ * a readable file (GB_ERR_ARG). The generated set is set 0, labelled "generated". *out is
+ * released by gb_comparison_free; on failure it is NULL. */
+gb_status gb_compare_paths(const char *const *gen, size_t n_gen, const char *const *ref,
+                           size_t n_ref, const gb_compare_opts *o, gb_comparison **out,
+                           gb_error *err);
+/* Compares one more generated set with the same reference: the next set index. label names it
+ * (NULL: "generated N"; at most 63 bytes are kept). On failure c is unchanged. */
+gb_status gb_comparison_add(gb_comparison *c, const char *label, const char *const *gen,
+                            size_t n, gb_error *err);
+void gb_comparison_free(gb_comparison *c);
+
+/* The features, k = 0 .. gb_compare_features() - 1: their JSON key ("pitch_count") and their
+ * name for people ("pitch count"); NULL for any other k. */
+int gb_compare_features(void);
+const char *gb_compare_feature_key(int k);
+const char *gb_compare_feature_name(int k);
+
+/* The generated sets compared so far. */
+size_t gb_comparison_sets(const gb_comparison *c);
+
+/* Feature k of a generated set against the reference. */
+typedef struct {
+    int defined;        /* KL and OA computed; else why says why not */
+    const char *why;
+    double kl, oa;      /* NaN when not defined */
+} gb_compare_feature;
+/* GB_ERR_ARG for a set or k out of range (out then undefined, with why). */
+gb_status gb_comparison_feature(const gb_comparison *c, size_t set, int k,
+                                gb_compare_feature *out, gb_error *err);
+
+/* What a set holds, and for a generated set its figures over all features. */
+typedef struct {
+    const char *label;
+    size_t files;          /* MIDI files found */
+    size_t skipped;        /* of those, unreadable */
+    size_t pieces;         /* pieces compared: files, or with segment their segments with notes */
+    double mean_oa;        /* the mean OA of the features that have one; NaN: none (and for the
+                              reference) */
+    int copy_searched;     /* the copy figures below are filled (generated sets, copy_search) */
+    size_t copies;         /* pieces found whole in the reference */
+    uint64_t longest;      /* the longest verbatim stretch of any piece, in steps of the grid */
+    uint64_t windows, windows_found; /* the pieces' 4-bar windows, and those found verbatim */
+} gb_compare_set;
+/* set < gb_comparison_sets(c), else GB_ERR_ARG. */
+gb_status gb_comparison_set(const gb_comparison *c, size_t set, gb_compare_set *out,
+                            gb_error *err);
+void gb_comparison_reference(const gb_comparison *c, gb_compare_set *out);
+
 /* ---- training: `groovybee train` ---- */
 
 /* A training configuration: a preset and options over it, set by name as `groovybee train`

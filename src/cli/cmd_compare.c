@@ -1,6 +1,7 @@
 /* cmd_compare.c - `groovybee compare`: generated music against a corpus, feature by feature
  * (Yang & Lerch's protocol over their features and MusPy's), with a search for copied passages,
- * as a table, JSON and a PNG (src/metrics, docs/metrics.md). */
+ * as a table, JSON and a PNG (docs/metrics.md). The reading and the figures are gb_comparison's
+ * (src/api/compare.c); this file parses the options and prints what it holds. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <limits.h>
@@ -8,11 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "cli/cli.h"
-#include "core/core.h"
-#include "metrics/metrics.h"
 #include "plot/plot.h"
-#include "roll/dataset.h"
 
 static const char *HELP =
     "usage: groovybee compare GENERATED... [--beside GENERATED...]... --reference CORPUS...\n"
@@ -75,147 +74,6 @@ static void strlist_free(strlist *l) {
     memset(l, 0, sizeof *l);
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* reading sets */
-
-typedef struct {
-    strlist files;
-    size_t skipped;
-} listing;
-
-static gb_status list_visit(void *ctx, const char *path, gb_error *err) {
-    listing *l = ctx;
-    return strlist_add(&l->files, path) ? GB_OK
-                                        : gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-}
-
-static void list_skip(void *ctx, const char *path, int is_file, const gb_error *e) {
-    listing *l = ctx;
-    l->skipped += is_file != 0;
-    cli_warn_skipped(NULL, path, e);
-}
-
-typedef struct {
-    int spb;            /* steps per beat */
-    double segment;     /* quarter notes; 0: whole pieces */
-    gb_copy_index *ix;  /* the reference's frames; NULL: no copy search */
-} how;
-
-/* Adds the pieces of notes p (the whole, or its segments with notes) to set, with their
- * features. file_ix records which file each piece came from (NULL: not needed). */
-static gb_status add_pieces(gb_piece_set *set, const char *path, const char *id,
-                            const gb_piece_notes *p, const how *h, size_t file, size_t **file_ix,
-                            size_t *file_cap, gb_error *err) {
-    gb_piece_features f;
-    gb_status st;
-    uint64_t span = 0;
-    for (size_t i = 0; i < p->n; i++)
-        if (p->notes[i].end > span) span = p->notes[i].end;
-    uint64_t len = (uint64_t)llround(h->segment * p->tpq); /* >= tpq when segment > 0 */
-    size_t pieces = h->segment > 0 && p->n ? (size_t)((span + len - 1) / len) : 1;
-    for (size_t k = 0; k < pieces; k++) {
-        gb_piece_notes seg = {0};
-        const gb_piece_notes *q = p;
-        char sid[PATH_MAX + 32];
-        snprintf(sid, sizeof sid, "%s", id);
-        if (h->segment > 0) {
-            if ((st = gb_piece_notes_cut(p, k * len, len, &seg, err)) != GB_OK) return st;
-            if (!seg.n && p->n) { /* a silent passage is not a piece */
-                gb_piece_notes_free(&seg);
-                continue;
-            }
-            q = &seg;
-            snprintf(sid, sizeof sid, "%s#%zu", id, k);
-        }
-        st = gb_features_of(q, h->spb, &f, err);
-        gb_piece_notes_free(&seg);
-        if (st != GB_OK) return st;
-        if ((st = gb_piece_set_add(set, path, sid, &f, err)) != GB_OK) return st;
-        if (file_ix) {
-            if (gb_grow((void **)file_ix, file_cap, set->n, sizeof **file_ix) != GB_OK)
-                return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-            (*file_ix)[set->n - 1] = file;
-        }
-    }
-    return GB_OK;
-}
-
-/* What reading a set leaves besides its pieces. */
-typedef struct {
-    size_t *file_of;      /* file index of each piece (the reference) */
-    size_t file_cap;
-    strlist files;        /* the files read */
-    gb_piece_notes *kept; /* the notes of each file read, when asked (for the floor) */
-} readout;
-
-/* Reads the files named by paths (walked) into set. As reference (is_ref): adds each song to
- * h->ix. As generated: searches each song in h->ix. keep_notes keeps every file's notes. */
-static int read_set(const char *what, const strlist *paths, int is_ref, int keep_notes,
-                    const how *h, gb_piece_set *set, readout *ro) {
-    listing l = {0};
-    gb_error e;
-    int ok = 0;
-    if (gb_walk_midi((const char *const *)paths->paths, paths->n, list_visit, list_skip, &l, &e) !=
-        GB_OK) {
-        fprintf(stderr, "groovybee: %s\n", e.msg);
-        goto out;
-    }
-    set->seen = l.files.n + l.skipped, set->skipped = l.skipped;
-    if (keep_notes && l.files.n && !(ro->kept = calloc(l.files.n, sizeof *ro->kept))) {
-        fprintf(stderr, "groovybee: out of memory\n");
-        goto out;
-    }
-    for (size_t i = 0; i < l.files.n; i++) {
-        const char *path = l.files.paths[i];
-        gb_song s;
-        gb_piece_notes p;
-        if (gb_song_read(path, &s, &e) != GB_OK) {
-            cli_warn_skipped(NULL, path, &e);
-            set->skipped++;
-            continue;
-        }
-        char *real = realpath(path, NULL);
-        size_t before = set->n, fi = ro->files.n;
-        gb_status st = gb_piece_notes_of(&s, &p, &e);
-        if (st == GB_OK)
-            st = add_pieces(set, path, real ? real : path, &p, h, fi, is_ref ? &ro->file_of : NULL,
-                            &ro->file_cap, &e);
-        if (st == GB_OK && h->ix && is_ref) st = gb_copy_add(h->ix, &s, fi, &e);
-        if (st == GB_OK && h->ix && !is_ref && set->n > before) {
-            st = gb_copy_find(h->ix, &s, &set->pieces[before].copy, &e);
-            set->pieces[before].has_copy = st == GB_OK;
-        }
-        if (st == GB_OK && !strlist_add(&ro->files, path))
-            st = gb_fail(&e, GB_ERR_NOMEM, -1, "out of memory");
-        free(real);
-        gb_song_free(&s);
-        if (st == GB_OK && keep_notes) ro->kept[fi] = p;
-        else gb_piece_notes_free(&p);
-        if (st != GB_OK) {
-            cli_error(path, &e);
-            goto out;
-        }
-    }
-    if (set->n == 0) {
-        fprintf(stderr, "groovybee: %s: no readable MIDI file (%zu found, %zu skipped)\n", what,
-                set->seen, set->skipped);
-        goto out;
-    }
-    ok = 1;
-out:
-    strlist_free(&l.files);
-    return ok;
-}
-
-static void readout_free(readout *ro) {
-    if (ro->kept)
-        for (size_t i = 0; i < ro->files.n; i++) gb_piece_notes_free(&ro->kept[i]);
-    free(ro->kept);
-    free(ro->file_of);
-    strlist_free(&ro->files);
-    memset(ro, 0, sizeof *ro);
-}
-
 /* The label of a set: the stem of its one file, the name of its one folder, else the first
  * path's and "+N". */
 static void label_of(const strlist *paths, char *out, size_t cap) {
@@ -223,50 +81,6 @@ static void label_of(const strlist *paths, char *out, size_t cap) {
     cli_stem(paths->paths[0], stem, sizeof stem);
     if (paths->n == 1) snprintf(out, cap, "%s", stem);
     else snprintf(out, cap, "%.40s+%zu", stem, paths->n - 1);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* the baselines */
-
-typedef struct {
-    gb_piece_set train, valid, floor;
-    gb_set_cmp ceiling_cmp, floor_cmp;
-} baselines;
-
-static gb_status make_baselines(const gb_piece_set *ref, const readout *ro, double fraction,
-                                uint64_t seed, const how *h, baselines *b, gb_error *err) {
-    size_t nf = ro->files.n;
-    uint8_t *valid = malloc(nf ? nf : 1);
-    if (!valid) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-    gb_status st = gb_split_choose(nf, fraction, seed, valid, err);
-    for (size_t i = 0; i < nf; i++) (valid[i] ? &b->valid : &b->train)->seen++;
-    b->floor.seen = b->valid.seen;
-    for (size_t i = 0; i < ref->n && st == GB_OK; i++) {
-        const gb_piece *p = &ref->pieces[i];
-        st = gb_piece_set_add(valid[ro->file_of[i]] ? &b->valid : &b->train, p->path, p->id,
-                              &p->f, err);
-    }
-    gb_rng rng;
-    gb_rng_seed(&rng, seed ^ 0x464C4F4F52ull); /* "FLOOR" */
-    for (size_t i = 0; i < nf && st == GB_OK; i++) {
-        if (!valid[i]) continue;
-        gb_piece_notes r;
-        if ((st = gb_piece_notes_random(&ro->kept[i], h->spb, &rng, &r, err)) != GB_OK) break;
-        char id[64];
-        snprintf(id, sizeof id, "random-%zu", i);
-        st = add_pieces(&b->floor, ro->files.paths[i], id, &r, h, i, NULL, NULL, err);
-        gb_piece_notes_free(&r);
-    }
-    free(valid);
-    snprintf(b->valid.label, sizeof b->valid.label, "ceiling");
-    snprintf(b->floor.label, sizeof b->floor.label, "floor");
-    snprintf(b->train.label, sizeof b->train.label, "training split");
-    if (st == GB_OK && (!b->valid.n || !b->train.n))
-        st = gb_fail(err, GB_ERR_ARG, -1,
-                     "--baselines needs a reference of two files or more (it has %zu)", nf);
-    if (st == GB_OK) st = gb_compare_sets(&b->valid, &b->train, &b->ceiling_cmp, err);
-    if (st == GB_OK) st = gb_compare_sets(&b->floor, &b->train, &b->floor_cmp, err);
-    return st;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -303,28 +117,9 @@ static void pad(FILE *f, const char *s, int width) {
     for (; w < width; w++) fputc(' ', f);
 }
 
-/* The copy results of a set's files, summed. */
-typedef struct {
-    size_t n, whole;          /* files searched, files that are copies */
-    uint64_t longest;         /* the longest stretch of any */
-    uint64_t windows, found;  /* their 4-bar windows, and those found */
-} copy_sum;
-
-static copy_sum copy_total(const gb_piece_set *set) {
-    copy_sum t = {0};
-    for (size_t i = 0; i < set->n; i++) {
-        const gb_copy_result *c = &set->pieces[i].copy;
-        if (!set->pieces[i].has_copy) continue;
-        t.n++, t.whole += c->whole != 0;
-        if (c->longest > t.longest) t.longest = c->longest;
-        t.windows += c->windows, t.found += c->windows_found;
-    }
-    return t;
-}
-
 static void copy_cells(const gb_piece_set *set, int spb, char *longest, char *windows,
                        size_t cap) {
-    copy_sum t = copy_total(set);
+    gb_cmp_copy_sum t = gb_comparison_copy_sum(set);
     if (!t.n) {
         snprintf(longest, cap, "-");
         snprintf(windows, cap, "-");
@@ -345,8 +140,9 @@ static void undef_counts(const gb_piece_set *set, int k, size_t by[GB_UNDEF_COUN
     for (size_t i = 0; i < set->n; i++) by[set->pieces[i].f.undef[k]]++;
 }
 
-static void print_table(FILE *f, const gb_piece_set *ref, const gb_set_stats *rs,
-                        const column *cols, size_t nc, const how *h) {
+static void print_table(FILE *f, const gb_comparison *cm, const gb_set_stats *rs,
+                        const column *cols, size_t nc) {
+    const gb_piece_set *ref = &cm->ref;
     enum { NAME = 30, REF = 16, MEAN = 16, NUM = 6 };
     char buf[128];
     fprintf(f, "%-*s", NAME, "");
@@ -379,14 +175,14 @@ static void print_table(FILE *f, const gb_piece_set *ref, const gb_set_stats *rs
         }
         fputc('\n', f);
     }
-    if (h->ix) {
+    if (cm->ix) {
         char l[64], w[64];
         const char *rows[2] = {"copying: longest verbatim", "copying: 4-bar windows found"};
         for (int r = 0; r < 2; r++) {
             fprintf(f, "%-*s", NAME, rows[r]);
             pad(f, "", REF + 2);
             for (size_t c = 0; c < nc; c++) {
-                copy_cells(cols[c].set, h->spb, l, w, sizeof l);
+                copy_cells(cols[c].set, cm->o.steps_per_beat, l, w, sizeof l);
                 fprintf(f, "%s", c ? "  " : "");
                 pad(f, r ? w : l, MEAN + 2 * NUM + 2);
             }
@@ -461,7 +257,7 @@ static void json_features_stats(FILE *f, const gb_set_stats *s) {
     fputc('}', f);
 }
 
-static void json_copy(FILE *f, const gb_piece_set *s, const readout *ref, int spb) {
+static void json_copy(FILE *f, const gb_piece_set *s, const gb_cmp_files *ref, int spb) {
     fputs("\"copying\":{\"pieces\":[", f);
     int first = 1;
     for (size_t i = 0; i < s->n; i++) {
@@ -479,13 +275,13 @@ static void json_copy(FILE *f, const gb_piece_set *s, const readout *ref, int sp
         if (c->longest) {
             fprintf(f, ",\"part\":%d,\"step\":%llu,\"reference\":", c->gen_part,
                     (unsigned long long)c->gen_step);
-            cli_json_str(f, c->ref_piece < ref->files.n ? ref->files.paths[c->ref_piece] : "");
+            cli_json_str(f, c->ref_piece < ref->files.n ? ref->files.v[c->ref_piece] : "");
             fprintf(f, ",\"reference_part\":%d,\"reference_step\":%llu", c->ref_part,
                     (unsigned long long)c->ref_step);
         }
         fputc('}', f);
     }
-    copy_sum t = copy_total(s);
+    gb_cmp_copy_sum t = gb_comparison_copy_sum(s);
     fprintf(f, "],\"longest_steps\":%llu,\"longest_beats\":", (unsigned long long)t.longest);
     json_num(f, (double)t.longest / spb);
     fprintf(f, ",\"whole_pieces\":%zu,\"windows\":%llu,\"windows_found\":%llu,\"share_found\":",
@@ -494,7 +290,7 @@ static void json_copy(FILE *f, const gb_piece_set *s, const readout *ref, int sp
     fputc('}', f);
 }
 
-static void json_column(FILE *f, const column *c, const readout *ref, const how *h) {
+static void json_column(FILE *f, const column *c, const gb_comparison *cm) {
     fputc('{', f);
     json_set_head(f, c->set);
     fprintf(f, ",\"role\":\"%s\",\"compared_with\":", c->role);
@@ -536,9 +332,9 @@ static void json_column(FILE *f, const column *c, const readout *ref, const how 
     }
     fputc('}', f);
     if (!strcmp(c->role, "generated")) {
-        if (h->ix) {
+        if (cm->ix) {
             fputc(',', f);
-            json_copy(f, c->set, ref, h->spb);
+            json_copy(f, c->set, &cm->ref_files, cm->o.steps_per_beat);
         }
         fputs(",\"pieces\":[", f);
         for (size_t i = 0; i < c->set->n; i++) {
@@ -558,9 +354,10 @@ static void json_column(FILE *f, const column *c, const readout *ref, const how 
     fputc('}', f);
 }
 
-static int write_json(const char *path, const gb_piece_set *ref, const gb_set_stats *rs,
-                      const baselines *b, const column *cols, size_t nc, const readout *ro,
-                      const how *h) {
+static int write_json(const char *path, const gb_comparison *cm, const gb_set_stats *rs,
+                      const column *cols, size_t nc) {
+    const gb_piece_set *ref = &cm->ref;
+    const gb_cmp_baselines *b = cm->base;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -569,8 +366,8 @@ static int write_json(const char *path, const gb_piece_set *ref, const gb_set_st
         return 0;
     }
     fprintf(f, "{\"groovybee\":\"%s\",\"steps_per_beat\":%d,\"segment_beats\":", GB_VERSION,
-            h->spb);
-    json_num(f, h->segment);
+            cm->o.steps_per_beat);
+    json_num(f, cm->o.segment);
     fputs(",\"reference\":{", f);
     json_set_head(f, ref);
     fputc(',', f);
@@ -586,7 +383,7 @@ static int write_json(const char *path, const gb_piece_set *ref, const gb_set_st
     fputs(",\"sets\":[", f);
     for (size_t c = 0; c < nc; c++) {
         if (c) fputc(',', f);
-        json_column(f, &cols[c], ro, h);
+        json_column(f, &cols[c], cm);
     }
     fputs("]}\n", f);
     fclose(f);
@@ -602,6 +399,85 @@ static int write_json(const char *path, const gb_piece_set *ref, const gb_set_st
     }
     free(text);
     return ok;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* The table into its file (atomically) instead of stdout. */
+static int write_table(const char *path, const gb_comparison *cm, const gb_set_stats *rs,
+                       const column *cols, size_t nc) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    if (!mf) {
+        fprintf(stderr, "groovybee: out of memory\n");
+        return 0;
+    }
+    print_table(mf, cm, rs, cols, nc);
+    if (fclose(mf) != 0) {
+        free(text);
+        fprintf(stderr, "groovybee: out of memory\n");
+        return 0;
+    }
+    gb_error e;
+    gb_status ws = gb_file_write_atomic(path, text, len, &e);
+    free(text);
+    if (ws != GB_OK) fprintf(stderr, "groovybee: %s\n", e.msg);
+    return ws == GB_OK;
+}
+
+/* The reference's histograms and every column's, side by side. */
+static int write_png(const char *path, const gb_comparison *cm, const column *cols, size_t nc) {
+    const gb_piece_set *sets[MAX_SETS + 1];
+    size_t ns = 0;
+    sets[ns++] = &cm->ref;
+    for (size_t i = 0; i < nc; i++) sets[ns++] = cols[i].set;
+    gb_plot_opts po = {.title = "groovybee compare"}; /* 0 x 0: the comparison's size */
+    gb_error e;
+    if (gb_plot_compare_png(sets, ns, &po, path, &e) == GB_OK) return 1;
+    fprintf(stderr, "groovybee: %s\n", e.msg);
+    return 0;
+}
+
+/* The comparison the options ask for, written where they say; an exit status. */
+static int compare(const strlist *gen, size_t n_gen, const strlist *ref,
+                   const gb_compare_opts *o, int do_base, double vfrac, uint64_t seed,
+                   const char *json, const char *table, const char *png) {
+    gb_error e;
+    gb_comparison *cm = NULL;
+    gb_status st = gb_comparison_new(o, do_base, &cm, &e);
+    if (st == GB_OK) st = gb_comparison_read_reference(cm, (const char *const *)ref->paths,
+                                                       ref->n, &e);
+    if (st == GB_OK)
+        fprintf(stderr, "reference: %zu piece%s from %zu files (%zu skipped)\n", cm->ref.n,
+                cm->ref.n == 1 ? "" : "s", cm->ref_files.files.n, cm->ref.skipped);
+    for (size_t i = 0; i < n_gen && st == GB_OK; i++) {
+        char label[64];
+        label_of(&gen[i], label, sizeof label);
+        st = gb_comparison_add(cm, label, (const char *const *)gen[i].paths, gen[i].n, &e);
+    }
+    if (st == GB_OK && do_base) st = gb_comparison_baselines(cm, vfrac, seed, &e);
+    if (st != GB_OK) {
+        fprintf(stderr, "groovybee: %s\n", e.msg);
+        gb_comparison_free(cm);
+        return EXIT_RUNTIME;
+    }
+    column cols[MAX_SETS];
+    size_t nc = 0;
+    for (size_t i = 0; i < cm->n_gen; i++)
+        cols[nc++] = (column){"generated", &cm->gen[i].set, &cm->gen[i].cmp, cm->ref.label};
+    const gb_cmp_baselines *b = cm->base;
+    if (b) {
+        cols[nc++] = (column){"ceiling", &b->valid, &b->ceiling_cmp, b->train.label};
+        cols[nc++] = (column){"floor", &b->floor, &b->floor_cmp, b->train.label};
+    }
+    const gb_set_stats *rs = &cm->gen[0].cmp.ref; /* every generated set's reference */
+    int ok = !json || write_json(json, cm, rs, cols, nc);
+    if (ok && table) ok = write_table(table, cm, rs, cols, nc);
+    else if (ok && (!json || strcmp(json, "-"))) print_table(stdout, cm, rs, cols, nc);
+    if (ok && png) ok = write_png(png, cm, cols, nc);
+    gb_comparison_free(cm);
+    return ok ? EXIT_OK : EXIT_RUNTIME;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -688,101 +564,9 @@ int cmd_compare(int argc, char **argv) {
         cli_usage_error("compare", "--reference CORPUS... is required");
         goto out;
     }
-    status = EXIT_RUNTIME;
-    how h = {(int)spb, segment, NULL};
-    gb_error e;
-    gb_piece_set ref_set, gen_set[MAX_SETS];
-    memset(&ref_set, 0, sizeof ref_set);
-    memset(gen_set, 0, sizeof gen_set);
-    gb_set_cmp *cmp = calloc(n_gen, sizeof *cmp);
-    readout ro = {0}, gro = {0};
-    baselines *b = NULL;
-    if (!cmp) {
-        fprintf(stderr, "groovybee: out of memory\n");
-        goto done;
-    }
-    if (!no_copy && gb_copy_new(h.spb, &h.ix, &e) != GB_OK) {
-        fprintf(stderr, "groovybee: %s\n", e.msg);
-        goto done;
-    }
-    snprintf(ref_set.label, sizeof ref_set.label, "reference");
-    if (!read_set("the reference", &ref, 1, do_base, &h, &ref_set, &ro)) goto done;
-    fprintf(stderr, "reference: %zu piece%s from %zu files (%zu skipped)\n", ref_set.n,
-            ref_set.n == 1 ? "" : "s", ro.files.n, ref_set.skipped);
-    column cols[MAX_SETS];
-    size_t nc = 0;
-    for (size_t i = 0; i < n_gen; i++) {
-        label_of(&gen[i], gen_set[i].label, sizeof gen_set[i].label);
-        int ok = read_set(gen_set[i].label, &gen[i], 0, 0, &h, &gen_set[i], &gro);
-        readout_free(&gro);
-        if (!ok) goto done;
-        if (gb_compare_sets(&gen_set[i], &ref_set, &cmp[i], &e) != GB_OK) {
-            fprintf(stderr, "groovybee: %s\n", e.msg);
-            goto done;
-        }
-        cols[nc++] = (column){"generated", &gen_set[i], &cmp[i], ref_set.label};
-    }
-    if (do_base) {
-        if (!(b = calloc(1, sizeof *b))) {
-            fprintf(stderr, "groovybee: out of memory\n");
-            goto done;
-        }
-        if (make_baselines(&ref_set, &ro, vfrac, (uint64_t)seed, &h, b, &e) != GB_OK) {
-            fprintf(stderr, "groovybee: %s\n", e.msg);
-            goto done;
-        }
-        cols[nc++] = (column){"ceiling", &b->valid, &b->ceiling_cmp, b->train.label};
-        cols[nc++] = (column){"floor", &b->floor, &b->floor_cmp, b->train.label};
-    }
-    const gb_set_stats *rs = &cmp[0].ref; /* every generated set's reference */
-    if (json && !write_json(json, &ref_set, rs, b, cols, nc, &ro, &h)) goto done;
-    if (table) { /* the table into its file (atomically) instead of stdout */
-        char *text = NULL;
-        size_t len = 0;
-        FILE *mf = open_memstream(&text, &len);
-        if (!mf) {
-            fprintf(stderr, "groovybee: out of memory\n");
-            goto done;
-        }
-        print_table(mf, &ref_set, rs, cols, nc, &h);
-        if (fclose(mf) != 0) {
-            free(text);
-            fprintf(stderr, "groovybee: out of memory\n");
-            goto done;
-        }
-        gb_status ws = gb_file_write_atomic(table, text, len, &e);
-        free(text);
-        if (ws != GB_OK) {
-            fprintf(stderr, "groovybee: %s\n", e.msg);
-            goto done;
-        }
-    } else if (!json || strcmp(json, "-")) {
-        print_table(stdout, &ref_set, rs, cols, nc, &h);
-    }
-    if (png) {
-        const gb_piece_set *sets[MAX_SETS + 1];
-        size_t ns = 0;
-        sets[ns++] = &ref_set;
-        for (size_t i = 0; i < nc; i++) sets[ns++] = cols[i].set;
-        gb_plot_opts po = {.title = "groovybee compare"}; /* 0 x 0: the comparison's size */
-        if (gb_plot_compare_png(sets, ns, &po, png, &e) != GB_OK) {
-            fprintf(stderr, "groovybee: %s\n", e.msg);
-            goto done;
-        }
-    }
-    status = EXIT_OK;
-done:
-    if (b) {
-        gb_piece_set_free(&b->train);
-        gb_piece_set_free(&b->valid);
-        gb_piece_set_free(&b->floor);
-        free(b);
-    }
-    readout_free(&ro);
-    gb_piece_set_free(&ref_set);
-    for (size_t i = 0; i < n_gen; i++) gb_piece_set_free(&gen_set[i]);
-    free(cmp);
-    if (h.ix) gb_copy_free(h.ix);
+    gb_compare_opts o = {.steps_per_beat = (int)spb, .segment = segment,
+                         .copy_search = !no_copy, .skip = cli_warn_skipped};
+    status = compare(gen, n_gen, &ref, &o, do_base, vfrac, (uint64_t)seed, json, table, png);
 out:
     for (size_t i = 0; i < MAX_SETS; i++) strlist_free(&gen[i]);
     strlist_free(&ref);
