@@ -8,21 +8,6 @@
 #define GB_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define GB_PRINTF(a, b)
-/* Walking a corpus (walk.c): the MIDI files named by paths. A directory is walked recursively,
- * entries sorted by name (byte order), taking files whose name ends in .mid or .midi (any case)
- * and skipping names that start with '.'; a file given by name is taken whatever its name.
- * visit is called for each file; a status other than GB_OK from it stops the walk and is
- * returned (keep that for running out of memory: a bad file is the visitor's to skip). An entry
- * that cannot be opened (is_file: a file named .mid, else a directory) or directories nested
- * deeper than GB_WALK_MAX_DEPTH (a link loop?) go to skip. A path that does not exist or cannot
- * be opened fails the walk (GB_ERR_IO naming it): a typo in an argument should stop a run, a bad
- * file in a folder should not. */
-#define GB_WALK_MAX_DEPTH 64
-typedef gb_status (*gb_walk_visit_fn)(void *ctx, const char *path, gb_error *err);
-typedef void (*gb_walk_skip_fn)(void *ctx, const char *path, int is_file, const gb_error *e);
-gb_status gb_walk_midi(const char *const *paths, size_t n, gb_walk_visit_fn visit,
-                       gb_walk_skip_fn skip, void *ctx, gb_error *err);
-
 #endif
 
 /* Fills err (when not NULL) and returns status, so that failures read `return gb_fail(...)`. */
