@@ -51,6 +51,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "train: the loss became NaN in epoch %d\n", r.bad_epoch);
         return 1;
     }
-    printf("%s: epoch %d of %d, loss %.5f\n", argv[2], r.best_epoch, r.epochs_done, r.best_loss);
+    if (r.rank == 0) /* under mpirun every rank returns here; rank 0 wrote the files */
+        printf("%s: epoch %d of %d, loss %.5f\n", argv[2], r.best_epoch, r.epochs_done,
+               r.best_loss);
     return 0;
 }

@@ -28,6 +28,18 @@ expect "groovybee train --resume to 3 epochs" 0 "$G" train $J -o "$T/cli.safeten
 cmp -s "$T/lib.safetensors" "$T/cli.safetensors" && ok "... the same model file again" ||
     bad "resumed, the library's model differs from the CLI's"
 
+# ---- under mpirun the example trains with every rank, as `groovybee train` does (cli_mpi.sh
+# says why the ranks run without leak checks under AddressSanitizer)
+MPI=(mpirun --allow-run-as-root --oversubscribe -x ASAN_OPTIONS=detect_leaks=0 -np 2)
+expect "examples/train under mpirun -np 2" 0 "${MPI[@]}" "$X/train" $J "$T/mpi.safetensors" \
+    "${SMALL[@]}"
+[ "$(grep -c "epoch 2/2: train" "$T/out")" = 1 ] && ok "... rank 0 alone reports" ||
+    bad "epoch lines: $(grep -c "epoch 2/2" "$T/out")"
+expect "groovybee train under mpirun -np 2" 0 "${MPI[@]}" "$G" train $J -o "$T/mpi2.safetensors" \
+    -q --epochs 2 --hidden 16 --max-windows 64 --threads 1 --seed 3
+cmp -s "$T/mpi.safetensors" "$T/mpi2.safetensors" && ok "... the same model file" ||
+    bad "under mpirun the library's model differs from the CLI's"
+
 # ---- generate from it: the CLI's MIDI file, bit for bit
 expect "examples/generate" 0 "$X/generate" "$T/lib.safetensors" "$T/lib.mid" 7
 has "... summarizes the model" "$T/out" "preset roll, roll, LSTM 1 x 16"
