@@ -33,6 +33,9 @@ typedef struct {
     char **v;
     size_t n, cap;
 } gb_cmp_strs;
+/* Appends a copy of s (0: out of memory); frees every copy and the list. */
+int gb_cmp_strs_add(gb_cmp_strs *l, const char *s);
+void gb_cmp_strs_free(gb_cmp_strs *l);
 
 /* The reference's files as read. */
 typedef struct {

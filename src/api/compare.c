@@ -15,7 +15,7 @@
 
 static gb_status nomem(gb_error *err) { return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory"); }
 
-static int strs_add(gb_cmp_strs *l, const char *s) {
+int gb_cmp_strs_add(gb_cmp_strs *l, const char *s) {
     char *d = strdup(s);
     if (!d || gb_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) != GB_OK) {
         free(d);
@@ -25,7 +25,7 @@ static int strs_add(gb_cmp_strs *l, const char *s) {
     return 1;
 }
 
-static void strs_free(gb_cmp_strs *l) {
+void gb_cmp_strs_free(gb_cmp_strs *l) {
     for (size_t i = 0; i < l->n; i++) free(l->v[i]);
     free(l->v);
     memset(l, 0, sizeof *l);
@@ -43,7 +43,7 @@ typedef struct {
 
 static gb_status list_visit(void *ctx, const char *path, gb_error *err) {
     listing *l = ctx;
-    return strs_add(&l->files, path) ? GB_OK : nomem(err);
+    return gb_cmp_strs_add(&l->files, path) ? GB_OK : nomem(err);
 }
 
 static void list_skip(void *ctx, const char *path, int is_file, const gb_error *e) {
@@ -105,7 +105,7 @@ static gb_status read_song(gb_comparison *c, const gb_song *s, const char *path,
         st = gb_copy_find(c->ix, s, &set->pieces[before].copy, err);
         set->pieces[before].has_copy = st == GB_OK;
     }
-    if (st == GB_OK && ro && !strs_add(&ro->files, path)) st = nomem(err);
+    if (st == GB_OK && ro && !gb_cmp_strs_add(&ro->files, path)) st = nomem(err);
     free(real);
     return st;
 }
@@ -149,7 +149,7 @@ static gb_status read_set(gb_comparison *c, const char *what, const char *const 
     if (st == GB_OK && set->n == 0)
         st = gb_fail(err, GB_ERR_ARG, -1, "%s: no readable MIDI file (%zu found, %zu skipped)",
                      what, set->seen, set->skipped);
-    strs_free(&l.files);
+    gb_cmp_strs_free(&l.files);
     return st;
 }
 
@@ -158,7 +158,7 @@ static void files_free(gb_cmp_files *ro) {
         for (size_t i = 0; i < ro->files.n; i++) gb_piece_notes_free(&ro->kept[i]);
     free(ro->kept);
     free(ro->file_of);
-    strs_free(&ro->files);
+    gb_cmp_strs_free(&ro->files);
     memset(ro, 0, sizeof *ro);
 }
 

@@ -157,17 +157,12 @@ static gb_status job_init(job *j, const gb_model *m, const gb_eval_opts *o, gb_e
 
 /* Every rank must have read the same parts, or the sums would add up different corpora. */
 static gb_status same_corpus(const gb_dist *dist, const gb_dataset *ds, gb_error *err) {
-    if (dist->size == 1) return GB_OK;
-    uint64_t *hashes = malloc((size_t)dist->size * sizeof *hashes);
-    if (!hashes) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-    gb_dist_gather_u64(dist, gb_ds_hash(ds), hashes);
-    gb_status s = GB_OK;
-    for (int r = 1; r < dist->size && s == GB_OK; r++)
-        if (hashes[r] != hashes[0])
-            s = gb_fail(err, GB_ERR_IO, -1, "rank %d read other files than rank 0 (a file "
-                        "missing, unreadable or different on its host)", r);
-    free(hashes);
-    return s;
+    int r = gb_dist_differs(dist, gb_ds_hash(ds), NULL);
+    if (r < 0) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+    if (r)
+        return gb_fail(err, GB_ERR_IO, -1, "rank %d read other files than rank 0 (a file "
+                       "missing, unreadable or different on its host)", r);
+    return GB_OK;
 }
 
 /* The result's arrays, before the parts are run: once the ranks have added up their sums,

@@ -53,32 +53,11 @@ static const char *HELP =
 
 enum { MAX_SETS = 8, DEFAULT_SPB = 4 };
 
-typedef struct {
-    char **paths;
-    size_t n, cap;
-} strlist;
-
-static int strlist_add(strlist *l, const char *s) {
-    char *d = strdup(s);
-    if (!d || gb_grow((void **)&l->paths, &l->cap, l->n + 1, sizeof *l->paths) != GB_OK) {
-        free(d);
-        return 0;
-    }
-    l->paths[l->n++] = d;
-    return 1;
-}
-
-static void strlist_free(strlist *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->paths[i]);
-    free(l->paths);
-    memset(l, 0, sizeof *l);
-}
-
 /* The label of a set: the stem of its one file, the name of its one folder, else the first
  * path's and "+N". */
-static void label_of(const strlist *paths, char *out, size_t cap) {
+static void label_of(const gb_cmp_strs *paths, char *out, size_t cap) {
     char stem[64];
-    cli_stem(paths->paths[0], stem, sizeof stem);
+    cli_stem(paths->v[0], stem, sizeof stem);
     if (paths->n == 1) snprintf(out, cap, "%s", stem);
     else snprintf(out, cap, "%.40s+%zu", stem, paths->n - 1);
 }
@@ -354,17 +333,10 @@ static void json_column(FILE *f, const column *c, const gb_comparison *cm) {
     fputc('}', f);
 }
 
-static int write_json(const char *path, const gb_comparison *cm, const gb_set_stats *rs,
-                      const column *cols, size_t nc) {
+static void print_json(FILE *f, const gb_comparison *cm, const gb_set_stats *rs,
+                       const column *cols, size_t nc) {
     const gb_piece_set *ref = &cm->ref;
     const gb_cmp_baselines *b = cm->base;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        fprintf(stderr, "groovybee: out of memory\n");
-        return 0;
-    }
     fprintf(f, "{\"groovybee\":\"%s\",\"steps_per_beat\":%d,\"segment_beats\":", GB_VERSION,
             cm->o.steps_per_beat);
     json_num(f, cm->o.segment);
@@ -386,7 +358,27 @@ static int write_json(const char *path, const gb_comparison *cm, const gb_set_st
         json_column(f, &cols[c], cm);
     }
     fputs("]}\n", f);
-    fclose(f);
+}
+
+/* What print writes, to stdout ("-") or atomically into its file. */
+static int write_text(const char *path,
+                      void (*print)(FILE *, const gb_comparison *, const gb_set_stats *,
+                                    const column *, size_t),
+                      const gb_comparison *cm, const gb_set_stats *rs, const column *cols,
+                      size_t nc) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        fprintf(stderr, "groovybee: out of memory\n");
+        return 0;
+    }
+    print(f, cm, rs, cols, nc);
+    if (fclose(f) != 0) {
+        free(text);
+        fprintf(stderr, "groovybee: out of memory\n");
+        return 0;
+    }
     int ok = 1;
     if (!strcmp(path, "-")) {
         ok = fwrite(text, 1, len, stdout) == len;
@@ -399,31 +391,6 @@ static int write_json(const char *path, const gb_comparison *cm, const gb_set_st
     }
     free(text);
     return ok;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-
-/* The table into its file (atomically) instead of stdout. */
-static int write_table(const char *path, const gb_comparison *cm, const gb_set_stats *rs,
-                       const column *cols, size_t nc) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mf = open_memstream(&text, &len);
-    if (!mf) {
-        fprintf(stderr, "groovybee: out of memory\n");
-        return 0;
-    }
-    print_table(mf, cm, rs, cols, nc);
-    if (fclose(mf) != 0) {
-        free(text);
-        fprintf(stderr, "groovybee: out of memory\n");
-        return 0;
-    }
-    gb_error e;
-    gb_status ws = gb_file_write_atomic(path, text, len, &e);
-    free(text);
-    if (ws != GB_OK) fprintf(stderr, "groovybee: %s\n", e.msg);
-    return ws == GB_OK;
 }
 
 /* The reference's histograms and every column's, side by side. */
@@ -440,13 +407,13 @@ static int write_png(const char *path, const gb_comparison *cm, const column *co
 }
 
 /* The comparison the options ask for, written where they say; an exit status. */
-static int compare(const strlist *gen, size_t n_gen, const strlist *ref,
+static int compare(const gb_cmp_strs *gen, size_t n_gen, const gb_cmp_strs *ref,
                    const gb_compare_opts *o, int do_base, double vfrac, uint64_t seed,
                    const char *json, const char *table, const char *png) {
     gb_error e;
     gb_comparison *cm = NULL;
     gb_status st = gb_comparison_new(o, do_base, &cm, &e);
-    if (st == GB_OK) st = gb_comparison_read_reference(cm, (const char *const *)ref->paths,
+    if (st == GB_OK) st = gb_comparison_read_reference(cm, (const char *const *)ref->v,
                                                        ref->n, &e);
     if (st == GB_OK)
         fprintf(stderr, "reference: %zu piece%s from %zu files (%zu skipped)\n", cm->ref.n,
@@ -454,7 +421,7 @@ static int compare(const strlist *gen, size_t n_gen, const strlist *ref,
     for (size_t i = 0; i < n_gen && st == GB_OK; i++) {
         char label[64];
         label_of(&gen[i], label, sizeof label);
-        st = gb_comparison_add(cm, label, (const char *const *)gen[i].paths, gen[i].n, &e);
+        st = gb_comparison_add(cm, label, (const char *const *)gen[i].v, gen[i].n, &e);
     }
     if (st == GB_OK && do_base) st = gb_comparison_baselines(cm, vfrac, seed, &e);
     if (st != GB_OK) {
@@ -472,8 +439,8 @@ static int compare(const strlist *gen, size_t n_gen, const strlist *ref,
         cols[nc++] = (column){"floor", &b->floor, &b->floor_cmp, b->train.label};
     }
     const gb_set_stats *rs = &cm->gen[0].cmp.ref; /* every generated set's reference */
-    int ok = !json || write_json(json, cm, rs, cols, nc);
-    if (ok && table) ok = write_table(table, cm, rs, cols, nc);
+    int ok = !json || write_text(json, print_json, cm, rs, cols, nc);
+    if (ok && table) ok = write_text(table, print_table, cm, rs, cols, nc);
     else if (ok && (!json || strcmp(json, "-"))) print_table(stdout, cm, rs, cols, nc);
     if (ok && png) ok = write_png(png, cm, cols, nc);
     gb_comparison_free(cm);
@@ -498,7 +465,7 @@ int cmd_compare(int argc, char **argv) {
                                          {"table", required_argument, 0, O_TABLE},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    strlist gen[MAX_SETS] = {{0}}, ref = {0}, *into = &gen[0];
+    gb_cmp_strs gen[MAX_SETS] = {{0}}, ref = {0}, *into = &gen[0];
     size_t n_gen = 1;
     int do_base = 0, no_copy = 0, status = EXIT_USAGE, c;
     double vfrac = 0.1, segment = 0;
@@ -509,7 +476,7 @@ int cmd_compare(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "-rh", opts, NULL)) != -1) {
         switch (c) {
         case 1:
-            if (!strlist_add(into, optarg)) {
+            if (!gb_cmp_strs_add(into, optarg)) {
                 fprintf(stderr, "groovybee: out of memory\n");
                 status = EXIT_RUNTIME;
                 goto out;
@@ -568,7 +535,7 @@ int cmd_compare(int argc, char **argv) {
                          .copy_search = !no_copy, .skip = cli_warn_skipped};
     status = compare(gen, n_gen, &ref, &o, do_base, vfrac, (uint64_t)seed, json, table, png);
 out:
-    for (size_t i = 0; i < MAX_SETS; i++) strlist_free(&gen[i]);
-    strlist_free(&ref);
+    for (size_t i = 0; i < MAX_SETS; i++) gb_cmp_strs_free(&gen[i]);
+    gb_cmp_strs_free(&ref);
     return status;
 }

@@ -70,6 +70,18 @@ void gb_dist_gather_u64(const gb_dist *d, uint64_t v, uint64_t *all) {
     MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
 }
 
+int gb_dist_differs(const gb_dist *d, uint64_t v, uint64_t *v0) {
+    int n = d ? d->size : 1, first = 0;
+    uint64_t *all = malloc((size_t)n * sizeof *all);
+    if (!all) return -1;
+    gb_dist_gather_u64(d, v, all);
+    for (int r = 1; r < n && !first; r++)
+        if (all[r] != all[0]) first = r;
+    if (v0) *v0 = all[0];
+    free(all);
+    return first;
+}
+
 uint64_t gb_dist_chain_in(const gb_dist *d, uint64_t v) {
     if (d && d->mpi && d->rank > 0)
         MPI_Recv(&v, 1, MPI_UINT64_T, d->rank - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);

@@ -39,6 +39,9 @@ void gb_dist_sum_double(const gb_dist *d, double *buf, size_t n);
 void gb_dist_sum_u64(const gb_dist *d, uint64_t *buf, size_t n);
 /* all[r] = rank r's v, on every rank (all has size entries). */
 void gb_dist_gather_u64(const gb_dist *d, uint64_t v, uint64_t *all);
+/* Whether every rank holds rank 0's v (a corpus hash): the first rank whose v differs, on every
+ * rank, or 0 when they all agree (-1: out of memory). *v0 (may be NULL) gets rank 0's v. */
+int gb_dist_differs(const gb_dist *d, uint64_t v, uint64_t *v0);
 /* A value carried through the ranks in order: gb_dist_chain_in returns the value rank - 1 passed
  * on (rank 0: v as given); after updating it, the rank passes it on with gb_dist_chain_out,
  * which returns the last rank's, on every rank. For a hash over data split in rank order. */

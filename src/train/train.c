@@ -129,18 +129,13 @@ static gb_status job_hash(const gb_dataset *ds, const gb_dist *d, int shard, uin
         *out = h;
         return GB_OK;
     }
-    uint64_t *all = malloc((size_t)d->size * sizeof *all);
-    if (!all) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-    gb_dist_gather_u64(d, gb_ds_hash(ds), all);
-    *out = all[0];
-    gb_status s = GB_OK;
-    for (int r = 1; r < d->size && s == GB_OK; r++)
-        if (all[r] != all[0])
-            s = gb_fail(err, GB_ERR_ARG, -1, "rank %d read another corpus than rank 0 (a file "
-                        "missing, unreadable or different on its host): every rank needs the "
-                        "same files, or --shard-files", r);
-    free(all);
-    return s;
+    int r = gb_dist_differs(d, gb_ds_hash(ds), out);
+    if (r < 0) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+    if (r)
+        return gb_fail(err, GB_ERR_ARG, -1, "rank %d read another corpus than rank 0 (a file "
+                       "missing, unreadable or different on its host): every rank needs the "
+                       "same files, or --shard-files", r);
+    return GB_OK;
 }
 
 static void json_num(FILE *f, double v) {
