@@ -6,10 +6,13 @@
  * Conventions
  * - Every fallible call returns a gb_status and, when it fails, fills the caller's gb_error
  *   (which may be NULL) with a message and the byte offset of the problem. Library code never
- *   prints and never exits; only the CLI does.
+ *   prints and never exits; only the CLI does. (One exception: under mpirun, a rank's error in
+ *   gb_train_corpus ends the whole job, since the other ranks would wait for it forever.)
  * - Ownership: a struct filled by gb_X_read / gb_X_parse / gb_X_encode / gb_X_decode owns its
  *   arrays and is released by gb_X_free, which accepts a zeroed or already-freed struct. On
  *   failure the output struct is left zeroed: nothing to free.
+ * - Opaque objects (gb_model, gb_train_config, gb_comparison) are made by their _load or _new
+ *   call and released by their _free, which accepts NULL; on failure *out is NULL.
  * - Ticks are absolute (from the start of their track) and 64-bit: a hostile file can add up
  *   many 28-bit delta times.
  */
@@ -18,6 +21,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" { /* the library is C: its names unmangled for C++ callers */
+#endif
 
 #define GB_VERSION "0.1.0"
 
@@ -660,5 +667,9 @@ typedef struct {
 gb_status gb_train_corpus(gb_train_config *c, const char *const *corpus, size_t n,
                           const char *model_path, const gb_train_hooks *h, gb_train_result *res,
                           gb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

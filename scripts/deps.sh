@@ -7,7 +7,7 @@ pkgs=""
 for g in "$@"; do
     case "$g" in
     build) pkgs="$pkgs gcc make pkg-config libopenblas-dev libdnnl-dev libgomp1 libpng-dev libfluidsynth-dev fluid-soundfont-gm openmpi-bin libopenmpi-dev libjansson-dev libssl-dev" ;;
-    test) pkgs="$pkgs python3 python3-mido python3-numpy help2man chromium" ;;
+    test) pkgs="$pkgs python3 python3-mido python3-numpy help2man chromium g++" ;;
     man) pkgs="$pkgs help2man" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;

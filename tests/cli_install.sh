@@ -68,6 +68,12 @@ LD_LIBRARY_PATH="$P/lib" ldd "$T/parts" | grep -q "libgroovybee.so.0 => $P/lib/"
 expect "a bad file: the example reports the library's error" 1 env LD_LIBRARY_PATH="$P/lib" \
     "$T/parts" README.md
 has "... naming the file" "$T/err" "README.md"
+# a C++ program links it too (the header's extern "C")
+printf '#include <groovybee.h>\nint main() { gb_model *m = nullptr; gb_error e;\n  return gb_model_load("none", &m, &e) == GB_ERR_IO ? 0 : 1; }\n' >"$T/cpp.cpp"
+# shellcheck disable=SC2086
+expect "a C++ program builds with pkg-config" 0 c++ -std=c++11 -Wall -Werror "$T/cpp.cpp" $flags \
+    -o "$T/cpp"
+expect "... and calls the library" 0 env LD_LIBRARY_PATH="$P/lib" "$T/cpp"
 # the model API's two examples, on the installed library and the model installed beside it
 for x in generate train; do
     # shellcheck disable=SC2086
