@@ -100,5 +100,9 @@ expect "answers that are not JSON" 1 "$G" listen score "$K/key.json" "$T/bad.jso
 has "... named" "$T/err" "bad.json"
 expect "a key that is not a key" 1 "$G" listen score "$T/ann.json" "$T/bob.json"
 has "... named" "$T/err" "ann.json: not a listening kit's key"
+# a folder holding a dangling link named .mid (the walk's skip hook was called though NULL)
+mkdir "$T/dangling" && cp "$T"/gen/*.mid "$T/dangling/" && ln -s "$T/nowhere.mid" "$T/dangling/x.mid"
+expect "listen make over a folder with a dangling .mid link" 0 "$G" listen make "$T/dangling" \
+    --reference "${REF[@]}" -o "$T/kit3" --pairs 1 --seconds 2
 
 cli_end

@@ -29,17 +29,10 @@ gb_status gb_model_eval_dist(const gb_model *m, const char *const *paths, size_t
 
 /* ---- comparison (compare.c) */
 
-typedef struct {
-    char **v;
-    size_t n, cap;
-} gb_cmp_strs;
-/* Appends a copy of s (0: out of memory); frees every copy and the list. */
-int gb_cmp_strs_add(gb_cmp_strs *l, const char *s);
-void gb_cmp_strs_free(gb_cmp_strs *l);
 
 /* The reference's files as read. */
 typedef struct {
-    gb_cmp_strs files;    /* the files read, in order: gb_copy_result.ref_piece indexes them */
+    gb_strs files;    /* the files read, in order: gb_copy_result.ref_piece indexes them */
     size_t *file_of;      /* (ref.n) the file of each piece */
     size_t file_cap;
     gb_piece_notes *kept; /* (files.n) with keep_notes: each file's notes, for the floor */

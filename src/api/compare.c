@@ -15,36 +15,15 @@
 
 static gb_status nomem(gb_error *err) { return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory"); }
 
-int gb_cmp_strs_add(gb_cmp_strs *l, const char *s) {
-    char *d = strdup(s);
-    if (!d || gb_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) != GB_OK) {
-        free(d);
-        return 0;
-    }
-    l->v[l->n++] = d;
-    return 1;
-}
-
-void gb_cmp_strs_free(gb_cmp_strs *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* reading sets */
 
-/* The walk's files, and those it could not open. */
+/* The files the walk could not open: counted, and passed on. */
 typedef struct {
-    gb_cmp_strs files;
     size_t skipped;
     const gb_compare_opts *o;
 } listing;
-
-static gb_status list_visit(void *ctx, const char *path, gb_error *err) {
-    listing *l = ctx;
-    return gb_cmp_strs_add(&l->files, path) ? GB_OK : nomem(err);
-}
 
 static void list_skip(void *ctx, const char *path, int is_file, const gb_error *e) {
     listing *l = ctx;
@@ -105,7 +84,7 @@ static gb_status read_song(gb_comparison *c, const gb_song *s, const char *path,
         st = gb_copy_find(c->ix, s, &set->pieces[before].copy, err);
         set->pieces[before].has_copy = st == GB_OK;
     }
-    if (st == GB_OK && ro && !gb_cmp_strs_add(&ro->files, path)) st = nomem(err);
+    if (st == GB_OK && ro && !gb_strs_add(&ro->files, path)) st = nomem(err);
     free(real);
     return st;
 }
@@ -124,13 +103,14 @@ static gb_status wrap(gb_error *err, gb_status st, const char *path) {
 static gb_status read_set(gb_comparison *c, const char *what, const char *const *paths,
                           size_t n, gb_piece_set *set, gb_cmp_files *ro, gb_error *err) {
     listing l = {.o = &c->o};
-    gb_status st = gb_walk_midi(paths, n, list_visit, list_skip, &l, err);
-    set->seen = l.files.n + l.skipped, set->skipped = l.skipped;
-    if (st == GB_OK && ro && c->keep_notes && l.files.n &&
-        !(ro->kept = calloc(l.files.n, sizeof *ro->kept)))
+    gb_strs files;
+    gb_status st = gb_walk_midi_list(paths, n, list_skip, &l, &files, err);
+    set->seen = files.n + l.skipped, set->skipped = l.skipped;
+    if (st == GB_OK && ro && c->keep_notes && files.n &&
+        !(ro->kept = calloc(files.n, sizeof *ro->kept)))
         st = nomem(err);
-    for (size_t i = 0; i < l.files.n && st == GB_OK; i++) {
-        const char *path = l.files.v[i];
+    for (size_t i = 0; i < files.n && st == GB_OK; i++) {
+        const char *path = files.v[i];
         gb_song s;
         gb_piece_notes p = {0};
         gb_error e;
@@ -149,7 +129,7 @@ static gb_status read_set(gb_comparison *c, const char *what, const char *const 
     if (st == GB_OK && set->n == 0)
         st = gb_fail(err, GB_ERR_ARG, -1, "%s: no readable MIDI file (%zu found, %zu skipped)",
                      what, set->seen, set->skipped);
-    gb_cmp_strs_free(&l.files);
+    gb_strs_free(&files);
     return st;
 }
 
@@ -158,7 +138,7 @@ static void files_free(gb_cmp_files *ro) {
         for (size_t i = 0; i < ro->files.n; i++) gb_piece_notes_free(&ro->kept[i]);
     free(ro->kept);
     free(ro->file_of);
-    gb_cmp_strs_free(&ro->files);
+    gb_strs_free(&ro->files);
     memset(ro, 0, sizeof *ro);
 }
 

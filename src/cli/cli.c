@@ -146,29 +146,3 @@ const char *cli_shipped_model(char *buf, size_t cap) {
     }
     return NULL;
 }
-
-static gb_status list_visit(void *ctx, const char *path, gb_error *err) {
-    cli_list *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **p = realloc(l->paths, cap * sizeof *p);
-        if (!p) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-        l->paths = p, l->cap = cap;
-    }
-    if (!(l->paths[l->n] = strdup(path))) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
-    l->n++;
-    return GB_OK;
-}
-
-gb_status cli_list_midi(const char *const *paths, size_t n, cli_list *out, gb_error *err) {
-    memset(out, 0, sizeof *out);
-    gb_status s = gb_walk_midi(paths, n, list_visit, NULL, out, err);
-    if (s != GB_OK) cli_list_free(out);
-    return s;
-}
-
-void cli_list_free(cli_list *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->paths[i]);
-    free(l->paths);
-    memset(l, 0, sizeof *l);
-}

@@ -62,12 +62,4 @@ void cli_json_str(FILE *f, const char *s);
  * models/ (the source tree). Into buf; NULL when none is there. */
 const char *cli_shipped_model(char *buf, size_t cap);
 
-/* The MIDI files the paths name (folders walked as gb_walk_midi walks them), in its order. */
-typedef struct {
-    char **paths;
-    size_t n, cap;
-} cli_list;
-gb_status cli_list_midi(const char *const *paths, size_t n, cli_list *out, gb_error *err);
-void cli_list_free(cli_list *l);
-
 #endif

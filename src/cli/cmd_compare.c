@@ -55,7 +55,7 @@ enum { MAX_SETS = 8, DEFAULT_SPB = 4 };
 
 /* The label of a set: the stem of its one file, the name of its one folder, else the first
  * path's and "+N". */
-static void label_of(const gb_cmp_strs *paths, char *out, size_t cap) {
+static void label_of(const gb_strs *paths, char *out, size_t cap) {
     char stem[64];
     cli_stem(paths->v[0], stem, sizeof stem);
     if (paths->n == 1) snprintf(out, cap, "%s", stem);
@@ -407,7 +407,7 @@ static int write_png(const char *path, const gb_comparison *cm, const column *co
 }
 
 /* The comparison the options ask for, written where they say; an exit status. */
-static int compare(const gb_cmp_strs *gen, size_t n_gen, const gb_cmp_strs *ref,
+static int compare(const gb_strs *gen, size_t n_gen, const gb_strs *ref,
                    const gb_compare_opts *o, int do_base, double vfrac, uint64_t seed,
                    const char *json, const char *table, const char *png) {
     gb_error e;
@@ -465,7 +465,7 @@ int cmd_compare(int argc, char **argv) {
                                          {"table", required_argument, 0, O_TABLE},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    gb_cmp_strs gen[MAX_SETS] = {{0}}, ref = {0}, *into = &gen[0];
+    gb_strs gen[MAX_SETS] = {{0}}, ref = {0}, *into = &gen[0];
     size_t n_gen = 1;
     int do_base = 0, no_copy = 0, status = EXIT_USAGE, c;
     double vfrac = 0.1, segment = 0;
@@ -476,7 +476,7 @@ int cmd_compare(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "-rh", opts, NULL)) != -1) {
         switch (c) {
         case 1:
-            if (!gb_cmp_strs_add(into, optarg)) {
+            if (!gb_strs_add(into, optarg)) {
                 fprintf(stderr, "groovybee: out of memory\n");
                 status = EXIT_RUNTIME;
                 goto out;
@@ -535,7 +535,7 @@ int cmd_compare(int argc, char **argv) {
                          .copy_search = !no_copy, .skip = cli_warn_skipped};
     status = compare(gen, n_gen, &ref, &o, do_base, vfrac, (uint64_t)seed, json, table, png);
 out:
-    for (size_t i = 0; i < MAX_SETS; i++) gb_cmp_strs_free(&gen[i]);
-    gb_cmp_strs_free(&ref);
+    for (size_t i = 0; i < MAX_SETS; i++) gb_strs_free(&gen[i]);
+    gb_strs_free(&ref);
     return status;
 }

@@ -16,6 +16,7 @@
 
 #include "audio/render.h"
 #include "cli/cli.h"
+#include "core/core.h"
 #include "core/rng.h"
 
 static const char *HELP =
@@ -100,10 +101,10 @@ static void match(gb_song *s, int program) {
 
 /* A random excerpt of a random file of the list with at least 4 notes, into out; its file and
  * start. */
-static int pick(const cli_list *l, double S, gb_rng *rng, gb_song *out, int *program,
+static int pick(const gb_strs *l, double S, gb_rng *rng, gb_song *out, int *program,
                 const char **file, double *t0) {
     for (int attempt = 0; attempt < 64; attempt++) {
-        const char *f = l->paths[gb_rng_below(rng, l->n)];
+        const char *f = l->v[gb_rng_below(rng, l->n)];
         gb_song s;
         gb_error e;
         if (gb_song_read(f, &s, &e) != GB_OK) {
@@ -209,12 +210,12 @@ static int listen_make(int argc, char **argv) {
         goto usage;
     }
     rc = EXIT_RUNTIME;
-    cli_list lg = {0}, lr = {0};
+    gb_strs lg = {0}, lr = {0};
     gb_error e;
     char *html = NULL, *keytxt = NULL;
     size_t html_len = 0;
     json_t *key = json_object(), *kp = json_array();
-    if (cli_list_midi(gen, n_gen, &lg, &e) != GB_OK || cli_list_midi(ref, n_ref, &lr, &e) != GB_OK) {
+    if (gb_walk_midi_list(gen, n_gen, NULL, NULL, &lg, &e) != GB_OK || gb_walk_midi_list(ref, n_ref, NULL, NULL, &lr, &e) != GB_OK) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         goto done;
     }
@@ -317,7 +318,7 @@ static int listen_make(int argc, char **argv) {
 done:
     free(html), free(keytxt);
     json_decref(key), json_decref(kp);
-    cli_list_free(&lg), cli_list_free(&lr);
+    gb_strs_free(&lg), gb_strs_free(&lr);
 usage:
     free(gen), free(ref);
     return rc;

@@ -163,9 +163,9 @@ int cmd_report(int argc, char **argv) {
         }
         has_model = 1;
     }
-    cli_list pieces = {0};
+    gb_strs pieces = {0};
     char path[4096], out[4096];
-    if (cli_list_midi(gen, (size_t)n_gen, &pieces, &e) != GB_OK) {
+    if (gb_walk_midi_list(gen, (size_t)n_gen, NULL, NULL, &pieces, &e) != GB_OK) {
         fprintf(stderr, "groovybee: %s\n", e.msg);
         goto done;
     }
@@ -196,7 +196,7 @@ int cmd_report(int argc, char **argv) {
     /* the pieces */
     int failed = 0;
     for (int i = 0; i < (int)pieces.n && !failed; i++) {
-        const char *p = pieces.paths[i];
+        const char *p = pieces.v[i];
         gb_song s;
         if (gb_song_read(p, &s, &e) != GB_OK) {
             fprintf(stderr, "groovybee: %s: %s\n", p, e.msg);
@@ -299,7 +299,7 @@ int cmd_report(int argc, char **argv) {
     }
     free(html);
 done:
-    cli_list_free(&pieces);
+    gb_strs_free(&pieces);
     if (has_model) gb_model_info_free(&info);
     return rc;
 }

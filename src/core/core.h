@@ -27,13 +27,25 @@ gb_status gb_sort_stable(void *base, size_t n, size_t size,
  * visit is called for each file; a status other than GB_OK from it stops the walk and is
  * returned (keep that for running out of memory: a bad file is the visitor's to skip). An entry
  * that cannot be opened (is_file: a file named .mid, else a directory) or directories nested
- * deeper than GB_WALK_MAX_DEPTH (a link loop?) go to skip. A path that does not exist or cannot
- * be opened fails the walk (GB_ERR_IO naming it): a typo in an argument should stop a run, a bad
- * file in a folder should not. */
+ * deeper than GB_WALK_MAX_DEPTH (a link loop?) go to skip (which may be NULL). A path that does
+ * not exist or cannot be opened fails the walk (GB_ERR_IO naming it): a typo in an argument
+ * should stop a run, a bad file in a folder should not. */
 #define GB_WALK_MAX_DEPTH 64
 typedef gb_status (*gb_walk_visit_fn)(void *ctx, const char *path, gb_error *err);
 typedef void (*gb_walk_skip_fn)(void *ctx, const char *path, int is_file, const gb_error *e);
 gb_status gb_walk_midi(const char *const *paths, size_t n, gb_walk_visit_fn visit,
                        gb_walk_skip_fn skip, void *ctx, gb_error *err);
+
+/* A list of strings it owns. gb_strs_add appends a copy of s (0: out of memory); gb_strs_free
+ * frees every copy and the list, and leaves it zeroed. */
+typedef struct {
+    char **v;
+    size_t n, cap;
+} gb_strs;
+int gb_strs_add(gb_strs *l, const char *s);
+void gb_strs_free(gb_strs *l);
+/* gb_walk_midi's files, in its order, into out (made empty first; freed when the walk fails). */
+gb_status gb_walk_midi_list(const char *const *paths, size_t n, gb_walk_skip_fn skip, void *ctx,
+                            gb_strs *out, gb_error *err);
 
 #endif

@@ -12,9 +12,14 @@
 
 typedef struct {
     gb_walk_visit_fn visit;
-    gb_walk_skip_fn skip;
-    void *ctx;
+    void *visit_ctx;
+    gb_walk_skip_fn skip; /* may be NULL */
+    void *skip_ctx;
 } walker;
+
+static void skipped(const walker *w, const char *path, int is_file, const gb_error *e) {
+    if (w->skip) w->skip(w->skip_ctx, path, is_file, e);
+}
 
 static int is_midi_name(const char *name) {
     const char *dot = strrchr(name, '.');
@@ -30,7 +35,7 @@ static gb_status walk(const walker *w, const char *dir, int depth, gb_error *err
     if (!d) {
         gb_error e;
         gb_fail(&e, GB_ERR_IO, -1, "cannot open directory: %s", strerror(errno));
-        w->skip(w->ctx, dir, 0, &e);
+        skipped(w, dir, 0, &e);
         return GB_OK;
     }
     char **names = NULL;
@@ -63,19 +68,19 @@ static gb_status walk(const walker *w, const char *dir, int depth, gb_error *err
             if (is_midi_name(names[i])) { /* e.g. a dangling link named .mid */
                 gb_error e;
                 gb_fail(&e, GB_ERR_IO, -1, "cannot open: %s", strerror(errno));
-                w->skip(w->ctx, p, 1, &e);
+                skipped(w, p, 1, &e);
             }
         } else if (S_ISDIR(sb.st_mode)) {
             if (depth + 1 >= GB_WALK_MAX_DEPTH) {
                 gb_error e;
                 gb_fail(&e, GB_ERR_LIMIT, -1, "directories nested deeper than %d (a link loop?)",
                         GB_WALK_MAX_DEPTH);
-                w->skip(w->ctx, p, 0, &e);
+                skipped(w, p, 0, &e);
             } else {
                 st = walk(w, p, depth + 1, err);
             }
         } else if (S_ISREG(sb.st_mode) && is_midi_name(names[i])) {
-            st = w->visit(w->ctx, p, err);
+            st = w->visit(w->visit_ctx, p, err);
         }
         free(p);
     }
@@ -84,15 +89,50 @@ static gb_status walk(const walker *w, const char *dir, int depth, gb_error *err
     return st;
 }
 
-gb_status gb_walk_midi(const char *const *paths, size_t n, gb_walk_visit_fn visit,
-                       gb_walk_skip_fn skip, void *ctx, gb_error *err) {
-    walker w = {visit, skip, ctx};
+static gb_status walk_paths(const walker *w, const char *const *paths, size_t n,
+                            gb_error *err) {
     for (size_t i = 0; i < n; i++) {
         struct stat sb;
         if (stat(paths[i], &sb) != 0)
             return gb_fail(err, GB_ERR_IO, -1, "%s: cannot open: %s", paths[i], strerror(errno));
-        gb_status st = S_ISDIR(sb.st_mode) ? walk(&w, paths[i], 0, err) : visit(ctx, paths[i], err);
+        gb_status st = S_ISDIR(sb.st_mode) ? walk(w, paths[i], 0, err)
+                                           : w->visit(w->visit_ctx, paths[i], err);
         if (st != GB_OK) return st;
     }
     return GB_OK;
+}
+
+gb_status gb_walk_midi(const char *const *paths, size_t n, gb_walk_visit_fn visit,
+                       gb_walk_skip_fn skip, void *ctx, gb_error *err) {
+    walker w = {visit, ctx, skip, ctx};
+    return walk_paths(&w, paths, n, err);
+}
+
+int gb_strs_add(gb_strs *l, const char *s) {
+    char *d = strdup(s);
+    if (!d || gb_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) != GB_OK) {
+        free(d);
+        return 0;
+    }
+    l->v[l->n++] = d;
+    return 1;
+}
+
+void gb_strs_free(gb_strs *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static gb_status list_visit(void *ctx, const char *path, gb_error *err) {
+    return gb_strs_add(ctx, path) ? GB_OK : gb_fail(err, GB_ERR_NOMEM, -1, "out of memory");
+}
+
+gb_status gb_walk_midi_list(const char *const *paths, size_t n, gb_walk_skip_fn skip, void *ctx,
+                            gb_strs *out, gb_error *err) {
+    memset(out, 0, sizeof *out);
+    walker w = {list_visit, out, skip, ctx};
+    gb_status s = walk_paths(&w, paths, n, err);
+    if (s != GB_OK) gb_strs_free(out);
+    return s;
 }
