@@ -15,7 +15,7 @@
 #define EVENTS_SECONDS 30.0 /* an event model's default length */
 
 /* One model's share of the song: its primer source, the primer's part and place, what the
- * primer's file tells, and the rows or tokens made. */
+ * primer's file tells, and where its parts are in the output. */
 typedef struct {
     const gb_model *mdl;
     gb_dataset ds;
@@ -29,18 +29,11 @@ typedef struct {
                          starts */
     gb_key key;
     uint64_t step_ticks; /* in GB_GEN_DIVISION ticks */
-    int n_rows;
-    float *rows; /* (n_rows, D): the primer when kept, then the generated steps */
-    int n_tokens;
-    uint16_t *tokens; /* event models: the state in force, the primer when kept, then the
-                         generated events */
     int first_part, n_parts; /* its parts in the output */
 } voice;
 
 static void voice_free(voice *v) {
     if (v->ds_ready) gb_ds_free(&v->ds);
-    free(v->rows);
-    free(v->tokens);
 }
 
 /* A copy of err's message, to be wrapped in another (snprintf may not read what it writes). */
@@ -205,23 +198,22 @@ static gb_status events_parts(voice *v, int T, long n, uint64_t max_steps, int k
         if (c == GB_EVC_PROGRAM) state[1] = p->tokens[i];
     }
     size_t cap = 2 + (size_t)(keep ? T : 0) + (size_t)n;
-    if (!(v->tokens = malloc(cap * sizeof *v->tokens)))
-        return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %ld events", n);
+    uint16_t *tokens = malloc(cap * sizeof *tokens);
+    if (!tokens) return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %ld events", n);
     int k = 0;
-    if (state[1] >= 0 && !keep) v->tokens[k++] = (uint16_t)state[1];
-    if (state[0] >= 0 && !keep) v->tokens[k++] = (uint16_t)state[0];
-    if (keep) memcpy(v->tokens, pr, (size_t)T * sizeof *pr), k = T;
+    if (state[1] >= 0 && !keep) tokens[k++] = (uint16_t)state[1];
+    if (state[0] >= 0 && !keep) tokens[k++] = (uint16_t)state[0];
+    if (keep) memcpy(tokens, pr, (size_t)T * sizeof *pr), k = T;
     int drawn;
     gb_status s = gb_generate_tokens(&v->mdl->net, pr, T, (int)n, max_steps, smp, rng, prec,
-                                     v->tokens + k, &drawn, err);
-    if (s != GB_OK) return s;
-    v->n_tokens = k + drawn;
+                                     tokens + k, &drawn, err);
     const gb_ds_encoding *enc = &v->mdl->info.enc;
     gb_events_opts eo = {.bpm = bpm, .program = v->src_program, .is_drum = v->src_drum,
                          .restrike = enc->events == GB_DS_EVENTS && enc->merge};
     gb_song song;
-    if ((s = gb_events_decode(v->tokens, (size_t)v->n_tokens, &eo, &song, NULL, err)) != GB_OK)
-        return s;
+    if (s == GB_OK) s = gb_events_decode(tokens, (size_t)(k + drawn), &eo, &song, NULL, err);
+    free(tokens);
+    if (s != GB_OK) return s;
     if (*n_parts + (int)song.n_parts > GB_GEN_MAX_PARTS) {
         gb_song_free(&song);
         return gb_fail(err, GB_ERR_LIMIT, -1, "more than %d parts in all", GB_GEN_MAX_PARTS);
@@ -250,24 +242,27 @@ static gb_status roll_part(voice *v, int T, long n, const gb_generate_opts *o, g
                            gb_part *out, gb_error *err) {
     const gb_model_info *in = &v->mdl->info;
     int D = in->net.D, Din = gb_lstm_din(&in->net), kept = o->keep_primer ? T : 0;
-    v->n_rows = kept + (int)n;
+    int n_rows = kept + (int)n;
     float *pr = malloc((size_t)T * Din * sizeof *pr);
-    v->rows = malloc((size_t)v->n_rows * D * sizeof *v->rows);
-    if (!pr || !v->rows) {
-        free(pr);
-        return gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %ld steps", n);
+    float *rows = malloc((size_t)n_rows * D * sizeof *rows); /* the primer when kept, then the
+                                                                generated steps */
+    gb_status s = GB_OK;
+    if (!pr || !rows) s = gb_fail(err, GB_ERR_NOMEM, -1, "out of memory for %ld steps", n);
+    if (s == GB_OK) {
+        gb_ds_cut(&v->ds, v->part, v->start, (size_t)T, 1, 0, pr);
+        for (int t = 0; t < kept; t++) /* the primer's rows without their meter */
+            memcpy(rows + (size_t)t * D, pr + (size_t)t * Din, (size_t)D * sizeof *pr);
+        gb_gen_meter meter = {&v->ds, v->part, v->start + (uint64_t)T};
+        s = gb_generate(&v->mdl->net, in->loss, pr, T, (int)n,
+                        o->temperature >= 0 ? (float)o->temperature : 0.9f, &meter, rng,
+                        o->precision, rows + (size_t)kept * D, err);
     }
-    gb_ds_cut(&v->ds, v->part, v->start, (size_t)T, 1, 0, pr);
-    for (int t = 0; t < kept; t++) /* the primer's rows without their meter */
-        memcpy(v->rows + (size_t)t * D, pr + (size_t)t * Din, (size_t)D * sizeof *pr);
-    gb_gen_meter meter = {&v->ds, v->part, v->start + (uint64_t)T};
-    gb_status s = gb_generate(&v->mdl->net, in->loss, pr, T, (int)n,
-                              o->temperature >= 0 ? (float)o->temperature : 0.9f, &meter, rng,
-                              o->precision, v->rows + (size_t)kept * D, err);
+    if (s == GB_OK)
+        s = gb_gen_decode(rows, n_rows, D, in->enc.binary, (float)o->threshold, o->velocity,
+                          o->key_fix ? &v->key : NULL, v->step_ticks, out, err);
     free(pr);
-    if (s != GB_OK) return s;
-    return gb_gen_decode(v->rows, v->n_rows, D, in->enc.binary, (float)o->threshold,
-                         o->velocity, o->key_fix ? &v->key : NULL, v->step_ticks, out, err);
+    free(rows);
+    return s;
 }
 
 /* The file name of a path, for a part's name. */
